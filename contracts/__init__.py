@@ -1,0 +1,4 @@
+"""Script contracts. Built-in contracts live one per module, listed below."""
+
+# Modules (under contracts/) each defining one built-in ScriptContract.
+BUILTIN_CONTRACT_MODULES: tuple[str, ...] = ("pytorch_train",)

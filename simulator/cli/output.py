@@ -1,0 +1,29 @@
+"""Shared CLI output: rich for people, one JSON document for tools (``--json``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+# Human output goes to stdout; logs streamed from jobs and progress go to stderr
+# so that `--json` output on stdout stays one parseable document.
+console = Console()
+err_console = Console(stderr=True)
+
+# Exit codes shared by every command: 0 clean, 1 the thing checked/run failed,
+# 2 the command could not run (bad arguments, unreadable input).
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON document to stdout (datetimes as ISO strings)."""
+    sys.stdout.write(json.dumps(obj, indent=2, default=_default) + "\n")
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,5 @@
+"""Step specifications. Built-in specs live one per module, listed below."""
+
+# Modules (under specs/) each defining one built-in StepSpecification;
+# specs.registry.default_registry() registers all of them.
+BUILTIN_SPEC_MODULES: tuple[str, ...] = ("pytorch_training",)

@@ -1,0 +1,194 @@
+"""Step specifications: how a step is wired into a SageMaker pipeline.
+
+A specification names what a step needs (dependencies, each matched to an
+upstream step's output by the dependency resolver) and what it produces
+(outputs, each reached through a SageMaker property path such as
+``properties.ModelArtifacts.S3ModelArtifacts``). A property path must exist in
+the Describe* response of the step's SageMaker type, or SageMaker rejects the
+pipeline at deploy time; we reject it at construction instead.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.base import ScriptContract
+
+
+class DependencyType(str, Enum):
+    """What kind of thing a dependency consumes (a hard gate for the resolver)."""
+
+    MODEL_ARTIFACTS = "model_artifacts"
+    PROCESSING_OUTPUT = "processing_output"
+    TRAINING_DATA = "training_data"
+    HYPERPARAMETERS = "hyperparameters"
+    PAYLOAD_SAMPLES = "payload_samples"
+    CUSTOM_PROPERTY = "custom_property"
+
+
+class NodeType(str, Enum):
+    """A step's place in the DAG: source (no deps), internal, sink (no outputs), singular."""
+
+    SOURCE = "source"
+    INTERNAL = "internal"
+    SINK = "sink"
+    SINGULAR = "singular"
+
+
+class SageMakerStepType(str, Enum):
+    """The SageMaker pipeline step type a spec compiles to (decides its property shapes)."""
+
+    TRAINING = "Training"
+    PROCESSING = "Processing"
+    TRANSFORM = "Transform"
+    MODEL = "Model"
+    REGISTER_MODEL = "RegisterModel"
+
+
+class DependencySpec(BaseModel):
+    """One input a step needs from upstream."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    logical_name: str
+    dependency_type: DependencyType
+    required: bool = True
+    compatible_sources: list[str] = Field(default_factory=list)
+    semantic_keywords: list[str] = Field(default_factory=list)
+    data_type: str = "S3Uri"
+    description: str = ""
+
+    @field_validator("logical_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("logical_name must not be empty")
+        return value
+
+
+class OutputSpec(BaseModel):
+    """One thing a step produces, and the property path that reaches it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    logical_name: str
+    aliases: list[str] = Field(default_factory=list)
+    output_type: DependencyType
+    property_path: str
+    data_type: str = "S3Uri"
+    description: str = ""
+
+    @field_validator("property_path")
+    @classmethod
+    def _starts_with_properties(cls, value: str) -> str:
+        if not value.startswith("properties."):
+            raise ValueError(
+                f"property_path {value!r} must start with 'properties.' "
+                "(e.g. 'properties.ModelArtifacts.S3ModelArtifacts')"
+            )
+        return value
+
+    @property
+    def names(self) -> list[str]:
+        """The logical name followed by the aliases."""
+        return [self.logical_name, *self.aliases]
+
+
+class StepSpecification(BaseModel):
+    """A step: its type, its SageMaker type, dependencies, outputs and script contract."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    step_type: str
+    sagemaker_step_type: SageMakerStepType
+    node_type: NodeType
+    dependencies: dict[str, DependencySpec] = Field(default_factory=dict)
+    outputs: dict[str, OutputSpec] = Field(default_factory=dict)
+    script_contract: ScriptContract | None = None
+    description: str = ""
+
+    @field_validator("dependencies", "outputs", mode="before")
+    @classmethod
+    def _list_to_dict(cls, value: object) -> object:
+        # Accept a list of specs and key it by logical name, refusing duplicates.
+        if isinstance(value, list):
+            keyed: dict[str, object] = {}
+            for item in value:
+                name = item.logical_name if hasattr(item, "logical_name") else item["logical_name"]
+                if name in keyed:
+                    raise ValueError(f"logical name {name!r} appears twice")
+                keyed[name] = item
+            return keyed
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> StepSpecification:
+        self._check_node_type()
+        self._check_unique_output_names()
+        self._check_property_paths()
+        return self
+
+    def _check_node_type(self) -> None:
+        has_deps, has_outs = bool(self.dependencies), bool(self.outputs)
+        expected = {
+            NodeType.SOURCE: (False, True),
+            NodeType.INTERNAL: (True, True),
+            NodeType.SINK: (True, False),
+            NodeType.SINGULAR: (False, False),
+        }[self.node_type]
+        if (has_deps, has_outs) != expected:
+            want_deps = "dependencies" if expected[0] else "no dependencies"
+            want_outs = "outputs" if expected[1] else "no outputs"
+            raise ValueError(
+                f"{self.step_type}: a {self.node_type.value} node must have {want_deps} and "
+                f"{want_outs}; it has {len(self.dependencies)} dependencies and "
+                f"{len(self.outputs)} outputs"
+            )
+
+    def _check_unique_output_names(self) -> None:
+        seen: dict[str, str] = {}
+        for out in self.outputs.values():
+            for name in out.names:
+                key = name.lower()
+                if key in seen:
+                    raise ValueError(
+                        f"{self.step_type}: output name or alias {name!r} is also used by "
+                        f"output {seen[key]!r} (names are unique case-insensitively)"
+                    )
+                seen[key] = out.logical_name
+
+    def _check_property_paths(self) -> None:
+        from simulator.properties import check_property_path
+
+        for out in self.outputs.values():
+            result = check_property_path(self.sagemaker_step_type.value, out.property_path)
+            if not result.valid:
+                raise ValueError(
+                    f"{self.step_type}: output {out.logical_name!r} has property_path "
+                    f"{out.property_path!r}, which SageMaker rejects for a "
+                    f"{self.sagemaker_step_type.value} step: {'; '.join(result.errors)}"
+                )
+
+    def get_output_by_name_or_alias(self, name: str) -> OutputSpec | None:
+        """The output whose logical name or alias is ``name`` (case-insensitive)."""
+        key = name.lower()
+        for out in self.outputs.values():
+            if key in (n.lower() for n in out.names):
+                return out
+        return None
+
+    def get_dependency(self, name: str) -> DependencySpec | None:
+        """The dependency with logical name ``name``."""
+        return self.dependencies.get(name)
+
+    @property
+    def required_dependencies(self) -> list[DependencySpec]:
+        """Dependencies the step cannot run without."""
+        return [d for d in self.dependencies.values() if d.required]
+
+    @property
+    def optional_dependencies(self) -> list[DependencySpec]:
+        """Dependencies the step can run without."""
+        return [d for d in self.dependencies.values() if not d.required]
