@@ -80,6 +80,14 @@ class ScriptContract(BaseModel):
                 raise ValueError(f"{name!r} is not a valid environment variable name")
         return value
 
+    @field_validator("optional_env_vars")
+    @classmethod
+    def _optional_env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name")
+        return value
+
     @model_validator(mode="after")
     def _paths_under_roots(self) -> ScriptContract:
         for field_name, roots in (

@@ -10,14 +10,15 @@ pipeline at deploy time; we reject it at construction instead.
 
 from __future__ import annotations
 
-from enum import Enum
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.base import ScriptContract
+from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
 
 
-class DependencyType(str, Enum):
+class DependencyType(StrEnum):
     """What kind of thing a dependency consumes (a hard gate for the resolver)."""
 
     MODEL_ARTIFACTS = "model_artifacts"
@@ -28,7 +29,7 @@ class DependencyType(str, Enum):
     CUSTOM_PROPERTY = "custom_property"
 
 
-class NodeType(str, Enum):
+class NodeType(StrEnum):
     """A step's place in the DAG: source (no deps), internal, sink (no outputs), singular."""
 
     SOURCE = "source"
@@ -37,7 +38,7 @@ class NodeType(str, Enum):
     SINGULAR = "singular"
 
 
-class SageMakerStepType(str, Enum):
+class SageMakerStepType(StrEnum):
     """The SageMaker pipeline step type a spec compiles to (decides its property shapes)."""
 
     TRAINING = "Training"
@@ -94,6 +95,26 @@ class OutputSpec(BaseModel):
     def names(self) -> list[str]:
         """The logical name followed by the aliases."""
         return [self.logical_name, *self.aliases]
+
+
+# Output types that are properties of the job (its name, its final metrics)
+# rather than files the script writes: they need no contract output.
+JOB_PROPERTY_OUTPUT_TYPES: frozenset[DependencyType] = frozenset({DependencyType.CUSTOM_PROPERTY})
+
+# The contract flavour each SageMaker step type runs (Model/RegisterModel/Transform run none).
+_CONTRACT_FOR_STEP_TYPE: dict[str, type[ScriptContract]] = {
+    "Training": TrainingScriptContract,
+    "Processing": ProcessingScriptContract,
+}
+
+
+@dataclass(frozen=True)
+class AlignmentResult:
+    """Outcome of a spec↔contract check: errors make it invalid, warnings do not."""
+
+    is_valid: bool
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class StepSpecification(BaseModel):
@@ -170,6 +191,67 @@ class StepSpecification(BaseModel):
                     f"{out.property_path!r}, which SageMaker rejects for a "
                     f"{self.sagemaker_step_type.value} step: {'; '.join(result.errors)}"
                 )
+
+    def validate_contract_alignment(self) -> AlignmentResult:
+        """Check that the script contract and this spec describe the same step.
+
+        Errors: a contract input with no dependency of that logical name; a
+        contract output with no output of that name or alias; a contract of the
+        wrong flavour for the SageMaker step type. Warnings: a dependency or an
+        output with no contract counterpart (outputs that are properties of the
+        job — its name, its metrics — are exempt: no file backs them).
+        """
+        errors: list[str] = []
+        warnings: list[str] = []
+        contract = self.script_contract
+        expected = _CONTRACT_FOR_STEP_TYPE.get(self.sagemaker_step_type.value)
+        if contract is None:
+            # Model, RegisterModel and Transform steps run no script of ours.
+            warnings = (
+                []
+                if expected is None
+                else [
+                    f"{self.step_type}: a {self.sagemaker_step_type.value} step runs a script, "
+                    "but the spec has no script contract to align with"
+                ]
+            )
+            return AlignmentResult(is_valid=True, warnings=warnings)
+        if expected is not None and not isinstance(contract, expected):
+            errors.append(
+                f"{self.step_type}: a {self.sagemaker_step_type.value} step runs a "
+                f"{expected.__name__}, but its contract ({contract.entry_point}) is a "
+                f"{type(contract).__name__}"
+            )
+        for name, path in contract.expected_input_paths.items():
+            if name not in self.dependencies:
+                errors.append(
+                    f"{self.step_type}: contract input {name!r} ({path}) has no dependency; "
+                    f"add DependencySpec(logical_name={name!r}, …) or remove it from the "
+                    f"contract (dependencies: {', '.join(self.dependencies) or 'none'})"
+                )
+        for name, path in contract.expected_output_paths.items():
+            if self.get_output_by_name_or_alias(name) is None:
+                errors.append(
+                    f"{self.step_type}: contract output {name!r} ({path}) has no output of "
+                    f"that name or alias; add OutputSpec(logical_name={name!r}, …) "
+                    f"(outputs: {', '.join(self.outputs) or 'none'})"
+                )
+        for name in self.dependencies:
+            if name not in contract.expected_input_paths:
+                warnings.append(
+                    f"{self.step_type}: dependency {name!r} has no contract input; the script "
+                    "will not find it at a declared path"
+                )
+        contract_outputs = {n.lower() for n in contract.expected_output_paths}
+        for out in self.outputs.values():
+            if out.output_type in JOB_PROPERTY_OUTPUT_TYPES:
+                continue
+            if not contract_outputs & {n.lower() for n in out.names}:
+                warnings.append(
+                    f"{self.step_type}: output {out.logical_name!r} ({out.property_path}) has "
+                    "no contract output; nothing in the script writes it"
+                )
+        return AlignmentResult(is_valid=not errors, errors=errors, warnings=warnings)
 
     def get_output_by_name_or_alias(self, name: str) -> OutputSpec | None:
         """The output whose logical name or alias is ``name`` (case-insensitive)."""

@@ -1,0 +1,121 @@
+"""`smsim paths check`: PATH form and JSONL form."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "property_paths.jsonl"
+
+
+def _run(*args: str, stdin: str | None = None):
+    return CliRunner().invoke(main, ["paths", "check", *args], input=stdin)
+
+
+def test_valid_paths_exit_zero() -> None:
+    result = _run("--step-type", "Training", "properties.ModelArtifacts.S3ModelArtifacts")
+    assert result.exit_code == 0, result.output
+    assert "yes" in result.output
+
+
+def test_an_invalid_path_exits_one_and_shows_the_suggestion() -> None:
+    result = _run(
+        "--step-type",
+        "Training",
+        "properties.ModelArtifacts.S3ModelArtifacts",
+        "properties.TrainingMetrics",
+    )
+    assert result.exit_code == 1
+    assert "FinalMetricDataList" in result.output
+
+
+def test_json_output_of_the_path_form() -> None:
+    result = _run("--json", "--step-type", "Processing", "properties.ProcessingJobName", "x.y")
+    rows = json.loads(result.output)
+    assert [r["valid"] for r in rows] == [True, False]
+    assert rows[0] == {
+        "step_type": "Processing",
+        "path": "properties.ProcessingJobName",
+        "valid": True,
+        "errors": [],
+        "warnings": [],
+    }
+
+
+def test_jsonl_agrees_with_the_sdk_fixture_on_every_row(tmp_path: Path) -> None:
+    result = _run("--jsonl", str(FIXTURE))
+    assert result.exit_code == 0
+    inputs = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(outputs) == len(inputs)
+    assert outputs[0] == inputs[0]  # the {"meta": …} header passes through
+    for given, got in zip(inputs[1:], outputs[1:], strict=True):
+        assert got["path"] == given["path"] and got.get("mutation") == given.get("mutation")
+        assert got["valid"] == given["valid"], got
+        assert bool(got["errors"]) == (not given["valid"])
+        assert isinstance(got["warnings"], list)
+
+
+def test_jsonl_from_stdin_with_row_fields_and_bad_rows() -> None:
+    rows = [
+        {"step_type": "Training", "path": "properties.TrainingMetrics", "id": 7},
+        {
+            "step_type": "Processing",
+            "path": "properties.ProcessingOutputConfig.Outputs['tran'].S3Output.S3Uri",
+            "output_names": ["train"],
+        },
+        {"step_type": "Training"},
+        {"step_type": "Lambda", "path": "properties.X"},
+    ]
+    text = "\n".join(json.dumps(r) for r in rows) + "\n\n"
+    result = _run("--jsonl", "-", stdin=text)
+    assert result.exit_code == 0
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 4 and not any(o["valid"] for o in out)
+    assert out[0]["id"] == 7 and "FinalMetricDataList" in out[0]["errors"][0]
+    assert "did you mean 'train'" in out[1]["errors"][0]
+    assert "'path'" in out[2]["errors"][0]
+    assert "Lambda" in out[3]["errors"][0]
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"step_type": "Training", "path": "properties.X"}\nnot json\n', "[1, 2]\n"],
+)
+def test_unreadable_jsonl_exits_two_with_nothing_on_stdout(tmp_path: Path, content: str) -> None:
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text(content)
+    result = _run("--jsonl", str(bad))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "rows.jsonl line" in result.stderr
+
+
+def test_missing_jsonl_file_exits_two() -> None:
+    result = _run("--jsonl", "/nonexistent/rows.jsonl")
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+
+
+def test_usage_errors_exit_two() -> None:
+    assert _run().exit_code == 2
+    assert _run("--step-type", "Training").exit_code == 2
+    assert _run("--jsonl", str(FIXTURE), "--step-type", "Training").exit_code == 2
+    assert _run("--step-type", "Lambda", "properties.X").exit_code == 2  # click's Choice
+
+
+def test_console_script_runs_the_jsonl_form() -> None:
+    smsim = shutil.which("smsim") or str(Path(__file__).resolve().parents[3] / ".venv/bin/smsim")
+    rows = '{"step_type": "CreateModel", "path": "properties.ModelName"}\n'
+    done = subprocess.run(
+        [smsim, "paths", "check", "--jsonl", "-"], input=rows, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["valid"] is True
