@@ -114,7 +114,8 @@ def _botocore_message(err_type: str, extra: dict[str, Any]) -> str:
         return f"unknown member {extra['unknown_param']!r}; valid members: {valid}"
     if err_type == "invalid type":
         types = ", ".join(str(t) for t in extra["valid_types"])
-        return f"invalid type {type(extra['param']).__name__} (value {extra['param']!r}); expected {types}"
+        got = type(extra["param"]).__name__
+        return f"invalid type {got} (value {extra['param']!r}); expected {types}"
     if err_type == "invalid length":
         return f"length below the minimum {extra['min_allowed']} (value {extra['param']!r})"
     if err_type == "invalid range":
@@ -172,9 +173,9 @@ def _scalar_problems(value: Any, s: Shape, path: str) -> list[Problem]:
                 Problem(path, f"does not match the pattern {meta['pattern']!r}", value)
             )
         return out
-    if s.type_name in ("integer", "long", "float", "double") and isinstance(value, int | float):
-        if "max" in meta and value > meta["max"]:
-            return [Problem(path, f"above the maximum {meta['max']}", value)]
+    numeric = s.type_name in ("integer", "long", "float", "double")
+    if numeric and isinstance(value, int | float) and "max" in meta and value > meta["max"]:
+        return [Problem(path, f"above the maximum {meta['max']}", value)]
     if s.type_name == "timestamp" and not isinstance(value, dt.datetime | str | int | float):
         return [Problem(path, "not a timestamp", value)]
     return []
