@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,7 +112,7 @@ def test_usage_errors_exit_two() -> None:
 
 
 def test_console_script_runs_the_jsonl_form() -> None:
-    smsim = shutil.which("smsim") or str(Path(__file__).resolve().parents[3] / ".venv/bin/smsim")
+    smsim = str(Path(sys.executable).parent / "smsim")  # the venv running the tests
     rows = '{"step_type": "CreateModel", "path": "properties.ModelName"}\n'
     done = subprocess.run(
         [smsim, "paths", "check", "--jsonl", "-"], input=rows, capture_output=True, text=True
