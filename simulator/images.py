@@ -1,0 +1,103 @@
+"""Container image URI → the Python interpreter that stands in for it.
+
+Without Docker an image is only "which Python runs the script". By default
+every image maps to the interpreter running smsim (``sys.executable``). A
+small JSON file maps image URIs to other interpreters, so a user can point a
+DLC image at a venv that holds that image's packages::
+
+    {
+      "763104351884.dkr.ecr.*.amazonaws.com/pytorch-training:2.1-*": "/opt/venvs/pt21/bin/python",
+      "*sagemaker-scikit-learn*": "/usr/bin/python3"
+    }
+
+Keys are exact URIs or ``fnmatch`` patterns; the first exact match wins, then
+the longest matching pattern. The file is looked up, first found wins:
+``LocalSageMaker(images=...)`` (a path or a dict), ``$SMSIM_IMAGES``,
+``<workspace>/images.json``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from simulator.errors import Problem, ValidationError
+
+IMAGES_ENV = "SMSIM_IMAGES"
+IMAGES_FILE = "images.json"
+
+
+class ImageMap:
+    """Resolve an image URI to an interpreter path."""
+
+    def __init__(self, entries: Mapping[str, str] | None = None, source: str = "") -> None:
+        self.entries = dict(entries or {})
+        self.source = source or "built-in default"
+        self.default = sys.executable
+
+    @classmethod
+    def load(
+        cls, images: str | os.PathLike[str] | Mapping[str, str] | None, workspace: Path
+    ) -> ImageMap:
+        """Build the map from an explicit argument, ``$SMSIM_IMAGES`` or the workspace file."""
+        if isinstance(images, Mapping):
+            return cls(images, "LocalSageMaker(images=…)")
+        candidates = [images, os.environ.get(IMAGES_ENV), workspace / IMAGES_FILE]
+        for candidate in candidates:
+            if candidate and Path(candidate).is_file():
+                return cls.from_file(Path(candidate))
+            if candidate is images and images is not None:
+                raise ValidationError(
+                    "images",
+                    [Problem("images", "no such file", str(images), "give a JSON file path")],
+                )
+        return cls()
+
+    @classmethod
+    def from_file(cls, path: Path) -> ImageMap:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValidationError(
+                "images file", [Problem(str(path), f"not readable JSON: {exc}")]
+            ) from exc
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            raise ValidationError(
+                "images file",
+                [Problem(str(path), "must be a JSON object of image URI → interpreter path")],
+            )
+        return cls(data, str(path))
+
+    def interpreter(self, image_uri: str | None) -> str:
+        """The interpreter for ``image_uri`` (the default when no entry matches)."""
+        if not image_uri:
+            return self.default
+        if image_uri in self.entries:
+            return self._checked(image_uri, self.entries[image_uri])
+        matches = [p for p in self.entries if fnmatch.fnmatchcase(image_uri, p)]
+        if matches:
+            best = max(matches, key=len)
+            return self._checked(best, self.entries[best])
+        return self.default
+
+    def _checked(self, key: str, interpreter: str) -> str:
+        path = Path(interpreter).expanduser()
+        if not os.access(path, os.X_OK):
+            raise ValidationError(
+                "images map",
+                [
+                    Problem(
+                        f"{self.source}[{key!r}]",
+                        "interpreter is not an executable file",
+                        interpreter,
+                        "point it at a python binary, e.g. /path/to/venv/bin/python",
+                    )
+                ],
+            )
+        return str(path)

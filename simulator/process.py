@@ -1,0 +1,196 @@
+"""Run a job's entry point: live prefixed logs, log files, metrics, runtime limit, stop.
+
+SageMaker's rules followed here:
+* every stdout/stderr line goes to the job's log stream (CloudWatch
+  ``<job>/algo-1-…``); here to the console prefixed ``[job/algo-1]`` and to ``logs/``;
+* each line is matched against every MetricDefinitions regex; the first group
+  is the value and the last value of each metric is the final one;
+* ``MaxRuntimeInSeconds`` and StopTrainingJob send SIGTERM, wait a grace
+  period, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+MAX_METRICS = 40  # SageMaker keeps at most 40 metric definitions per job
+STDERR_TAIL_LINES = 20
+_print_lock = threading.Lock()
+
+LineSink = Callable[[str], None]
+
+
+def console_sink(stream: TextIO | None = None) -> LineSink:
+    """A sink writing whole lines to ``stream`` (default: stderr at call time)."""
+
+    def sink(line: str) -> None:
+        out = stream or sys.stderr
+        with _print_lock:  # lines of parallel jobs never interleave mid-line
+            out.write(line + "\n")
+            out.flush()
+
+    return sink
+
+
+@dataclass
+class MetricValue:
+    value: float
+    timestamp: dt.datetime
+
+
+@dataclass
+class MetricParser:
+    """Applies MetricDefinitions to log lines; keeps the last value of each metric."""
+
+    definitions: list[dict[str, str]]
+    values: dict[str, MetricValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._compiled = [(d["Name"], re.compile(d["Regex"])) for d in self.definitions]
+        self._lock = threading.Lock()
+
+    def feed(self, line: str) -> None:
+        for name, regex in self._compiled:
+            match = regex.search(line)
+            if not match:
+                continue
+            text = match.group(1) if regex.groups else match.group(0)
+            try:
+                value = float(text)
+            except (TypeError, ValueError):
+                continue  # SageMaker ignores a match that is not a number
+            with self._lock:
+                self.values[name] = MetricValue(value, dt.datetime.now(dt.UTC))
+
+    def final(self) -> list[dict[str, Any]]:
+        """FinalMetricDataList, in MetricDefinitions order."""
+        with self._lock:
+            return [
+                {
+                    "MetricName": n,
+                    "Value": self.values[n].value,
+                    "Timestamp": self.values[n].timestamp,
+                }
+                for n, _ in self._compiled
+                if n in self.values
+            ]
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int | None
+    stop_reason: str | None  # None | "MaxRuntimeExceeded" | "Stopped"
+    stderr_tail: list[str]
+    duration: float
+
+
+def run_process(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log_dir: Path,
+    prefix: str,
+    metrics: MetricParser | None = None,
+    max_runtime: float | None = None,
+    stop_event: threading.Event | None = None,
+    grace_seconds: float = 120.0,
+    sink: LineSink | None = None,
+    on_line: LineSink | None = None,
+) -> ProcessResult:
+    """Run ``argv`` to the end (or until stopped / over time); see the module docstring."""
+    sink = sink or console_sink()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    host = prefix.rsplit("/", 1)[-1]
+    combined = open(log_dir / f"{host}.log", "a", encoding="utf-8")  # noqa: SIM115
+    err_file = open(log_dir / f"{host}.stderr.log", "a", encoding="utf-8")  # noqa: SIM115
+    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+    write_lock = threading.Lock()
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: signals reach its children too
+        )
+    except OSError as exc:
+        combined.close()
+        err_file.close()
+        return ProcessResult(127, None, [f"cannot start {argv[0]!r}: {exc}"], 0.0)
+
+    def pump(stream: Any, is_err: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            with write_lock:
+                combined.write(line + "\n")
+                combined.flush()
+                if is_err:
+                    err_file.write(line + "\n")
+                    err_file.flush()
+                    tail.append(line)
+            if metrics is not None:
+                metrics.feed(line)
+            if on_line is not None:
+                on_line(line)
+            sink(f"[{prefix}] {line}")
+        stream.close()
+
+    readers = [
+        threading.Thread(target=pump, args=(proc.stdout, False), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, True), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+
+    stop_reason: str | None = None
+    deadline = start + max_runtime if max_runtime else None
+    while proc.poll() is None:
+        if stop_event is not None and stop_event.is_set():
+            stop_reason = "Stopped"
+        elif deadline is not None and time.monotonic() >= deadline:
+            stop_reason = "MaxRuntimeExceeded"
+        if stop_reason:
+            _terminate(proc, grace_seconds)
+            break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.05)
+    proc.wait()
+    for reader in readers:
+        reader.join(timeout=5)
+    combined.close()
+    err_file.close()
+    return ProcessResult(proc.returncode, stop_reason, list(tail), time.monotonic() - start)
+
+
+def _terminate(proc: subprocess.Popen[bytes], grace_seconds: float) -> None:
+    """SIGTERM the process group, then SIGKILL after the grace period (SageMaker's stop)."""
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+    # Children left in the group after the leader exits get the same end.
+    _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)

@@ -1,0 +1,505 @@
+"""LocalSageMaker: a facade shaped like boto3's SageMaker client, backed by local runs.
+
+    with LocalSageMaker(workspace=".smsim") as sm:
+        sm.create_training_job(**request)        # returns at once, like the service
+        sm.wait_for_training_job(name)           # the final DescribeTrainingJob
+
+Design:
+* ``create_*`` validates the request, records the job InProgress and returns
+  ``{"…Arn"}`` at once; the job runs in a background thread (as the service runs
+  it asynchronously). ``wait_for_*`` blocks until it ends.
+* While the context is open, the embedded moto (``aws.py``) serves S3 and
+  SageMaker; every boto3 client in this process sees it. Our jobs are also
+  created in moto's SageMaker backend, and its objects are overwritten with our
+  description at every state change, so ``boto3.client("sagemaker")
+  .describe_training_job`` shows the real status and metrics.
+* Operations smsim does not implement fall through to moto's SageMaker
+  (``sm.client``): ``create_model``, ``create_model_package``, …
+* Pipeline operations go to ``simulator.pipeline.service.PipelineService``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from simulator import processing, training
+from simulator.aws import DEFAULT_REGION, EmbeddedAws
+from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
+from simulator.images import ImageMap
+from simulator.process import LineSink, console_sink
+from simulator.workspace import TERMINAL, JobRecord, job_dir, load_descriptions
+
+_PIPELINE_OPS = (
+    "create_pipeline",
+    "update_pipeline",
+    "describe_pipeline",
+    "delete_pipeline",
+    "list_pipelines",
+    "start_pipeline_execution",
+    "describe_pipeline_execution",
+    "list_pipeline_executions",
+    "list_pipeline_execution_steps",
+    "stop_pipeline_execution",
+    "wait_for_pipeline_execution",
+    "describe_pipeline_definition_for_execution",
+    "list_pipeline_parameters_for_execution",
+)
+
+# Attributes moto's list/filter code reads from its job objects (snake_case), per kind.
+_MOTO_ATTRS = {
+    "training": {
+        "training_job_name": "TrainingJobName",
+        "creation_time": "CreationTime",
+        "training_end_time": "TrainingEndTime",
+        "last_modified_time": "LastModifiedTime",
+        "training_job_status": "TrainingJobStatus",
+    },
+    "processing": {
+        "processing_job_name": "ProcessingJobName",
+        "creation_time": "CreationTime",
+        "processing_end_time": "ProcessingEndTime",
+        "last_modified_time": "LastModifiedTime",
+        "processing_job_status": "ProcessingJobStatus",
+    },
+}
+_ARN_KEYS = {"training": "TrainingJobArn", "processing": "ProcessingJobArn"}
+
+
+class LocalSageMaker:
+    """SageMaker training and processing jobs (and pipelines), run locally."""
+
+    def __init__(
+        self,
+        workspace: str | Path = ".smsim",
+        region: str = DEFAULT_REGION,
+        images: str | Path | Mapping[str, str] | None = None,
+        *,
+        log_sink: LineSink | None = None,
+        stop_grace_seconds: float = 120.0,
+        checkpoint_sync_seconds: float = 2.0,
+    ) -> None:
+        self.workspace = Path(workspace).expanduser().resolve()
+        self.region = region
+        self._aws = EmbeddedAws(region)
+        self.account_id = self._aws.account_id
+        self.images = ImageMap.load(images, self.workspace)
+        self.log_sink = log_sink or console_sink()
+        self.stop_grace_seconds = stop_grace_seconds
+        self.checkpoint_sync_seconds = checkpoint_sync_seconds
+        self._records: dict[tuple[str, str], JobRecord] = {}
+        self._lock = threading.Lock()
+        self._pipelines: Any = None
+        self._client: Any = None
+        self._s3: Any = None
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> LocalSageMaker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> LocalSageMaker:
+        if self._started:
+            return self
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self._aws.start()
+        self._client = self._aws.client("sagemaker")
+        self._s3 = self._aws.client("s3")
+        self._started = True
+        self._install_moto_hooks()
+        return self
+
+    def close(self) -> None:
+        """Stop running jobs (SIGTERM → grace → SIGKILL), then the embedded AWS."""
+        if not self._started:
+            return
+        for record in list(self._records.values()):
+            if not record.done.is_set():
+                record.stop_event.set()
+        for record in list(self._records.values()):
+            if record.thread is not None:
+                record.thread.join(timeout=self.stop_grace_seconds + 30)
+        self._remove_moto_hooks()
+        self._aws.stop()
+        self._started = False
+
+    # -- clients -----------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """boto3 SageMaker client on the embedded moto."""
+        self._require_started()
+        return self._client
+
+    @property
+    def s3(self) -> Any:
+        """boto3 S3 client on the embedded S3."""
+        self._require_started()
+        return self._s3
+
+    @property
+    def endpoint_url(self) -> str:
+        return self._aws.endpoint_url
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment variables pointing an AWS SDK (e.g. a subprocess) at the simulator."""
+        return self._aws.env()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in _PIPELINE_OPS:
+            return getattr(self.pipelines, name)
+        # Everything else: moto's SageMaker (create_model, create_model_package, …).
+        return getattr(self.client, name)
+
+    @property
+    def pipelines(self) -> Any:
+        """The pipeline service (created on first use)."""
+        if self._pipelines is None:
+            from simulator.pipeline.service import PipelineService
+
+            self._pipelines = PipelineService(self)
+        return self._pipelines
+
+    # -- training jobs -----------------------------------------------------------------
+    def create_training_job(self, **request: Any) -> dict[str, str]:
+        """CreateTrainingJob: validate, record InProgress, run in the background."""
+        self._require_started()
+        request = copy.deepcopy(request)
+        training.check_request(request)
+        name = request["TrainingJobName"]
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{name.lower()}"
+        record = self._new_record(
+            "training",
+            name,
+            request,
+            training.initial_description(request, arn),
+            training.describe_validation_view,
+        )
+        run = training.TrainingRun(record, self._run_context())
+        self._start(record, run.run)
+        return {"TrainingJobArn": arn}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+        return self._record("training", TrainingJobName).snapshot()
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+        self._stop("training", TrainingJobName)
+        return {}
+
+    def list_training_jobs(self, **kwargs: Any) -> dict[str, Any]:
+        return self._list("training", kwargs)
+
+    def wait_for_training_job(
+        self,
+        TrainingJobName: str,
+        timeout: float | None = None,  # noqa: N803
+    ) -> dict[str, Any]:
+        """Block until the job ends; returns its final description."""
+        return self._wait("training", TrainingJobName, timeout)
+
+    # -- processing jobs ---------------------------------------------------------------
+    def create_processing_job(self, **request: Any) -> dict[str, str]:
+        """CreateProcessingJob: validate, record InProgress, run in the background."""
+        self._require_started()
+        request = copy.deepcopy(request)
+        processing.check_request(request)
+        name = request["ProcessingJobName"]
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:processing-job/{name.lower()}"
+        record = self._new_record(
+            "processing", name, request, processing.initial_description(request, arn), None
+        )
+        run = processing.ProcessingRun(record, self._run_context())
+        self._start(record, run.run)
+        return {"ProcessingJobArn": arn}
+
+    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
+        return self._record("processing", ProcessingJobName).snapshot()
+
+    def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
+        self._stop("processing", ProcessingJobName)
+        return {}
+
+    def list_processing_jobs(self, **kwargs: Any) -> dict[str, Any]:
+        return self._list("processing", kwargs)
+
+    def wait_for_processing_job(
+        self,
+        ProcessingJobName: str,
+        timeout: float | None = None,  # noqa: N803
+    ) -> dict[str, Any]:
+        """Block until the job ends; returns its final description."""
+        return self._wait("processing", ProcessingJobName, timeout)
+
+    # -- internals -----------------------------------------------------------------------
+    def _require_started(self) -> None:
+        if not self._started:
+            raise SmsimError(
+                "LocalSageMaker is not started: use `with LocalSageMaker(...) as sm:` "
+                "(or call sm.start() and sm.close())"
+            )
+
+    def _run_context(self) -> training.RunContext:
+        return training.RunContext(
+            s3=self._s3,
+            aws_env=self._aws.env(),
+            images=self.images,
+            sink=self.log_sink,
+            grace_seconds=self.stop_grace_seconds,
+            sync_interval=self.checkpoint_sync_seconds,
+            cloudwatch=self._cloudwatch_sink,
+        )
+
+    def _cloudwatch_sink(self, group: str, stream: str) -> LineSink:
+        """Copy a job's log lines into moto's CloudWatch Logs (``/aws/sagemaker/...Jobs``,
+        stream ``<job>/algo-1-<epoch>``): where the SDK's ``logs=True`` and any logs
+        client look for them. Written in-process: no HTTP round trip per line."""
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[self.account_id][self.region]
+        with self._lock:
+            if group not in backend.groups:
+                backend.create_log_group(group, tags={})
+            backend.create_log_stream(group, stream)
+
+        def sink(line: str) -> None:
+            event = {"timestamp": int(time.time() * 1000), "message": line}
+            with self._lock:  # moto's log streams are not thread-safe
+                backend.put_log_events(group, stream, [event])
+
+        return sink
+
+    def _new_record(
+        self,
+        kind: str,
+        name: str,
+        request: dict[str, Any],
+        describe: dict[str, Any],
+        view: Any,
+    ) -> JobRecord:
+        directory = job_dir(self.workspace, kind, name)
+        with self._lock:
+            # Names are unique per account and region, for ever (SageMaker's ResourceInUse);
+            # a job kept in this workspace from an earlier session counts too.
+            if (kind, name) in self._records or directory.exists():
+                label = "Training" if kind == "training" else "Processing"
+                raise ResourceInUse(
+                    f"{label} job name {name!r} is already in use"
+                    + (f" (its workspace dir {directory} exists)" if directory.exists() else "")
+                    + "; choose another name"
+                )
+            record = JobRecord(
+                kind,
+                name,
+                directory,
+                request,
+                describe,
+                validation_view=view,
+                on_change=self._sync_moto,
+            )
+            directory.mkdir(parents=True)
+            self._records[(kind, name)] = record
+        record.write_request()
+        self._create_in_moto(record)
+        record.update()  # validate + persist the initial description, sync moto
+        return record
+
+    def _start(self, record: JobRecord, target: Any) -> None:
+        record.thread = threading.Thread(target=target, name=f"smsim-{record.name}", daemon=True)
+        record.thread.start()
+
+    def _record(self, kind: str, name: str) -> JobRecord:
+        record = self._records.get((kind, name))
+        if record is None:
+            label = "training" if kind == "training" else "processing"
+            raise ResourceNotFound(
+                f"Could not find {label} job {name!r} "
+                f"(jobs of this session: {sorted(n for k, n in self._records if k == kind)})"
+            )
+        return record
+
+    def _stop(self, kind: str, name: str) -> None:
+        record = self._record(kind, name)
+        if record.status in TERMINAL:
+            return  # the service accepts a stop of an ended job and changes nothing
+        record.stop_event.set()
+        key = record.status_key
+        if record.status == "InProgress":
+            record.update(**{key: "Stopping"})
+
+    def _wait(self, kind: str, name: str, timeout: float | None) -> dict[str, Any]:
+        record = self._record(kind, name)
+        if not record.done.wait(timeout):
+            raise TimeoutError(f"{kind} job {name!r} still {record.status} after {timeout} s")
+        return record.snapshot()
+
+    def _list(self, kind: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        prefix = "Training" if kind == "training" else "Processing"
+        items = []
+        for (k, _), record in self._records.items():
+            if k != kind:
+                continue
+            d = record.snapshot()
+            summary = {
+                f"{prefix}JobName": d[f"{prefix}JobName"],
+                f"{prefix}JobArn": d[f"{prefix}JobArn"],
+                "CreationTime": d["CreationTime"],
+                "LastModifiedTime": d["LastModifiedTime"],
+                f"{prefix}JobStatus": d[f"{prefix}JobStatus"],
+            }
+            end = d.get("TrainingEndTime") if kind == "training" else d.get("ProcessingEndTime")
+            if end is not None:
+                summary[f"{prefix}EndTime"] = end
+            if kind == "processing" and "FailureReason" in d:
+                summary["FailureReason"] = d["FailureReason"]
+            if kind == "training":
+                summary["SecondaryStatus"] = d["SecondaryStatus"]
+            items.append(summary)
+        status = kwargs.get("StatusEquals")
+        if status:
+            items = [i for i in items if i[f"{prefix}JobStatus"] == status]
+        contains = kwargs.get("NameContains")
+        if contains:
+            items = [i for i in items if contains in i[f"{prefix}JobName"]]
+        reverse = kwargs.get("SortOrder", "Descending") == "Descending"
+        items.sort(key=lambda i: i["CreationTime"], reverse=reverse)
+        if kwargs.get("MaxResults"):
+            items = items[: int(kwargs["MaxResults"])]
+        return {f"{prefix}JobSummaries": items}
+
+    def stored_descriptions(self, kind: str = "training") -> dict[str, dict[str, Any]]:
+        """Descriptions kept in the workspace (this and earlier sessions), by job name."""
+        return load_descriptions(self.workspace, kind)
+
+    # -- moto mirror -------------------------------------------------------------------
+    def _create_in_moto(self, record: JobRecord) -> None:
+        backend = self._aws.sagemaker_backend()
+        if record.kind == "training":
+            backend.create_training_job(
+                training_job_name=record.name,
+                hyper_parameters={},
+                algorithm_specification={},
+                role_arn=record.request["RoleArn"],
+                input_data_config=[],
+                output_data_config=dict(record.request["OutputDataConfig"]),
+                resource_config={},
+                vpc_config=None,
+                stopping_condition={},
+                tags=record.request.get("Tags", []),
+                enable_network_isolation=False,
+                enable_inter_container_traffic_encryption=False,
+                enable_managed_spot_training=False,
+                checkpoint_config=None,
+                debug_hook_config=None,
+                debug_rule_configurations=None,
+                tensor_board_output_config=None,
+                experiment_config=None,
+            )
+        else:
+            backend.create_processing_job(
+                app_specification={},
+                experiment_config=None,
+                network_config=None,
+                processing_inputs=[],
+                processing_job_name=record.name,
+                processing_output_config=None,
+                role_arn=record.request["RoleArn"],
+                tags=record.request.get("Tags", []),
+                stopping_condition=None,
+            )
+
+    def _install_moto_hooks(self) -> None:
+        """Route job creation and stops that reach moto's SageMaker over HTTP to this
+        simulator, so a client we did not make (the SageMaker Python SDK's
+        ``Estimator.fit``, a plain ``boto3.client("sagemaker")``) runs a real job
+        instead of getting moto's instantly "Completed" stand-in."""
+        from moto.sagemaker.responses import SageMakerResponse
+
+        self._saved_hooks = {name: SageMakerResponse.__dict__.get(name) for name in _HOOKED_OPS}
+        for name in _HOOKED_OPS:
+            setattr(SageMakerResponse, name, _moto_hook(self, name))
+
+    def _remove_moto_hooks(self) -> None:
+        from moto.sagemaker.responses import SageMakerResponse
+
+        for name, original in getattr(self, "_saved_hooks", {}).items():
+            if original is None:  # moto has no handler of its own (stop_training_job)
+                delattr(SageMakerResponse, name)
+            else:
+                setattr(SageMakerResponse, name, original)
+        self._saved_hooks = {}
+
+    def _sync_moto(self, record: JobRecord) -> None:
+        """Overwrite moto's job object with our description (moto builds its describe
+        response from the object's attributes, CamelCase names passing through as is)."""
+        if not self._started:
+            return
+        backend = self._aws.sagemaker_backend()
+        jobs = backend.training_jobs if record.kind == "training" else backend.processing_jobs
+        job = jobs.get(record.name)
+        if job is None:
+            return
+        desc = record.snapshot()
+        arn = desc[_ARN_KEYS[record.kind]]
+        fields: dict[str, Any] = {"arn": arn}
+        names = _MOTO_ATTRS[record.kind]
+        for attr, key in names.items():
+            fields[attr] = desc.get(key)
+        taken = set(names.values()) | {_ARN_KEYS[record.kind]}
+        for key, value in desc.items():
+            if key not in taken:
+                fields[key] = value
+        tags = getattr(job, "tags", None)
+        job.__dict__.clear()
+        job.__dict__.update(fields)
+        job.tags = tags or []  # moto's tagging API reads this attribute
+
+
+_HOOKED_OPS = (
+    "create_training_job",
+    "stop_training_job",
+    "create_processing_job",
+    "stop_processing_job",
+)
+
+
+def _moto_hook(sim: LocalSageMaker, operation: str) -> Any:
+    """A replacement for moto's handler of ``operation`` that calls ``sim`` instead,
+    with smsim's errors turned into the service's error codes."""
+
+    def handler(response: Any) -> Any:
+        import json
+
+        from moto.core.responses import ActionResult
+        from moto.sagemaker import exceptions as moto_errors
+
+        params = json.loads(response.body or "{}")
+        try:
+            result = getattr(sim, operation)(**params)
+        except ResourceInUse as exc:
+            raise moto_errors.ResourceInUseException(str(exc)) from exc
+        except ResourceNotFound as exc:
+            raise moto_errors.ValidationError(str(exc)) from exc
+        except SmsimError as exc:  # ValidationError, UnsupportedFeature, …
+            raise moto_errors.ValidationError(str(exc)) from exc
+        return ActionResult(result)
+
+    handler.__name__ = operation
+    return handler
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass (a test helper)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

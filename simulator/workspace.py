@@ -1,0 +1,164 @@
+"""Job records and their place on disk.
+
+Workspace layout (one directory per job; the name is unique per kind):
+
+    <workspace>/jobs/<TrainingJobName>/            training jobs
+    <workspace>/processing-jobs/<ProcessingJobName>/  processing jobs
+        request.json     the Create* request as received
+        describe.json    the Describe* response, rewritten at every state change
+        logs/            algo-1.log (stdout+stderr), algo-1.stderr.log
+        hosts/algo-1/    the host's /opt/ml stand-in (SAGEMAKER_BASE_DIR)
+        artifacts/       training only: the model.tar.gz / output.tar.gz uploaded to S3
+
+A :class:`JobRecord` owns one job's description while it runs: the runner
+updates it, the facade reads snapshots of it, and every change is validated
+against botocore's Describe* output shape and written to ``describe.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simulator.shapes import validate_response
+
+KIND_DIRS = {"training": "jobs", "processing": "processing-jobs"}
+DESCRIBE_OPS = {"training": "DescribeTrainingJob", "processing": "DescribeProcessingJob"}
+TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def job_dir(workspace: Path, kind: str, name: str) -> Path:
+    return workspace / KIND_DIRS[kind] / name
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=_encode, sort_keys=False) + "\n"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def from_json_times(obj: Any, keys: tuple[str, ...] = ("Time", "Timestamp")) -> Any:
+    """Turn ISO strings back into datetimes for members named *Time/Timestamp."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if isinstance(v, str) and k.endswith(keys):
+                try:
+                    out[k] = dt.datetime.fromisoformat(v)
+                    continue
+                except ValueError:
+                    pass
+            out[k] = from_json_times(v, keys)
+        return out
+    if isinstance(obj, list):
+        return [from_json_times(v, keys) for v in obj]
+    return obj
+
+
+class JobRecord:
+    """One job's live description; thread-safe; persisted and validated on every change."""
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        directory: Path,
+        request: dict[str, Any],
+        describe: dict[str, Any],
+        *,
+        validation_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        on_change: Callable[[JobRecord], None] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.dir = directory
+        self.request = request
+        self._describe = describe
+        self._lock = threading.RLock()
+        self.done = threading.Event()
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self._validation_view = validation_view
+        self._on_change = on_change
+
+    @property
+    def status_key(self) -> str:
+        return "TrainingJobStatus" if self.kind == "training" else "ProcessingJobStatus"
+
+    @property
+    def status(self) -> str:
+        with self._lock:
+            return str(self._describe[self.status_key])
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._describe)
+
+    def update(self, **fields: Any) -> None:
+        """Set Describe* members (None removes one), bump LastModifiedTime, persist."""
+        with self._lock:
+            for key, value in fields.items():
+                if value is None:
+                    self._describe.pop(key, None)
+                else:
+                    self._describe[key] = value
+            self._describe["LastModifiedTime"] = now()
+            self._persist()
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def transition(self, secondary: str, message: str, **fields: Any) -> None:
+        """Training only: close the current SecondaryStatusTransitions entry, open the next."""
+        with self._lock:
+            t = now()
+            transitions = self._describe.setdefault("SecondaryStatusTransitions", [])
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = t
+            entry = {"Status": secondary, "StartTime": t, "StatusMessage": message}
+            if secondary in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
+                entry["EndTime"] = t
+            transitions.append(entry)
+            self.update(SecondaryStatus=secondary, **fields)
+
+    def write_request(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "request.json").write_text(to_json(self.request))
+
+    def _persist(self) -> None:
+        view = self._describe
+        if self._validation_view is not None:
+            view = self._validation_view(copy.deepcopy(view))
+        validate_response(DESCRIBE_OPS[self.kind], view)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / "describe.json.tmp"
+        tmp.write_text(to_json(self._describe))
+        tmp.replace(self.dir / "describe.json")
+
+
+def load_descriptions(workspace: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """Every stored Describe* response of ``kind`` in a workspace, by job name."""
+    root = workspace / KIND_DIRS[kind]
+    out: dict[str, dict[str, Any]] = {}
+    if not root.is_dir():
+        return out
+    for d in sorted(root.iterdir()):
+        f = d / "describe.json"
+        if f.is_file():
+            try:
+                out[d.name] = from_json_times(json.loads(f.read_text()))
+            except ValueError:
+                continue
+    return out

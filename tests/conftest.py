@@ -1,0 +1,156 @@
+"""Shared fixtures.
+
+* ``sm``: a started :class:`simulator.LocalSageMaker` on a fresh workspace under
+  ``tmp_path`` (short stop grace and checkpoint sync interval; logs captured).
+* ``tiny_bsm_data``: a small synthetic BSM dataset split into train/val/test
+  (``simulator.datasets.write_dataset``); the returned dict as that function returns it.
+* ``training_request``: a factory for a valid CreateTrainingJob request.
+* ``bucket``, ``put_s3(key, body)``, ``make_sourcedir_tar(files)``: S3 helpers.
+* ``upload_code``: write a script into a source dir, tar it and upload it as
+  ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BUCKET = "smsim-test-bucket"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+
+
+class LogCollector:
+    """A log sink keeping every line (tests assert on the live, prefixed log stream)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+
+@pytest.fixture
+def log_lines() -> LogCollector:
+    return LogCollector()
+
+
+@pytest.fixture
+def sm(tmp_path: Path, log_lines: LogCollector) -> Iterator[Any]:
+    from simulator import LocalSageMaker
+
+    with LocalSageMaker(
+        workspace=tmp_path / "ws",
+        log_sink=log_lines,
+        stop_grace_seconds=3.0,
+        checkpoint_sync_seconds=0.2,
+    ) as session:
+        session.s3.create_bucket(Bucket=BUCKET)
+        yield session
+
+
+@pytest.fixture
+def tiny_bsm_data(tmp_path: Path) -> dict[str, Any]:
+    from simulator.datasets import write_dataset
+
+    return write_dataset(tmp_path / "bsm-data", rows=240, seed=7)
+
+
+def sourcedir_tar(files: dict[str, str]) -> bytes:
+    """A sourcedir.tar.gz holding ``files`` (name → text), members with relative names."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def upload_code(sm: Any) -> Callable[..., str]:
+    def upload(files: dict[str, str], key: str = "code/sourcedir.tar.gz") -> str:
+        sm.s3.put_object(Bucket=BUCKET, Key=key, Body=sourcedir_tar(files))
+        return f"s3://{BUCKET}/{key}"
+
+    return upload
+
+
+@pytest.fixture
+def bucket() -> str:
+    """The bucket the ``sm`` fixture creates."""
+    return BUCKET
+
+
+@pytest.fixture
+def put_s3(sm: Any) -> Callable[[str, str | bytes], str]:
+    """Put an object into the ``sm`` bucket; returns its S3 URI."""
+
+    def put(key: str, body: str | bytes) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        sm.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+        return f"s3://{BUCKET}/{key}"
+
+    return put
+
+
+@pytest.fixture
+def make_sourcedir_tar() -> Callable[[dict[str, str]], bytes]:
+    return sourcedir_tar
+
+
+@pytest.fixture
+def training_request() -> Callable[..., dict[str, Any]]:
+    def build(
+        name: str,
+        code_uri: str,
+        program: str = "train.py",
+        hyperparameters: dict[str, Any] | None = None,
+        channels: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        hps = {k: json.dumps(v) for k, v in (hyperparameters or {}).items()}
+        hps["sagemaker_program"] = json.dumps(program)
+        hps["sagemaker_submit_directory"] = json.dumps(code_uri)
+        hps["sagemaker_container_log_level"] = "20"
+        hps["sagemaker_region"] = json.dumps("us-east-1")
+        request: dict[str, Any] = {
+            "TrainingJobName": name,
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "RoleArn": ROLE,
+            "HyperParameters": hps,
+            "InputDataConfig": [
+                {
+                    "ChannelName": channel,
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": uri,
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                }
+                for channel, uri in (channels or {}).items()
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+            "ResourceConfig": {
+                "InstanceType": "ml.m5.xlarge",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 30,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        }
+        if not request["InputDataConfig"]:
+            del request["InputDataConfig"]
+        request.update(extra)
+        return request
+
+    return build

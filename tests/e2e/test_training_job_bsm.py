@@ -1,0 +1,125 @@
+"""End to end: the real dockers/pytorch_bsm/train.py as a SageMaker training job, tiny data."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.s3 import pack_tar_gz
+from simulator.shapes import enum_values, validate_response
+
+REPO = Path(__file__).resolve().parents[2]
+BSM_DIR = REPO / "dockers" / "pytorch_bsm"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+METRICS = [
+    {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
+    {"Name": "val:loss", "Regex": r"val_loss=([0-9\.]+)"},
+    {"Name": "val:auroc", "Regex": r"val_auroc=([0-9\.]+)"},
+    {"Name": "val:f1", "Regex": r"val_f1=([0-9\.]+)"},
+]
+
+pytestmark = pytest.mark.skipif(
+    not (BSM_DIR / "train.py").is_file(), reason="dockers/pytorch_bsm/train.py not written yet"
+)
+
+
+def upload_bsm_code(sm: Any, bucket: str, tmp_path: Path) -> str:
+    archive = pack_tar_gz(BSM_DIR, tmp_path / "sourcedir.tar.gz")
+    sm.s3.upload_file(str(archive), bucket, "bsm/code/sourcedir.tar.gz")
+    return f"s3://{bucket}/bsm/code/sourcedir.tar.gz"
+
+
+def upload_splits(sm: Any, bucket: str, data: dict[str, Any]) -> dict[str, str]:
+    channels = {}
+    for split, path in data["files"].items():
+        key = f"bsm/data/{split}/{Path(path).name}"
+        sm.s3.upload_file(path, bucket, key)
+        channels[split] = f"s3://{bucket}/bsm/data/{split}"
+    return channels
+
+
+def read_tar(sm: Any, bucket: str, key: str) -> dict[str, bytes]:
+    body = sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def bsm_request(name: str, code: str, channels: dict[str, str], bucket: str, **extra: Any):
+    hps = {"max_epochs": 2, "model_class": "multimodal_cnn", "lr": 0.01}
+    request = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
+            "EnableSageMakerMetricsTimeSeries": True,
+        },
+        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+        # JSON-encoded values, as the SageMaker Python SDK sends them.
+        "HyperParameters": {
+            **{k: json.dumps(v) for k, v in hps.items()},
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(code),
+            "sagemaker_container_log_level": "20",
+            "sagemaker_region": json.dumps("us-east-1"),
+        },
+        "InputDataConfig": [
+            {
+                "ChannelName": ch,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+            for ch, uri in channels.items()
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/bsm/output"},
+        "ResourceConfig": {
+            "InstanceType": "ml.m5.xlarge",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 30,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
+    }
+    request.update(extra)
+    return request
+
+
+def test_real_train_py_end_to_end(sm, bucket, tiny_bsm_data, tmp_path):
+    code = upload_bsm_code(sm, bucket, tmp_path)
+    channels = upload_splits(sm, bucket, tiny_bsm_data)
+    request = bsm_request(
+        "bsm-train-e2e",
+        code,
+        channels,
+        bucket,
+        CheckpointConfig={"S3Uri": f"s3://{bucket}/bsm/checkpoints/e2e"},
+    )
+    sm.create_training_job(**request)
+    desc = sm.wait_for_training_job("bsm-train-e2e", timeout=600)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+
+    validate_response("DescribeTrainingJob", desc)
+    assert desc["SecondaryStatus"] in enum_values("SecondaryStatus")
+    # FinalMetricDataList holds the epoch metrics; held-out (val) AUROC is better than chance.
+    metrics = {m["MetricName"]: m["Value"] for m in desc["FinalMetricDataList"]}
+    assert set(metrics) == {"train:loss", "val:loss", "val:auroc", "val:f1"}
+    assert 0.0 <= metrics["val:f1"] <= 1.0
+    assert metrics["val:auroc"] > 0.6, metrics
+
+    key = "bsm/output/bsm-train-e2e/output/model.tar.gz"
+    assert desc["ModelArtifacts"]["S3ModelArtifacts"] == f"s3://{bucket}/{key}"
+    model = read_tar(sm, bucket, key)
+    for name in ("model.pth", "model_artifacts.pth", "model.onnx"):
+        assert name in model, sorted(model)
+    assert all(not n.startswith(("/", "..")) for n in model)
+    ckpts = sm.s3.list_objects_v2(Bucket=bucket, Prefix="bsm/checkpoints/e2e/")
+    assert ckpts.get("KeyCount", 0) > 0

@@ -1,0 +1,75 @@
+"""The SageMaker Python SDK, unchanged, runs a real job through smsim.
+
+Inside ``LocalSageMaker`` every boto3 client reaches the embedded moto; smsim
+routes CreateTrainingJob/StopTrainingJob (and processing) that arrive there to
+its runner, so ``Estimator.fit()`` trains for real and ``model_data`` exists.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import boto3
+import pytest
+
+sagemaker = pytest.importorskip("sagemaker")
+
+SCRIPT = """
+import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int)
+args = parser.parse_args()
+for epoch in range(args.epochs):
+    print(f"epoch={epoch} loss={1 / (epoch + 1)}")
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as f:
+    f.write("trained by the SDK's job")
+"""
+# Keeps the SDK from phoning home (offline machine): its documented config switch.
+SDK_CONFIG = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
+
+
+def test_sdk_estimator_fit_runs_the_script(sm, tmp_path, capsys):
+    from sagemaker.pytorch import PyTorch
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(SCRIPT)
+    session = sagemaker.Session(
+        boto3.Session(region_name="us-east-1"),
+        default_bucket="sdk-bucket",
+        sagemaker_config=SDK_CONFIG,
+    )
+    estimator = PyTorch(
+        entry_point="train.py",
+        source_dir=str(src),
+        framework_version="2.1",
+        py_version="py310",
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        role="arn:aws:iam::123456789012:role/SageMakerRole",
+        hyperparameters={"epochs": 3},
+        metric_definitions=[{"Name": "loss", "Regex": r"loss=([0-9\\.]+)"}],
+        disable_profiler=True,
+        sagemaker_session=session,
+    )
+    estimator.fit(wait=False)
+    name = estimator.latest_training_job.name
+    sm.wait_for_training_job(name, timeout=120)
+    # The SDK's own waiter (DescribeTrainingJob through moto) sees the finished job, and
+    # its log reader finds the job's lines in CloudWatch Logs.
+    estimator.latest_training_job.wait(logs="All")
+    assert "epoch=2 loss=0.333" in capsys.readouterr().out
+    desc = sm.describe_training_job(TrainingJobName=name)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert [(m["MetricName"], round(m["Value"], 4)) for m in desc["FinalMetricDataList"]] == [
+        ("loss", 0.3333)
+    ]
+    assert estimator.model_data == desc["ModelArtifacts"]["S3ModelArtifacts"]
+    bucket, key = estimator.model_data[len("s3://") :].split("/", 1)
+    body = sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        assert tar.extractfile("model.txt").read() == b"trained by the SDK's job"
