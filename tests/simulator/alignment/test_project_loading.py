@@ -1,0 +1,221 @@
+"""`smsim validate PATH`: discovering and importing a user's project laid out like ours."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import contracts
+from simulator.alignment import ProjectError, load_project, validate_project
+from simulator.alignment.report import Severity
+
+CONTRACT = """
+from contracts.base import ProcessingScriptContract
+
+CLEAN_CONTRACT = ProcessingScriptContract(
+    entry_point="clean.py",
+    expected_input_paths={"raw": "/opt/ml/processing/input/raw"},
+    expected_output_paths={"cleaned": "/opt/ml/processing/output/cleaned"},
+    optional_env_vars={"DROP_NA": "1"},
+)
+"""
+
+SPEC = """
+from contracts.clean import CLEAN_CONTRACT
+from specs.base import (
+    DependencySpec, DependencyType, NodeType, OutputSpec, SageMakerStepType, StepSpecification,
+)
+
+CLEAN_SPEC = StepSpecification(
+    step_type="Clean",
+    sagemaker_step_type=SageMakerStepType.PROCESSING,
+    node_type=NodeType.INTERNAL,
+    script_contract=CLEAN_CONTRACT,
+    dependencies=[
+        DependencySpec(
+            logical_name="raw",
+            dependency_type=DependencyType.PROCESSING_OUTPUT,
+            required=False,
+            compatible_sources=["Loader"],
+        )
+    ],
+    outputs=[
+        OutputSpec(
+            logical_name="cleaned",
+            output_type=DependencyType.PROCESSING_OUTPUT,
+            property_path="properties.ProcessingOutputConfig.Outputs['cleaned'].S3Output.S3Uri",
+        )
+    ],
+)
+"""
+
+SCRIPT = """
+import os
+BASE = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
+RAW = os.path.join(BASE, "processing", "input", "raw")
+OUT = os.path.join(BASE, "processing", "output", "cleaned")
+DROP = os.environ.get("DROP_NA", "1") == "1"
+"""
+
+
+def _project(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def user_project(tmp_path: Path) -> Path:
+    return _project(
+        tmp_path / "proj",
+        {
+            "contracts/clean.py": CONTRACT,
+            "specs/clean_spec.py": SPEC,
+            "dockers/cleaner/clean.py": SCRIPT,
+        },
+    )
+
+
+def test_user_project_is_discovered_and_validates(user_project: Path) -> None:
+    project = load_project(user_project)
+    assert [s.step_type for s in project.specs] == ["Clean"]
+    assert [c.entry_point for c in project.contracts] == ["clean.py"]
+    report = validate_project(project)
+    assert report.findings == [] and report.ok
+    assert report.checked["Clean"][1].endswith("dockers/cleaner/clean.py")
+
+
+def test_loading_leaves_our_packages_as_they_were(user_project: Path, tmp_path: Path) -> None:
+    # The user's module has the name of one of ours: theirs wins during the load only.
+    _project(
+        user_project,
+        {
+            "contracts/pytorch_train.py": CONTRACT.replace(
+                "CLEAN_CONTRACT", "PYTORCH_TRAIN_CONTRACT"
+            )
+        },
+    )
+    from contracts.pytorch_train import PYTORCH_TRAIN_CONTRACT as ours
+
+    before_path = list(contracts.__path__)
+    project = load_project(user_project)
+    assert "clean.py" in [c.entry_point for c in project.contracts]
+    assert list(contracts.__path__) == before_path
+    assert "contracts.clean" not in sys.modules
+    from contracts.pytorch_train import PYTORCH_TRAIN_CONTRACT
+
+    assert PYTORCH_TRAIN_CONTRACT.entry_point == "train.py"
+    assert contracts.pytorch_train.PYTORCH_TRAIN_CONTRACT is ours
+    assert not hasattr(contracts, "clean")
+
+
+def test_script_errors_in_a_user_project(user_project: Path) -> None:
+    script = user_project / "dockers/cleaner/clean.py"
+    script.write_text(script.read_text().replace('"cleaned"', '"clean"'))
+    report = validate_project(load_project(user_project))
+    assert {f.level for f in report.errors} == {1}
+    undeclared = next(f for f in report.errors if f.rule == "path.undeclared")
+    assert undeclared.location.endswith("clean.py:5")
+    assert "/opt/ml/processing/output/cleaned" in undeclared.fix
+
+
+def test_import_error_is_a_finding_at_the_failing_line(user_project: Path) -> None:
+    _project(user_project, {"specs/broken.py": "import os\nraise RuntimeError('boom')\n"})
+    report = validate_project(load_project(user_project))
+    [f] = [f for f in report.findings if f.level == 0]
+    assert f.severity is Severity.ERROR and "boom" in f.message
+    assert f.location.endswith("broken.py:2")
+    assert "Clean" in report.steps  # the other modules still load
+
+
+def test_invalid_property_path_is_deferred_to_level_4(user_project: Path) -> None:
+    spec = user_project / "specs/clean_spec.py"
+    spec.write_text(spec.read_text().replace("S3Output.S3Uri", "S3Output.S3Url"))
+    report = validate_project(load_project(user_project))
+    [f] = report.errors
+    assert (f.level, f.rule) == (4, "property_path.invalid")
+    assert "S3Url" in f.message and "S3Uri" in f.message  # did-you-mean
+
+
+def test_duplicate_step_type_is_an_error(user_project: Path) -> None:
+    # Same step type, different content (a second registration is refused by a registry).
+    twin = SPEC.replace("CLEAN_SPEC", "OTHER_SPEC").replace("required=False", "required=True")
+    _project(user_project, {"specs/other.py": twin})
+    report = validate_project(load_project(user_project))
+    assert any(f.rule == "project.duplicate_step_type" for f in report.errors)
+
+
+def test_script_discovery(user_project: Path, tmp_path: Path) -> None:
+    _project(user_project, {"scripts/clean.py": SCRIPT})
+    report = validate_project(load_project(user_project))
+    assert [f.rule for f in report.errors] == ["script.ambiguous"]
+    chosen = tmp_path / "elsewhere"
+    _project(chosen, {"clean.py": SCRIPT})
+    assert validate_project(load_project(user_project, scripts_dir=chosen)).ok
+    (user_project / "scripts/clean.py").unlink()
+    (user_project / "dockers/cleaner/clean.py").unlink()
+    [f] = validate_project(load_project(user_project)).errors
+    assert f.rule == "script.missing" and "--scripts" in f.fix
+
+
+def test_not_a_project_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="not a directory"):
+        load_project(tmp_path / "missing")
+    with pytest.raises(ProjectError, match="contracts/ nor specs/"):
+        load_project(tmp_path)
+
+
+TRAIN_SPEC = """
+from contracts.base import TrainingScriptContract
+from specs.base import NodeType, OutputSpec, DependencyType, SageMakerStepType, StepSpecification
+
+FIT_CONTRACT = TrainingScriptContract(
+    entry_point="fit.py", expected_output_paths={"model": "/opt/ml/model"}
+)
+METRIC_DEFINITIONS = [{"Name": "valid:auc", "Regex": "valid_auc=([0-9.]+)"}]
+FIT_SPEC = StepSpecification(
+    step_type="Fit",
+    sagemaker_step_type=SageMakerStepType.TRAINING,
+    node_type=NodeType.SOURCE,
+    script_contract=FIT_CONTRACT,
+    outputs=[
+        OutputSpec(
+            logical_name="model",
+            output_type=DependencyType.MODEL_ARTIFACTS,
+            property_path="properties.ModelArtifacts.S3ModelArtifacts",
+        ),
+        OutputSpec(
+            logical_name="auc",
+            output_type=DependencyType.CUSTOM_PROPERTY,
+            data_type="Float",
+            property_path="properties.FinalMetricDataList['valid:auc'].Value",
+        ),
+    ],
+)
+"""
+
+FIT = """
+import os
+MODEL = os.environ.get("SM_MODEL_DIR", "/opt/ml/model")
+auc = 0.9
+print(f"valid_auc={auc:.3f}")
+"""
+
+
+def test_module_metric_definitions_are_used_by_level_4(tmp_path: Path) -> None:
+    root = _project(tmp_path / "fit", {"specs/fit.py": TRAIN_SPEC, "fit.py": FIT})
+    report = validate_project(load_project(root))
+    assert report.findings == []
+    (root / "fit.py").write_text(FIT.replace("valid_auc", "val_auc"))
+    [f] = validate_project(load_project(root)).findings
+    assert (f.level, f.rule, f.severity) == (4, "metric_definition.unmatched", Severity.WARNING)
+    spec = root / "specs/fit.py"
+    spec.write_text(TRAIN_SPEC.replace("'valid:auc'].Value", "'valid:acc'].Value"))
+    (root / "fit.py").write_text(FIT)
+    [f] = validate_project(load_project(root)).findings
+    assert (f.level, f.severity) == (4, Severity.ERROR) and "'valid:acc'" in f.message

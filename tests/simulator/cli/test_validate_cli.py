@@ -1,0 +1,118 @@
+"""`smsim validate [PATH] [--json] [--strict]`: output for people and tools, exit codes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+
+CONTRACT = """
+from contracts.base import ProcessingScriptContract
+
+SPLIT_CONTRACT = ProcessingScriptContract(
+    entry_point="split.py",
+    expected_output_paths={"splits": "/opt/ml/processing/output/splits"},
+    optional_env_vars={"SEED": "0"},
+)
+"""
+
+SPEC = """
+from contracts.split import SPLIT_CONTRACT
+from specs.base import DependencyType, NodeType, OutputSpec, SageMakerStepType, StepSpecification
+
+SPLIT_SPEC = StepSpecification(
+    step_type="Split",
+    sagemaker_step_type=SageMakerStepType.PROCESSING,
+    node_type=NodeType.SOURCE,
+    script_contract=SPLIT_CONTRACT,
+    outputs=[
+        OutputSpec(
+            logical_name="splits",
+            output_type=DependencyType.PROCESSING_OUTPUT,
+            property_path="properties.ProcessingOutputConfig.Outputs['splits'].S3Output.S3Uri",
+        )
+    ],
+)
+"""
+
+SCRIPT = """
+import os
+OUT = os.path.join(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml"), "processing/output/splits")
+SEED = int(os.environ.get("SEED", "0"))
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    for rel, text in {
+        "contracts/split.py": CONTRACT,
+        "specs/split_spec.py": SPEC,
+        "dockers/img/split.py": SCRIPT,
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text))
+    return root
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["validate", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_our_own_steps_validate_clean() -> None:
+    code, out = _run("--json")
+    data = json.loads(out)
+    assert (code, data["ok"], data["error_count"], data["warning_count"]) == (0, True, 0, 0), [
+        f["message"] for f in data["findings"]
+    ]
+    assert {"PyTorchTraining", "TabularPreprocessing", "ModelEvaluation"} <= set(data["steps"])
+    # Level 3 shows how each dependency is wired, with the score breakdown.
+    wired = data["wiring"]["ModelEvaluation"]["model_input"]["chosen"]
+    assert (wired["step"], wired["output"]) == ("PyTorchTraining", "model_output")
+
+
+def test_table_output_for_people(project: Path) -> None:
+    code, out = _run(str(project))
+    assert code == 0
+    assert "Split" in out and "1 step(s) aligned: 0 errors, 0 warnings" in out
+
+
+def test_errors_exit_1_with_location_and_fix(project: Path) -> None:
+    script = project / "dockers/img/split.py"
+    script.write_text(script.read_text() + 'TOKEN = os.environ["HF_TOKEN"]\n')
+    code, out = _run(str(project), "--json")
+    data = json.loads(out)
+    assert code == 1 and not data["ok"]
+    [f] = data["findings"]
+    assert f["level"] == 1 and f["severity"] == "error" and f["level_name"] == "script ↔ contract"
+    assert f["location"].endswith("split.py:5") and "HF_TOKEN" in f["message"] and f["fix"]
+    code, out = _run(str(project))
+    assert code == 1 and "HF_TOKEN" in out and "1 errors" in out
+
+
+def test_strict_turns_warnings_into_errors(project: Path) -> None:
+    script = project / "dockers/img/split.py"
+    script.write_text(script.read_text().replace('os.environ.get("SEED", "0")', '"0"'))
+    code, out = _run(str(project), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["warning_count"] == 1 and data["error_count"] == 0
+    code, out = _run(str(project), "--json", "--strict")
+    data = json.loads(out)
+    assert code == 1 and data["error_count"] == 1
+    assert data["findings"][0]["severity"] == "error"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_project_that_cannot_be_read_exits_2(tmp_path: Path, as_json: bool) -> None:
+    args = [str(tmp_path)] + (["--json"] if as_json else [])
+    code, out = _run(*args)
+    assert code == 2
+    if as_json:
+        data = json.loads(out)
+        assert data["ok"] is False and "contracts/ nor specs/" in data["error"]
