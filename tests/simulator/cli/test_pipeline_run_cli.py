@@ -1,0 +1,167 @@
+"""`smsim pipeline validate` and `smsim pipeline run`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from simulator.cli import main
+
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "sdk_pipeline_definition.json"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_validate_the_sdk_fixture_is_clean() -> None:
+    result = invoke("pipeline", "validate", str(FIXTURE), "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["valid"] is True and report["problems"] == []
+    assert [s["name"] for s in report["steps"]][:2] == ["TabularPreprocessing", "PyTorchTraining"]
+
+
+def test_validate_reports_a_broken_path_and_exits_1(tmp_path: Path) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    broken = copy.deepcopy(doc)
+    inputs = broken["Steps"][2]["Arguments"]["ProcessingInputs"]
+    inputs[0]["S3Input"]["S3Uri"] = {"Get": "Steps.PyTorchTraining.ModelArtifacts.S3ModelArtifact"}
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    result = invoke("pipeline", "validate", str(path), "--json")
+    assert result.exit_code == 1
+    [problem] = json.loads(result.stdout)["problems"]
+    assert problem["step"] == "ModelEvaluation"
+    assert problem["path"] == "Arguments.ProcessingInputs[0].S3Input.S3Uri"
+    assert problem["fix"] == "did you mean 'Steps.PyTorchTraining.ModelArtifacts.S3ModelArtifacts'?"
+    human = invoke("pipeline", "validate", str(path))
+    assert human.exit_code == 1
+    assert "ModelEvaluation" in human.stdout and "did you mean" in human.stdout
+
+
+def gate_definition() -> dict:
+    """Reads an uploaded JSON file through Std:JsonGet's S3Uri form; fails below a threshold."""
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5}],
+        "Steps": [
+            {
+                "Name": "Gate",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {
+                            "Type": "GreaterThanOrEqualTo",
+                            "LeftValue": {
+                                "Std:JsonGet": {
+                                    "S3Uri": "s3://cli-bucket/cfg/scores.json",
+                                    "Path": "$.runs[?name=='best'].score",
+                                }
+                            },
+                            "RightValue": {"Get": "Parameters.Threshold"},
+                        }
+                    ],
+                    "IfSteps": [],
+                    "ElseSteps": [
+                        {
+                            "Name": "TooLow",
+                            "Type": "Fail",
+                            "Arguments": {
+                                "ErrorMessage": {
+                                    "Std:Join": {
+                                        "On": " ",
+                                        "Values": ["below", {"Get": "Parameters.Threshold"}],
+                                    }
+                                }
+                            },
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+
+
+def test_run_with_parameters_and_uploads(tmp_path: Path) -> None:
+    definition = tmp_path / "gate.json"
+    definition.write_text(json.dumps(gate_definition()))
+    scores = tmp_path / "scores.json"
+    scores.write_text(
+        json.dumps({"runs": [{"name": "base", "score": 0.1}, {"name": "best", "score": 0.7}]})
+    )
+    common = [
+        "--upload",
+        f"{scores}=s3://cli-bucket/cfg/",
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--json",
+    ]
+
+    passed = invoke("pipeline", "run", str(definition), *common)
+    assert passed.exit_code == 0, passed.output
+    out = json.loads(passed.stdout)
+    assert out["pipeline_execution_status"] == "Succeeded"
+    assert [(s["name"], s["type"], s["status"]) for s in out["steps"]] == [
+        ("Gate", "Condition", "Succeeded")
+    ]
+    assert out["steps"][0]["metadata"] == {"Condition": {"Outcome": "True"}}
+    assert Path(out["workspace"], "execution.json").is_file()
+
+    failed = invoke("pipeline", "run", str(definition), "--parameter", "Threshold=0.9", *common)
+    assert failed.exit_code == 1
+    out = json.loads(failed.stdout)
+    assert out["pipeline_execution_status"] == "Failed"
+    assert [s["name"] for s in out["steps"]] == ["Gate", "TooLow"]
+    assert "below 0.9" in out["failure_reason"]
+
+
+def test_run_refuses_unsupported_steps_before_running(tmp_path: Path) -> None:
+    doc = gate_definition()
+    doc["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
+    definition = tmp_path / "lambda.json"
+    definition.write_text(json.dumps(doc))
+    result = invoke(
+        "pipeline", "run", str(definition), "--workspace", str(tmp_path / "ws"), "--json"
+    )
+    assert result.exit_code == 2
+    assert "Notify (Lambda)" in json.loads(result.stdout)["error"]
+    assert not (tmp_path / "ws" / "pipelines").exists()
+
+
+def test_run_rejects_a_bad_parameter_pair(tmp_path: Path) -> None:
+    definition = tmp_path / "gate.json"
+    definition.write_text(json.dumps(gate_definition()))
+    result = CliRunner().invoke(main, ["pipeline", "run", str(definition), "--parameter", "nope"])
+    assert result.exit_code == 2
+    assert "NAME=VALUE" in result.output
+
+
+def test_uploads_files_directories_and_source_archives(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from simulator.cli.pipeline_run import _upload
+    from simulator.session import LocalSageMaker
+
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "train.py").write_text("print(1)\n")
+    (src / "pkg" / "m.py").write_text("X = 1\n")
+    with LocalSageMaker(workspace=tmp_path / "ws", log_sink=lambda line: None) as sm:
+        _upload(sm.s3, src / "train.py", "s3://up-bucket/code/")
+        _upload(sm.s3, src, "s3://up-bucket/tree")
+        _upload(sm.s3, src, "s3://up-bucket/archive/sourcedir.tar.gz")
+        keys = sorted(o["Key"] for o in sm.s3.list_objects_v2(Bucket="up-bucket")["Contents"])
+        body = sm.s3.get_object(Bucket="up-bucket", Key="archive/sourcedir.tar.gz")["Body"].read()
+    assert keys == [
+        "archive/sourcedir.tar.gz",
+        "code/train.py",
+        "tree/pkg/m.py",
+        "tree/train.py",
+    ]
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        assert {m.name for m in tar.getmembers() if m.isfile()} == {"train.py", "pkg/m.py"}
