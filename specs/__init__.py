@@ -2,4 +2,10 @@
 
 # Modules (under specs/) each defining one built-in StepSpecification;
 # specs.registry.default_registry() registers all of them.
-BUILTIN_SPEC_MODULES: tuple[str, ...] = ("pytorch_training",)
+BUILTIN_SPEC_MODULES: tuple[str, ...] = (
+    "pytorch_training",
+    "tabular_preprocessing",
+    "model_evaluation",
+    "create_model",
+    "register_model",
+)
