@@ -1,9 +1,66 @@
-"""`smsim data` (placeholder: filled in by its issue)."""
+"""`smsim data synth`: write deterministic synthetic BSM data for local runs."""
 
 from __future__ import annotations
 
 import click
+from rich.table import Table
+
+from simulator.cli.output import EXIT_UNUSABLE, console, emit_json, err_console
+from simulator.datasets import FORMATS, write_dataset
+
+
+@click.group("data")
+def data_group() -> None:
+    """Synthetic datasets for local training runs."""
+
+
+@data_group.command("synth")
+@click.option(
+    "--rows",
+    type=click.IntRange(min=10),
+    default=3000,
+    show_default=True,
+    help="Number of orders to generate (split 70/15/15 into train/val/test).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Random seed; the same seed always gives the same rows.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Directory to write train/, val/, test/ and hyperparameters.json into.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--raw", is_flag=True, help="Write all rows to raw/ unsplit (input for preprocess.py) instead."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def synth(rows: int, seed: int, out_dir: str, fmt: str, raw: bool, as_json: bool) -> None:
+    """Write synthetic buyer–seller messaging data (dialogue + order fields + refund label)."""
+    try:
+        result = write_dataset(out_dir, rows, seed, fmt, split=not raw)
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] cannot write {out_dir}: {exc}")
+        raise SystemExit(EXIT_UNUSABLE) from exc
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"BSM synthetic data (seed {seed}, {fmt})")
+    table.add_column("split")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for split, path in result["files"].items():
+        table.add_row(split, str(result["counts"][split]), path)
+    console.print(table)
+    console.print(f"hyperparameters: {result['hyperparameters_path']}")
 
 
 def register(main: click.Group) -> None:
     """Add this module's commands to `main`."""
+    main.add_command(data_group)

@@ -1,0 +1,303 @@
+"""ModelEvaluation: score held-out data with a trained BSM model and report its metrics.
+
+Runs as a SageMaker processing job (``python3 evaluate.py [--job_type testing]``).
+Self-contained on purpose: the SageMaker SDK ships a processing script as a
+single file (``code=evaluate.py``), so this imports nothing from ``bsm/``.
+
+It scores with the exported ONNX graph (``model.onnx``) in ONNX Runtime, not
+with PyTorch: that is the artifact a deployment serves, and the processing
+image needs no torch. The features are encoded exactly as train.py encoded
+them, from ``preprocessor.json`` saved beside the model (tokenizer,
+imputation and scaling statistics, categorical vocabularies, label order).
+
+- inputs: processing/input/model (model.tar.gz, as training uploaded it) and
+  processing/input/eval_data (the test split: csv / tsv / parquet, any depth);
+- outputs: processing/output/metrics/evaluation.json — a SageMaker PropertyFile
+  ``{"metrics": {"auroc": {"value": …}, "f1": {"value": …}, …}}`` read by
+  ``Std:JsonGet`` conditions — and processing/output/eval/ (predictions.csv,
+  roc_curve.png, pr_curve.png);
+- env: ID_FIELD (default "order_id"), LABEL_FIELD (default "label");
+- on error the reason goes to output/message (DescribeProcessingJob's ExitMessage),
+  and to stderr, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tarfile
+import tempfile
+import traceback
+
+import numpy as np
+import pandas as pd
+
+# --- Container paths (smsim sets SAGEMAKER_BASE_DIR for processing jobs too) ---
+BASE_DIR = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
+MODEL_INPUT_DIR = os.path.join(BASE_DIR, "processing", "input", "model")
+EVAL_DATA_DIR = os.path.join(BASE_DIR, "processing", "input", "eval_data")
+METRICS_DIR = os.path.join(BASE_DIR, "processing", "output", "metrics")
+EVAL_OUTPUT_DIR = os.path.join(BASE_DIR, "processing", "output", "eval")
+MESSAGE_PATH = os.path.join(BASE_DIR, "output", "message")
+
+# --- Environment (contract: all optional) ---
+ID_FIELD = os.environ.get("ID_FIELD", "order_id")
+LABEL_FIELD = os.environ.get("LABEL_FIELD", "label")
+
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+PAD_ID = 0
+BATCH = 512
+
+
+# --- Model -------------------------------------------------------------------------------
+def unpack_model(model_dir: str, work_dir: str) -> str:
+    """The directory holding model.onnx + preprocessor.json (model.tar.gz extracted)."""
+    for root, _dirs, files in os.walk(model_dir):
+        if "model.tar.gz" in files:
+            with tarfile.open(os.path.join(root, "model.tar.gz")) as archive:
+                # The "data" filter refuses absolute paths, links out of the tree, devices.
+                archive.extractall(work_dir, filter="data")
+            return work_dir
+        if "model.onnx" in files and "preprocessor.json" in files:
+            return root  # an already extracted model dir
+    raise FileNotFoundError(
+        f"no model.tar.gz under {model_dir}; the model_input ProcessingInput should point "
+        "at the training step's ModelArtifacts.S3ModelArtifacts"
+    )
+
+
+def load_model(directory: str):
+    import onnxruntime as ort
+
+    for name in ("model.onnx", "preprocessor.json"):
+        if not os.path.exists(os.path.join(directory, name)):
+            raise FileNotFoundError(
+                f"{name} missing from model.tar.gz; train with export_onnx=true"
+            )
+    with open(os.path.join(directory, "preprocessor.json")) as handle:
+        state = json.load(handle)
+    session = ort.InferenceSession(
+        os.path.join(directory, "model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    return state, session
+
+
+# --- Data (the same encoding as bsm/data.py) -------------------------------------------
+def read_eval_data(directory: str) -> pd.DataFrame:
+    files = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [
+            os.path.join(root, n)
+            for n in sorted(names)
+            if not n.startswith(".") and os.path.splitext(n)[1].lower() in SUFFIXES
+        ]
+    if not files:
+        raise FileNotFoundError(f"no .csv, .tsv or .parquet file under {directory}")
+    frames = []
+    for path in files:
+        kind = SUFFIXES[os.path.splitext(path)[1].lower()]
+        if kind == "parquet":
+            frames.append(pd.read_parquet(path))
+        else:
+            frames.append(pd.read_csv(path, sep="\t" if kind == "tsv" else ","))
+    return pd.concat(frames, ignore_index=True)
+
+
+def label_key(value) -> str:
+    if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def encode(frame: pd.DataFrame, state: dict) -> dict[str, np.ndarray]:
+    """input_ids / tab / cat arrays exactly as train.py built them."""
+    n = len(frame)
+    wanted = ([state["text_name"]] if state["text_name"] else []) + list(state["numeric"])
+    wanted += list(state["categorical"])
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise ValueError(f"evaluation data lacks column(s) {missing} the model was trained on")
+    if state["text_name"]:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(state["tokenizer"])
+        tokenizer.enable_truncation(max_length=state["max_sen_len"])
+        tokenizer.enable_padding(length=state["max_sen_len"], pad_id=PAD_ID, pad_token="[PAD]")
+        texts = ["" if pd.isna(v) else str(v) for v in frame[state["text_name"]]]
+        input_ids = np.array([e.ids for e in tokenizer.encode_batch(texts)], dtype=np.int64)
+        input_ids = input_ids.reshape(n, state["max_sen_len"])
+    else:
+        input_ids = np.zeros((n, 1), dtype=np.int64)
+    tab = np.zeros((n, len(state["numeric"])), dtype=np.float32)
+    for j, (column, s) in enumerate(state["numeric"].items()):
+        values = pd.to_numeric(frame[column], errors="coerce").fillna(s["fill"])
+        tab[:, j] = ((values - s["mean"]) / s["std"]).to_numpy(dtype=np.float32)
+    cat = np.zeros((n, len(state["categorical"])), dtype=np.int64)
+    for j, (column, vocab) in enumerate(state["categorical"].items()):
+        index = {v: i for i, v in enumerate(vocab)}
+        cat[:, j] = [0 if pd.isna(v) else index.get(str(v), 0) for v in frame[column]]
+    return {"input_ids": input_ids, "tab": tab, "cat": cat}
+
+
+def predict(session, features: dict[str, np.ndarray]) -> np.ndarray:
+    wanted = [i.name for i in session.get_inputs()]
+    n = len(next(iter(features.values())))
+    out = [
+        session.run(None, {k: features[k][start : start + BATCH] for k in wanted})[0]
+        for start in range(0, n, BATCH)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+# --- Metrics and reports ------------------------------------------------------------------
+def compute_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    preds = probs.argmax(axis=1)
+    binary = probs.shape[1] == 2
+    average = "binary" if binary else "macro"
+    both = len(np.unique(labels)) > 1
+    if binary:
+        auroc = roc_auc_score(labels, probs[:, 1]) if both else float("nan")
+        ap = average_precision_score(labels, probs[:, 1]) if both else float("nan")
+    else:
+        classes = list(range(probs.shape[1]))
+        auroc = math.nan
+        if both:
+            auroc = roc_auc_score(labels, probs, multi_class="ovr", labels=classes)
+        ap = float("nan")
+    return {
+        "auroc": float(auroc),
+        "average_precision": float(ap),
+        "f1": float(f1_score(labels, preds, average=average, zero_division=0)),
+        "precision": float(precision_score(labels, preds, average=average, zero_division=0)),
+        "recall": float(recall_score(labels, preds, average=average, zero_division=0)),
+        "accuracy": float(accuracy_score(labels, preds)),
+        "log_loss": float(log_loss(labels, probs, labels=list(range(probs.shape[1])))),
+    }
+
+
+def plot(labels: np.ndarray, scores: np.ndarray, out_dir: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    written = []
+    for kind in ("roc", "pr"):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        if kind == "roc":
+            x, y, _ = roc_curve(labels, scores)
+            ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+            ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (eval)")
+        else:
+            y, x, _ = precision_recall_curve(labels, scores)
+            ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (eval)")
+        ax.plot(x, y)
+        path = os.path.join(out_dir, f"{kind}_curve.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def json_number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="Evaluate a trained BSM model.")
+    parser.add_argument("--job_type", default="testing", help="recorded in evaluation.json")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bsm-eval-") as work:
+        state, session = load_model(unpack_model(MODEL_INPUT_DIR, work))
+        frame = read_eval_data(EVAL_DATA_DIR)
+        if LABEL_FIELD not in frame.columns:
+            raise ValueError(
+                f"label column {LABEL_FIELD!r} (environment variable LABEL_FIELD) not in the "
+                f"evaluation data; columns: {', '.join(map(str, frame.columns))}"
+            )
+        index = {v: i for i, v in enumerate(state["labels"])}
+        raw = [label_key(v) for v in frame[LABEL_FIELD]]
+        unknown = sorted({v for v in raw if v not in index})
+        if unknown:
+            raise ValueError(
+                f"label value(s) {unknown[:10]} in {LABEL_FIELD!r} were not seen in training "
+                f"(known: {state['labels']})"
+            )
+        labels = np.array([index[v] for v in raw], dtype=np.int64)
+        probs = predict(session, encode(frame, state))
+    print(f"scored {len(frame)} rows with {state.get('model_class', 'model')}", flush=True)
+
+    metrics = compute_metrics(labels, probs)
+    report = {
+        # Std:JsonGet paths such as metrics.auroc.value read this block.
+        "metrics": {k: {"value": json_number(v)} for k, v in metrics.items()},
+        "job_type": args.job_type,
+        "num_rows": len(frame),
+        "model_class": state.get("model_class"),
+        "label_field": LABEL_FIELD,
+        "classes": state["labels"],
+    }
+    if probs.shape[1] == 2:
+        # The SageMaker model-quality statistics layout, for ModelMetrics in the registry.
+        report["binary_classification_metrics"] = {
+            "auc": {"value": json_number(metrics["auroc"]), "standard_deviation": "NaN"},
+            "f1": {"value": metrics["f1"], "standard_deviation": "NaN"},
+            "precision": {"value": metrics["precision"], "standard_deviation": "NaN"},
+            "recall": {"value": metrics["recall"], "standard_deviation": "NaN"},
+            "accuracy": {"value": metrics["accuracy"], "standard_deviation": "NaN"},
+        }
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    with open(os.path.join(METRICS_DIR, "evaluation.json"), "w") as handle:
+        json.dump(report, handle, indent=2)
+
+    os.makedirs(EVAL_OUTPUT_DIR, exist_ok=True)
+    ids = frame[ID_FIELD].astype(str) if ID_FIELD in frame.columns else pd.Series(range(len(frame)))
+    if ID_FIELD not in frame.columns:
+        print(f"id column {ID_FIELD!r} (ID_FIELD) not found; using row numbers", flush=True)
+    predictions = pd.DataFrame({ID_FIELD: ids, LABEL_FIELD: frame[LABEL_FIELD]})
+    for j, name in enumerate(state["labels"]):
+        predictions[f"prob_{name}"] = probs[:, j]
+    predictions["predicted"] = [state["labels"][k] for k in probs.argmax(axis=1)]
+    predictions.to_csv(os.path.join(EVAL_OUTPUT_DIR, "predictions.csv"), index=False)
+    if probs.shape[1] == 2 and len(np.unique(labels)) > 1:
+        plot(labels, probs[:, 1], EVAL_OUTPUT_DIR)
+    shown = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+    print(f"eval {shown}", flush=True)
+
+
+def fail(exc: BaseException) -> None:
+    """Processing jobs report the first 1 KB of output/message as ExitMessage."""
+    traceback.print_exc(file=sys.stderr)
+    reason = f"{type(exc).__name__}: {exc}"
+    print(reason, file=sys.stderr, flush=True)
+    try:
+        os.makedirs(os.path.dirname(MESSAGE_PATH), exist_ok=True)
+        with open(MESSAGE_PATH, "w", encoding="utf-8") as handle:
+            handle.write(reason)
+    except OSError as write_error:
+        print(f"could not write {MESSAGE_PATH}: {write_error}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except Exception as error:  # every failure must be reported
+        fail(error)
+        sys.exit(1)

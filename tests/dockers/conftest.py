@@ -1,0 +1,95 @@
+"""Helpers to run the BSM scripts the way a SageMaker job does: a subprocess in a fake /opt/ml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CODE_DIR = Path(__file__).resolve().parents[2] / "dockers" / "pytorch_bsm"
+
+
+def sdk_hyperparameters(values: dict[str, Any]) -> dict[str, str]:
+    """Hyperparameters as the SageMaker Python SDK sends them: every value JSON-encoded."""
+    return {key: json.dumps(value) for key, value in values.items()}
+
+
+def script_env(base: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+    env.update(SAGEMAKER_BASE_DIR=str(base), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def run_train(
+    base: Path,
+    hyperparameters: dict[str, Any],
+    *args: str,
+    check: bool = True,
+    raw_hyperparameters: bool = False,
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    """Run train.py with ``base`` as /opt/ml and ``hyperparameters`` (SDK-encoded).
+
+    With ``raw_hyperparameters`` the hyperparameters.json already in place is used.
+    """
+    config = base / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    if not raw_hyperparameters:
+        encoded = sdk_hyperparameters(hyperparameters)
+        (config / "hyperparameters.json").write_text(json.dumps(encoded))
+    proc = subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=CODE_DIR,
+        env=script_env(base, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"train.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def run_processing(
+    script: str, base: Path, *args: str, check: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run preprocess.py / evaluate.py as a processing job would: another cwd, absolute path."""
+    proc = subprocess.run(
+        [sys.executable, str(CODE_DIR / script), *args],
+        cwd=base,
+        env=script_env(base, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def bsm_import_path():
+    """Make the container's ``bsm`` package importable from tests (read its state files)."""
+    sys.path.insert(0, str(CODE_DIR))
+    yield CODE_DIR
+    sys.path.remove(str(CODE_DIR))
+
+
+class BsmScripts:
+    """The helpers above as one fixture object (importlib mode: tests cannot import conftest)."""
+
+    code_dir = CODE_DIR
+    sdk_hyperparameters = staticmethod(sdk_hyperparameters)
+    env = staticmethod(script_env)
+    train = staticmethod(run_train)
+    processing = staticmethod(run_processing)
+
+
+@pytest.fixture(scope="session")
+def bsm() -> BsmScripts:
+    return BsmScripts()
