@@ -29,8 +29,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Ratio benchmarks (figures in README.md); run by hand on a quiet machine.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/validate_speed.py
 
 clean:
 	rm -rf .smsim
