@@ -15,28 +15,28 @@ What it does, in order, all inside one workspace:
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-from rich.table import Table
+from rich.markup import escape
 
+from simulator.cli.demo_report import (
+    print_result,
+    processing_key_output,
+    resolved_outputs,
+    step_summary,
+)
 from simulator.cli.output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_UNUSABLE,
-    console,
     emit_json,
     err_console,
 )
+from simulator.cli.pipeline_progress import follow_execution, list_steps
 from simulator.errors import SmsimError
-
-# Metrics of evaluation.json worth one line in the report (all are in --json).
-_HEADLINE_METRICS = ("auroc", "average_precision", "f1", "accuracy")
-_TERMINAL = ("Succeeded", "Failed", "Stopped", "CompletedWithFailures")
-_STEP_COLOURS = {"Succeeded": "green", "Failed": "red", "Stopped": "yellow", "Executing": "cyan"}
 
 
 def register(main: click.Group) -> None:
@@ -101,6 +101,14 @@ def demo(
 ) -> None:
     """Run the BSM pipeline (preprocess → train → evaluate → gate → model + registry) locally."""
     try:
+        workspace.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _unusable(
+            f"--workspace {workspace}: cannot create it ({exc.strerror}); "
+            "pass a directory you can write to",
+            as_json,
+        )
+    try:
         result = run_demo(
             workspace,
             rows=rows,
@@ -113,16 +121,20 @@ def demo(
             progress=not as_json,
         )
     except SmsimError as exc:
-        if as_json:
-            emit_json({"error": str(exc)})
-        else:
-            err_console.print(f"[red]error:[/] {exc}")
-        raise SystemExit(EXIT_UNUSABLE) from None
+        _unusable(str(exc), as_json)
     if as_json:
         emit_json(result)
     else:
-        _print_result(result)
+        print_result(result)
     raise SystemExit(EXIT_OK if result["pipeline_execution_status"] == "Succeeded" else EXIT_FAILED)
+
+
+def _unusable(message: str, as_json: bool) -> NoReturn:
+    if as_json:
+        emit_json({"error": message})
+    else:
+        err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    raise SystemExit(EXIT_UNUSABLE)
 
 
 # ---------------------------------------------------------------------------
@@ -148,7 +160,8 @@ def run_demo(
     ``source_dir`` replaces dockers/pytorch_bsm as the step code (default: it).
     """
     from simulator.datasets import write_dataset
-    from simulator.pipeline.assembly import assemble, iter_steps, upload_code
+    from simulator.pipeline.assembly import assemble, iter_steps
+    from simulator.pipeline.code import upload_code
     from simulator.pipeline.config import make_config
     from simulator.pipeline.dags import BSM
     from simulator.session import LocalSageMaker
@@ -195,8 +208,8 @@ def run_demo(
         arn = started["PipelineExecutionArn"]
         say.step(f"Started execution {arn.rsplit('/', 1)[-1]} of pipeline {config.pipeline_name}")
 
-        execution = _follow(sm, arn, timeout, say)
-        steps = sorted(_list_steps(sm, arn), key=lambda s: s.get("StartTime") or 0)
+        execution = follow_execution(sm, arn, timeout=timeout, show=say.enabled)
+        steps = sorted(list_steps(sm, arn), key=lambda s: s.get("StartTime") or 0)
         descriptions = {s["StepName"]: _describe_step(sm, s) for s in steps}
         types = {s["Name"]: s["Type"] for s in iter_steps(assembled.definition)}
         evaluation = _evaluation_report(sm, descriptions.get(BSM.gate.source_step), BSM.gate)
@@ -208,17 +221,17 @@ def run_demo(
             "failure_reason": execution.get("FailureReason"),
             "parameters": {p["Name"]: p["Value"] for p in params},
             "steps": [
-                _step_summary(
+                step_summary(
                     s,
                     descriptions.get(s["StepName"]),
                     workspace,
                     types[s["StepName"]],
-                    _processing_key_output(sm, s, descriptions.get(s["StepName"]), evaluation),
+                    processing_key_output(sm, s, descriptions.get(s["StepName"]), evaluation),
                 )
                 for s in steps
             ],
             "wiring": _wiring(assembled),
-            "outputs": _resolved_outputs(assembled, descriptions),
+            "outputs": resolved_outputs(assembled, descriptions),
             "evaluation": evaluation,
             "auroc_threshold": config.auroc_threshold,
             "workspace": str(workspace),
@@ -286,66 +299,6 @@ def _create_or_update(sm: Any, config: Any, definition: str) -> None:
         sm.update_pipeline(**request)
 
 
-def _follow(sm: Any, arn: str, timeout: float, say: _Narrator) -> dict[str, Any]:
-    """Poll the execution, printing each step's transitions, until it ends."""
-    seen: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    stop_sent = False
-    status_ctx = err_console.status("running…") if say.enabled else None
-    if status_ctx is not None:
-        status_ctx.start()
-    try:
-        while True:
-            execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-            for step in reversed(_list_steps(sm, arn)):  # oldest first
-                name, status = step["StepName"], step["StepStatus"]
-                if seen.get(name) != status:
-                    seen[name] = status
-                    say.line(_transition(step))
-            running = [n for n, s in seen.items() if s in ("Starting", "Executing")]
-            if status_ctx is not None:
-                status_ctx.update(f"running: {', '.join(running) or 'scheduling'}")
-            if execution["PipelineExecutionStatus"] in _TERMINAL:
-                return execution
-            if time.monotonic() > deadline and not stop_sent:
-                say.line(f"[yellow]timeout after {timeout:.0f}s: stopping the execution[/]")
-                sm.stop_pipeline_execution(PipelineExecutionArn=arn)
-                stop_sent = True
-            time.sleep(0.5)
-    finally:
-        if status_ctx is not None:
-            status_ctx.stop()
-
-
-def _transition(step: dict[str, Any]) -> str:
-    status = step["StepStatus"]
-    colour = _STEP_COLOURS.get(status, "white")
-    text = f"   [{colour}]{status:<9}[/] {step['StepName']}"
-    duration = _duration(step)
-    if status in ("Succeeded", "Failed", "Stopped") and duration is not None:
-        text += f" [dim]({duration:.1f}s)[/]"
-    outcome = (step.get("Metadata") or {}).get("Condition", {}).get("Outcome")
-    if outcome:
-        text += f" [dim]outcome {outcome}[/]"
-    if step.get("FailureReason"):
-        text += f"\n             [red]{_first_line(step['FailureReason'])}[/]"
-    return text
-
-
-def _list_steps(sm: Any, arn: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        kwargs: dict[str, Any] = {"PipelineExecutionArn": arn}
-        if token:
-            kwargs["NextToken"] = token
-        page = sm.list_pipeline_execution_steps(**kwargs)
-        items += page.get("PipelineExecutionSteps", [])
-        token = page.get("NextToken")
-        if not token:
-            return items
-
-
 def _describe_step(sm: Any, step: dict[str, Any]) -> dict[str, Any] | None:
     """The Describe* response behind a step (its property paths resolve against it).
 
@@ -405,248 +358,3 @@ def _execution_dir(sm: Any, arn: str) -> str | None:
     except Exception:
         return None
     return str(path) if path else None
-
-
-# ---------------------------------------------------------------------------
-# Summaries
-# ---------------------------------------------------------------------------
-
-
-def _step_summary(
-    step: dict[str, Any],
-    description: dict[str, Any] | None,
-    workspace: Path,
-    step_type: str,
-    key_output: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "name": step["StepName"],
-        "type": step_type,
-        "status": step["StepStatus"],
-        "duration_seconds": _duration(step),
-        "key_output": key_output or _key_output(step, description),
-        "failure_reason": step.get("FailureReason"),
-        "metadata": step.get("Metadata") or {},
-        "log": _log_path(workspace, description),
-    }
-
-
-def _log_path(workspace: Path, description: dict[str, Any] | None) -> str | None:
-    """The job's combined log in the workspace (processing or training), if it exists."""
-    from simulator.workspace import job_dir
-
-    if not description:
-        return None
-    for key, kind in (("ProcessingJobName", "processing"), ("TrainingJobName", "training")):
-        if key in description:
-            logs = job_dir(workspace, kind, description[key]) / "logs"
-            found = sorted(logs.glob("*.log")) if logs.is_dir() else []
-            main = [p for p in found if not p.name.endswith(".stderr.log")] or found
-            return str(main[0]) if main else None
-    return None
-
-
-def _processing_key_output(
-    sm: Any, step: dict[str, Any], description: dict[str, Any] | None, evaluation: Any
-) -> str | None:
-    """What a successful processing step wrote: the first level under each output."""
-    if step.get("StepStatus") != "Succeeded" or not description:
-        return None
-    if "ProcessingJob" not in (step.get("Metadata") or {}):
-        return None
-    auroc = _test_metrics(evaluation).get("auroc")
-    parts = []
-    for out in description.get("ProcessingOutputConfig", {}).get("Outputs", []):
-        bucket, _, key = out["S3Output"]["S3Uri"].removeprefix("s3://").partition("/")
-        prefix = key.rstrip("/") + "/"
-        try:
-            page = sm.s3.list_objects_v2(Bucket=bucket, Prefix=prefix, Delimiter="/")
-        except Exception:
-            continue
-        names = [p["Prefix"][len(prefix) :] for p in page.get("CommonPrefixes", [])]
-        names += [o["Key"][len(prefix) :] for o in page.get("Contents", [])]
-        if "evaluation.json" in names and auroc is not None:
-            names = [f"evaluation.json (test AUROC {auroc:.3f})"]
-        parts.append(f"{out['OutputName']}: {' '.join(sorted(names)[:4]) or '(empty)'}")
-    return "; ".join(parts) or None
-
-
-def _key_output(step: dict[str, Any], description: dict[str, Any] | None) -> str:
-    """One short line saying what the step produced (full values are in ``outputs``)."""
-    meta = step.get("Metadata") or {}
-    if step.get("FailureReason"):
-        # "<job name> failed: <reason>": the job name is in the metadata already.
-        return _first_line(re.sub(r"^\S+ failed: ", "", step["FailureReason"]))
-    if "Condition" in meta:
-        return f"outcome {meta['Condition'].get('Outcome')}"
-    if "Fail" in meta:
-        return meta["Fail"].get("ErrorMessage", "")
-    if not description:
-        return ""
-    if "TrainingJob" in meta:
-        metrics = {m["MetricName"]: m["Value"] for m in description.get("FinalMetricDataList", [])}
-        artifact = description.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
-        text = artifact.rsplit("/", 1)[-1]
-        if "val:auroc" in metrics:
-            text = f"val AUROC {metrics['val:auroc']:.3f}, {text}"
-        return text
-    if "ProcessingJob" in meta:
-        outs = description.get("ProcessingOutputConfig", {}).get("Outputs", [])
-        return ", ".join(o["OutputName"] for o in outs) + (" -> S3" if outs else "")
-    if "Model" in meta:
-        return description.get("ModelName", "")
-    if "RegisterModel" in meta:
-        return (
-            f"{description.get('ModelPackageGroupName', 'package')} "
-            f"v{description.get('ModelPackageVersion', '?')} "
-            f"({description.get('ModelApprovalStatus', '')})"
-        )
-    return ""
-
-
-def _resolved_outputs(assembled: Any, descriptions: dict[str, Any]) -> dict[str, Any]:
-    """Every spec output of every step that ran, resolved through its property path."""
-    from simulator.properties import resolve_property_path
-
-    out: dict[str, Any] = {}
-    for step_name, spec in assembled.specs.items():
-        description = descriptions.get(step_name)
-        if not description:
-            continue
-        values: dict[str, Any] = {}
-        for output in spec.outputs.values():
-            try:
-                value = resolve_property_path(
-                    description, output.property_path, step_name=step_name
-                )
-                values[output.logical_name] = {
-                    "property_path": output.property_path,
-                    "value": value,
-                }
-            except SmsimError as exc:
-                values[output.logical_name] = {
-                    "property_path": output.property_path,
-                    "error": str(exc),
-                }
-        out[step_name] = values
-    return out
-
-
-def _duration(step: dict[str, Any]) -> float | None:
-    start, end = step.get("StartTime"), step.get("EndTime")
-    if start is None or end is None:
-        return None
-    try:
-        return max(0.0, (end - start).total_seconds())
-    except TypeError:
-        return None
-
-
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= 160 else line[:157] + "..."
-
-
-# ---------------------------------------------------------------------------
-# Human output
-# ---------------------------------------------------------------------------
-
-
-def _print_result(result: dict[str, Any]) -> None:
-    status = result["pipeline_execution_status"]
-    colour = "green" if status == "Succeeded" else "red"
-    console.print()
-    table = Table(title="Steps", title_justify="left", header_style="bold")
-    table.add_column("Step", no_wrap=True)
-    table.add_column("Type", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Time", justify="right", no_wrap=True)
-    table.add_column("Key output", overflow="fold")
-    for step in result["steps"]:
-        s_colour = _STEP_COLOURS.get(step["status"], "white")
-        duration = step["duration_seconds"]
-        table.add_row(
-            step["name"],
-            step["type"],
-            f"[{s_colour}]{step['status']}[/]",
-            f"{duration:.1f}s" if duration is not None else "",
-            step["key_output"],
-        )
-    console.print(table)
-
-    metrics = _test_metrics(result.get("evaluation"))
-    if metrics:
-        headline = [m for m in _HEADLINE_METRICS if m in metrics] or list(metrics)
-        shown = ", ".join(f"{name} {metrics[name]:.3f}" for name in headline)
-        console.print(
-            f"Test metrics (evaluation.json): {shown}\n"
-            f"[dim]Gate: register the model when test AUROC >= {result['auroc_threshold']}[/]"
-        )
-
-    run_prefix = _run_prefix(result)
-    console.print("\n[bold]Spec outputs[/], resolved through their property paths:")
-    if run_prefix:
-        console.print(f"[dim]  (<run> = {run_prefix})[/]")
-    for step_name, values in result["outputs"].items():
-        console.print(f"  [cyan]{step_name}[/]")
-        for name, entry in values.items():
-            if "value" in entry:
-                value = entry["value"]
-                text = _compact(value) if isinstance(value, list | dict) else str(value)
-                if run_prefix:
-                    text = text.replace(run_prefix, "<run>")
-                console.print(f"    {name} = {text}", highlight=False, markup=False, soft_wrap=True)
-            else:
-                console.print(f"    {name}: [red]{entry.get('error', '')}[/]")
-            console.print(
-                f"      {entry['property_path']}", style="dim", highlight=False, markup=False
-            )
-
-    for step in result["steps"]:
-        if step["status"] == "Failed" and step.get("log"):
-            console.print(f"\n[red]{step['name']} failed[/]; last lines of {step['log']}:")
-            for line in _tail(Path(step["log"]), 12):
-                console.print("  " + line, style="dim", markup=False, highlight=False)
-    console.print(f"\nPipeline execution [bold {colour}]{status}[/]", end="")
-    if result.get("failure_reason"):
-        console.print(f": {result['failure_reason']}")
-    else:
-        console.print()
-    console.print(f"[dim]Definition:        {result['definition_path']}[/]")
-    if result.get("execution_dir"):
-        console.print(f"[dim]Execution records: {result['execution_dir']}[/]")
-    console.print(f"[dim]Jobs and logs:     {result['workspace']}[/]")
-
-
-def _test_metrics(evaluation: Any) -> dict[str, float]:
-    metrics = evaluation.get("metrics", {}) if isinstance(evaluation, dict) else {}
-    return {
-        name: float(m["value"])
-        for name, m in metrics.items()
-        if isinstance(m, dict) and isinstance(m.get("value"), int | float)
-    }
-
-
-def _run_prefix(result: dict[str, Any]) -> str | None:
-    """``s3://<bucket>/<prefix>/<execution id>``: the common head of this run's S3 URIs."""
-    execution_id = result["pipeline_execution_arn"].rsplit("/", 1)[-1]
-    for values in result["outputs"].values():
-        for entry in values.values():
-            value = entry.get("value")
-            if isinstance(value, str) and f"/{execution_id}/" in value:
-                return value.split(f"/{execution_id}/")[0] + f"/{execution_id}"
-    return None
-
-
-def _tail(path: Path, lines: int) -> list[str]:
-    try:
-        return path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return []
-
-
-def _compact(value: Any) -> str:
-    # FinalMetricDataList: show "name=value" pairs rather than the raw list of dicts.
-    if isinstance(value, list) and all(isinstance(v, dict) and "MetricName" in v for v in value):
-        return ", ".join(f"{v['MetricName']}={v['Value']:.4g}" for v in value)
-    return json.dumps(value, default=str)

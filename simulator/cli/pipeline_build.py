@@ -9,9 +9,10 @@ pipeline definition that wiring compiles to — the JSON a user deploys with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.cli.output import (
@@ -22,14 +23,8 @@ from simulator.cli.output import (
     err_console,
 )
 from simulator.errors import SmsimError
-from simulator.pipeline.assembly import (
-    DEFAULT_SOURCE_DIR,
-    PARAM_INPUT_DATA,
-    AssembledPipeline,
-    assemble,
-    iter_steps,
-    write_code,
-)
+from simulator.pipeline.assembly import PARAM_INPUT_DATA, AssembledPipeline, assemble, iter_steps
+from simulator.pipeline.code import DEFAULT_SOURCE_DIR, write_code
 from simulator.pipeline.config import PipelineConfig, load_config
 from simulator.pipeline.dags import dag_names, get_dag
 from simulator.pipeline.resolver import THRESHOLD, Candidate
@@ -120,16 +115,26 @@ def export(
     for step in summary["steps"]:
         table.add_row(step["name"], step["type"], step["runs_when"])
     console.print(table)
-    params = ", ".join(f"{p['Name']}={p.get('DefaultValue')!r}" for p in summary["parameters"])
-    console.print(f"Parameters: {params}")
-    console.print("Before deploying, upload the step code (smsim does it for local runs):")
+    console.print("Parameters (name = default):")
+    for p in summary["parameters"]:
+        console.print(f"  {p['Name']} = {p.get('DefaultValue')!r}", highlight=False)
+    console.print("The definition runs this code; upload it before deploying:")
     for uri, source in summary["code"].items():
-        console.print(f"  {source} -> {uri}")
+        console.print(f"  {uri}\n    <- {source}", highlight=False)
+    bucket = assembled.config.bucket
     if code_dir:
-        bucket = assembled.config.bucket
         console.print(
             f"Wrote {len(written)} code objects under {code_dir}; upload them with\n"
-            f"  aws s3 sync {code_dir / bucket} s3://{bucket}"
+            f"  aws s3 sync {code_dir / bucket} s3://{bucket}\n"
+            "or run the pipeline locally with\n"
+            f"  smsim pipeline run {output} --upload {code_dir / bucket}=s3://{bucket}/ "
+            f"--upload DATA_DIR={assembled.config.raw_data_uri}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            "[dim]--write-code DIR writes those objects locally (for aws s3 sync or "
+            "smsim pipeline run --upload).[/]"
         )
 
 
@@ -145,11 +150,11 @@ def _assemble_or_exit(dag_name: str, config_path: Path | None, as_json: bool) ->
         _fail(str(exc), as_json, EXIT_FAILED)
 
 
-def _fail(message: str, as_json: bool, code: int) -> Any:
+def _fail(message: str, as_json: bool, code: int) -> NoReturn:
     if as_json:
         emit_json({"error": message})
     else:
-        err_console.print(f"[red]error:[/] {message}")
+        err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise SystemExit(code)
 
 
@@ -245,7 +250,10 @@ def export_summary(assembled: AssembledPipeline, output: Path | None = None) -> 
         else:
             runs_when = "always"
         steps.append({"name": name, "type": step["Type"], "runs_when": runs_when})
-    source = str(DEFAULT_SOURCE_DIR)
+    try:  # shown relative to the working directory when it is inside it
+        source = str(DEFAULT_SOURCE_DIR.relative_to(Path.cwd()))
+    except ValueError:
+        source = str(DEFAULT_SOURCE_DIR)
     return {
         "path": str(output) if output else None,
         "pipeline_name": assembled.config.pipeline_name,
@@ -253,8 +261,8 @@ def export_summary(assembled: AssembledPipeline, output: Path | None = None) -> 
         "steps": steps,
         "parameters": assembled.definition["Parameters"],
         "code": {
-            assembled.code.sourcedir: f"{source} (train.py + bsm/, as sourcedir.tar.gz)",
-            assembled.code.processing_prefix: f"{source} (preprocess.py, evaluate.py, bsm/)",
+            assembled.code.sourcedir: f"{source}/ packed as a tar.gz (train.py, bsm/)",
+            assembled.code.processing_prefix: f"{source}/ (preprocess.py, evaluate.py, bsm/)",
         },
     }
 
@@ -266,8 +274,8 @@ _SHORT = {"data_type": "data", "keywords": "kw"}
 def _print_plan(report: dict[str, Any]) -> None:
     console.print(f"[bold]DAG {report['dag']}[/]: {report['description']}")
     console.print(
-        f"[dim]Each dependency is wired to its best-scoring upstream output "
-        f"(accepted at >= {report['threshold']}).[/]\n"
+        f"[dim]Each dependency takes its best-scoring upstream output "
+        f"(score >= {report['threshold']}).[/]\n"
     )
     for step in report["steps"]:
         gated = " [dim](runs if the gate passes)[/]" if step["gated"] else ""
@@ -290,12 +298,8 @@ def _print_plan(report: dict[str, Any]) -> None:
                 console.print(f"  {name}  {state}")
                 continue
             # Outputs of an incompatible type score 0: not worth counting as candidates.
-            others = sum(1 for c in dep["candidates"] if c["score"] > 0) - 1
-            rest = (
-                f"  [dim]+{others} other candidate{'s' if others != 1 else ''}[/]"
-                if others > 0
-                else ""
-            )
+            scored = sum(1 for c in dep["candidates"] if c["score"] > 0)
+            rest = f"  [dim](best of {scored})[/]" if scored > 1 else ""
             console.print(
                 f"  {name}  <- [cyan]{chosen['step']}[/].{chosen['output']}  "
                 f"[bold]{chosen['score']:.2f}[/]{rest}"
@@ -309,8 +313,8 @@ def _print_plan(report: dict[str, Any]) -> None:
     gate = report["gate"]
     if gate:
         console.print(
-            f"\n[bold]{gate['name']}[/] (Condition): {gate['condition']} "
-            f"[dim](default threshold {gate['threshold']})[/]\n"
+            f"\n[bold]{gate['name']}[/] (Condition, default threshold {gate['threshold']}):\n"
+            f"  {gate['condition']}\n"
             f"  true  -> {', '.join(gate['if_steps'])}\n"
             f"  false -> {gate['else_step']} (Fail: the execution fails with the reason)"
         )

@@ -13,12 +13,13 @@ and prints a step table (or one JSON document with ``--json``).
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-from rich.table import Table
+from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 
 from simulator.cli.output import (
     EXIT_FAILED,
@@ -28,16 +29,17 @@ from simulator.cli.output import (
     emit_json,
     err_console,
 )
-from simulator.errors import SmsimError
+from simulator.cli.pipeline_progress import (
+    STEP_COLOURS,
+    compact_table,
+    follow_execution,
+    step_duration,
+    step_table,
+)
+from simulator.errors import SmsimError, ValidationError
 from simulator.pipeline.validate import DefinitionReport, validate_definition
 
-_STATUS_STYLE = {
-    "Succeeded": "green",
-    "Failed": "red",
-    "Stopped": "yellow",
-    "Executing": "cyan",
-    "Starting": "cyan",
-}
+_DEFINITION_FIX = "pass the JSON file Pipeline.definition() or `smsim pipeline export` wrote"
 
 
 def register(group: click.Group) -> None:
@@ -56,6 +58,9 @@ def validate_cmd(definition: str, as_json: bool) -> None:
     """Check a pipeline definition (Pipeline.definition() JSON) before running or deploying it."""
     text = _read(definition, as_json)
     report = validate_definition(text)
+    if report.definition is None and _unreadable_document(report):
+        # Not a JSON object at all: nothing to validate (a usage error, like a missing file).
+        _unusable(f"{definition}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
     if as_json:
         emit_json({"definition": definition, **report.to_dict()})
     else:
@@ -63,25 +68,43 @@ def validate_cmd(definition: str, as_json: bool) -> None:
     raise SystemExit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
+def _unreadable_document(report: DefinitionReport) -> bool:
+    """True when the file is not a JSON object (the problem sits at the document root)."""
+    return len(report.problems) == 1 and report.problems[0].path == ""
+
+
 def _print_report(path: str, report: DefinitionReport) -> None:
     if report.steps:
-        table = Table(title=f"{path}: {len(report.steps)} steps")
-        for col in ("step", "type", "depends on", "branch"):
-            table.add_column(col)
+        table = compact_table(f"{path}: {len(report.steps)} steps")
+        table.add_column("step", no_wrap=True)
+        table.add_column("type", no_wrap=True)
+        table.add_column("runs after", min_width=20)
+        table.add_column("when", no_wrap=True)
         for s in report.steps:
-            branch = f"{s['condition']}.{s['branch']}" if s["condition"] else ""
-            table.add_row(s["name"], s["type"], ", ".join(s["depends_on"]) or "-", branch)
+            # A branch step also waits for its condition: the "when" column says so.
+            after = [d for d in s["depends_on"] if d != s["condition"]]
+            when = ""
+            if s["condition"]:
+                when = f"{s['condition']} {'true' if s['branch'] == 'IfSteps' else 'false'}"
+            table.add_row(s["name"], s["type"], "\n".join(after) or "-", when)
         console.print(table)
     if report.ok:
-        console.print(f"[green]{path}: valid[/green]")
+        console.print(f"[green]{path}: valid[/green]", highlight=False)
         return
-    console.print(f"[red]{path}: {len(report.problems)} problem(s)[/red]")
+    console.print(f"[red]{path}: {len(report.problems)} problem(s)[/red]", highlight=False)
+    _print_problems(report, console)
+
+
+def _print_problems(report: DefinitionReport, out: Console) -> None:
+    """Each problem: where (step, path) on one line, then the message and fix indented."""
     for p in report.problems:
         where = f"step {p.step}" if p.step else "pipeline"
-        fix = f" [yellow]→ {p.fix}[/yellow]" if p.fix else ""
-        console.print(f"  [bold]{where}[/bold] {p.path}: {p.message}{fix}", highlight=False)
+        fix = f"\n[yellow]→ {escape(p.fix)}[/yellow]" if p.fix else ""
+        out.print(f"  [bold]{where}[/bold], {escape(p.path or '<root>')}", highlight=False)
+        # Indented as a block, so long messages wrap under themselves, not at column 0.
+        out.print(Padding(f"{escape(p.message)}{fix}", (0, 0, 0, 4), expand=False), highlight=False)
     if report.unsupported:
-        console.print(f"  steps smsim cannot run: {', '.join(report.unsupported)}")
+        out.print(f"  steps smsim cannot run: {', '.join(report.unsupported)}")
 
 
 # ---------------------------------------------------------------------- run
@@ -115,7 +138,13 @@ def _print_report(path: str, report: DefinitionReport) -> None:
     show_default=True,
     help="RoleArn given to CreatePipeline.",
 )
-@click.option("--timeout", type=float, default=None, help="Give up after this many seconds.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Stop the execution after this many seconds.",
+)
+@click.option("--verbose", is_flag=True, help="Stream the jobs' logs to stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def run_cmd(
     definition: str,
@@ -126,9 +155,14 @@ def run_cmd(
     pipeline_name: str | None,
     role: str,
     timeout: float | None,
+    verbose: bool,
     as_json: bool,
 ) -> None:
-    """Run a pipeline definition locally, its steps' real scripts included."""
+    """Run a pipeline definition locally, its steps' real scripts included.
+
+    Job logs are kept in the workspace (--verbose streams them too); step progress
+    goes to stderr, the result table (or --json document) to stdout.
+    """
     from simulator.session import LocalSageMaker
 
     text = _read(definition, as_json)
@@ -136,12 +170,30 @@ def run_cmd(
     pairs = [_split_pair(u, "--upload", "LOCAL=S3URI") for u in uploads]
     for local, uri in pairs:
         if not Path(local).exists():
-            _unusable(f"--upload {local}={uri}: no such file or directory {local!r}", as_json)
+            _unusable(
+                f"--upload {local}={uri}: no file or directory {local!r}; "
+                "give an existing local path before the '='",
+                as_json,
+            )
         if not uri.startswith("s3://"):
-            _unusable(f"--upload {local}={uri}: {uri!r} is not an s3:// URI", as_json)
-    name = pipeline_name or _pipeline_name(definition)
+            _unusable(
+                f"--upload {local}={uri}: {uri!r} is not an s3:// URI; write "
+                "s3://BUCKET/KEY (ending in '/' to upload under that prefix)",
+                as_json,
+            )
+    _check_before_running(definition, text, params, as_json)
     try:
-        with LocalSageMaker(workspace=workspace, images=images) as sm:
+        Path(workspace).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _unusable(
+            f"--workspace {workspace}: cannot create it ({exc.strerror}); "
+            "pass a directory you can write to",
+            as_json,
+        )
+    name = pipeline_name or _pipeline_name(definition)
+    sink = None if verbose else _quiet
+    try:
+        with LocalSageMaker(workspace=workspace, images=images, log_sink=sink) as sm:
             for local, uri in pairs:
                 _upload(sm.s3, Path(local), uri)
             sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
@@ -149,11 +201,14 @@ def run_cmd(
                 PipelineName=name,
                 PipelineParameters=[{"Name": k, "Value": v} for k, v in params],
             )["PipelineExecutionArn"]
-            desc = _follow(sm, arn, timeout, quiet=as_json)
+            desc = follow_execution(sm, arn, timeout=timeout, show=not as_json)
             steps = sm.list_pipeline_execution_steps(
                 PipelineExecutionArn=arn, SortOrder="Ascending"
             )["PipelineExecutionSteps"]
-            types = sm.pipelines.execution_record(arn).definition.step_types
+            record = sm.pipelines.execution_record(arn)
+            types = record.definition.step_types
+            # Job and model names as created (ARNs in the step metadata are lower case).
+            names = {n: r.job_name for n, r in record.steps.items() if r.job_name}
             exec_dir = sm.pipelines.execution_dir(arn)
     except SmsimError as exc:
         _unusable(str(exc), as_json)
@@ -166,43 +221,58 @@ def run_cmd(
                 "pipeline_execution_status": status,
                 "failure_reason": desc.get("FailureReason"),
                 "workspace": str(exec_dir) if exec_dir else None,
-                "steps": [_step_json(s, types) for s in steps],
+                "steps": [_step_json(s, types, names) for s in steps],
             }
         )
     else:
-        _print_steps(steps, types, desc, exec_dir)
+        _print_steps(steps, types, names, desc, exec_dir)
     raise SystemExit(EXIT_OK if status == "Succeeded" else EXIT_FAILED)
 
 
-def _follow(sm: Any, arn: str, timeout: float | None, *, quiet: bool) -> dict[str, Any]:
-    """Poll the execution, reporting each step's status changes on stderr."""
-    seen: dict[str, str] = {}
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending")
-        for s in steps["PipelineExecutionSteps"]:
-            if seen.get(s["StepName"]) != s["StepStatus"]:
-                seen[s["StepName"]] = s["StepStatus"]
-                if not quiet:
-                    style = _STATUS_STYLE.get(s["StepStatus"], "white")
-                    reason = f": {s['FailureReason']}" if s.get("FailureReason") else ""
-                    err_console.print(
-                        f"[{style}]● {s['StepName']} {s['StepStatus']}{reason}[/{style}]",
-                        highlight=False,
-                    )
-        if desc["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
-            return desc
-        if deadline is not None and time.monotonic() > deadline:
-            sm.stop_pipeline_execution(PipelineExecutionArn=arn)
-            return sm.wait_for_pipeline_execution(arn)
-        time.sleep(0.5)
+def _check_before_running(
+    path: str, text: str, params: list[tuple[str, str]], as_json: bool
+) -> None:
+    """Refuse, before the embedded AWS starts, what CreatePipeline or StartPipelineExecution
+    would refuse: a file that is not a definition, a definition with problems (every one
+    listed, as `smsim pipeline validate` shows them), bad --parameter names or values."""
+    report = validate_definition(text)
+    if report.definition is None and _unreadable_document(report):
+        _unusable(f"{path}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
+    if not report.ok:
+        message = f"{path}: {len(report.problems)} problem(s) in the definition; nothing was run"
+        if report.unsupported:
+            message += f"; smsim cannot run these steps: {', '.join(report.unsupported)}"
+        if as_json:
+            emit_json({"error": message, "problems": [p.to_dict() for p in report.problems]})
+        else:
+            err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+            _print_problems(report, err_console)
+        raise SystemExit(EXIT_UNUSABLE)
+    assert report.definition is not None
+    try:
+        report.definition.parameter_values([{"Name": k, "Value": v} for k, v in params])
+    except ValidationError as exc:
+        lines = []
+        for p in exc.problems:
+            match = re.match(r"PipelineParameters\[(\d+)\]", p.path)
+            where = f"--parameter {'='.join(params[int(match.group(1))])}" if match else path
+            got = f" (got {p.value!r})" if p.value is not None else ""
+            fix = f"; {p.fix}" if p.fix else ""
+            lines.append(f"{where}: {p.message}{got}{fix}")
+        if len(lines) > 1:
+            lines = [f"{len(lines)} bad --parameter values:"] + [f"  - {x}" for x in lines]
+        _unusable("\n".join(lines), as_json)
 
 
-def _step_json(s: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
+def _quiet(line: str) -> None:
+    """Log sink without --verbose: job logs stay in the workspace's log files."""
+
+
+def _step_json(s: dict[str, Any], types: dict[str, str], names: dict[str, str]) -> dict[str, Any]:
     return {
         "name": s["StepName"],
         "type": types.get(s["StepName"]),
+        "job_name": names.get(s["StepName"]),
         "status": s["StepStatus"],
         "start_time": s.get("StartTime"),
         "end_time": s.get("EndTime"),
@@ -212,38 +282,45 @@ def _step_json(s: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
 
 
 def _print_steps(
-    steps: list[dict[str, Any]], types: dict[str, str], desc: dict[str, Any], exec_dir: Any
+    steps: list[dict[str, Any]],
+    types: dict[str, str],
+    names: dict[str, str],
+    desc: dict[str, Any],
+    exec_dir: Any,
 ) -> None:
-    table = Table(title=f"execution {desc['PipelineExecutionArn'].rsplit('/', 1)[-1]}")
-    for col in ("step", "type", "status", "duration", "detail"):
-        table.add_column(col)
-    for s in steps:
-        end = s.get("EndTime")
-        duration = f"{(end - s['StartTime']).total_seconds():.1f}s" if end else "-"
-        style = _STATUS_STYLE.get(s["StepStatus"], "white")
-        table.add_row(
+    execution_id = desc["PipelineExecutionArn"].rsplit("/", 1)[-1]
+    rows = [
+        (
             s["StepName"],
             types.get(s["StepName"], "?"),
-            f"[{style}]{s['StepStatus']}[/{style}]",
-            duration,
-            s.get("FailureReason") or _detail(s.get("Metadata", {})),
+            s["StepStatus"],
+            step_duration(s),
+            s.get("FailureReason") or names.get(s["StepName"]) or _detail(s.get("Metadata", {})),
         )
-    console.print(table)
+        for s in steps
+    ]
+    table = step_table(f"execution {execution_id}", rows, execution_id=execution_id)
+    console.print(table, highlight=False)
     status = desc["PipelineExecutionStatus"]
-    style = _STATUS_STYLE.get(status, "white")
+    style = STEP_COLOURS.get(status, "white")
+    reason = f": {desc['FailureReason']}" if desc.get("FailureReason") else ""
     console.print(
-        f"[{style}]{status}[/{style}]"
-        + (f": {desc['FailureReason']}" if desc.get("FailureReason") else ""),
+        f"Pipeline execution {execution_id} [{style}]{status}[/{style}]{escape(reason)}",
         highlight=False,
     )
+    job_prefix = f"pipelines-{execution_id}-"
+    if any(name.startswith(job_prefix) for name in names.values()):
+        console.print(f"[dim]…- stands for {job_prefix} in job and model names[/dim]")
     if exec_dir:
-        console.print(f"records: {exec_dir}", highlight=False)
+        console.print(f"[dim]Records (descriptions, arguments): {exec_dir}[/dim]", highlight=False)
 
 
 def _detail(metadata: dict[str, Any]) -> str:
+    """What a step without a job made (a model package: its ARN's resource part), or its
+    outcome."""
     for key, value in metadata.items():
         if "Arn" in value:
-            return value["Arn"].rsplit("/", 1)[-1]
+            return value["Arn"].split("/", 1)[-1]
         if key == "Condition":
             return f"outcome {value['Outcome']}"
         if key == "Fail":
@@ -287,14 +364,16 @@ def _pipeline_name(path: str) -> str:
 def _read(path: str, as_json: bool) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        _unusable(f"cannot read {path}: {exc}", as_json)
-    raise AssertionError("unreachable")
+    except FileNotFoundError:
+        _unusable(f"{path}: no such file; {_DEFINITION_FIX}", as_json)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        _unusable(f"{path}: cannot read it ({reason}); {_DEFINITION_FIX}", as_json)
 
 
-def _unusable(message: str, as_json: bool) -> None:
+def _unusable(message: str, as_json: bool) -> NoReturn:
     if as_json:
         emit_json({"error": message})
     else:
-        err_console.print(f"[red]error:[/red] {message}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise SystemExit(EXIT_UNUSABLE)

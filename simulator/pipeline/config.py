@@ -176,7 +176,16 @@ def load_config(path: str | Path, **overrides: Any) -> PipelineConfig:
         data = json.loads(path.read_text())
     except OSError as exc:
         raise ValidationError(
-            f"pipeline config {path}", [Problem("", f"cannot read the file: {exc.strerror}")]
+            f"pipeline config {path}",
+            [
+                Problem(
+                    "--config",
+                    f"cannot read the file: {exc.strerror}",
+                    str(path),
+                    "pass a JSON file; `smsim pipeline plan --json` prints every field "
+                    "under 'config' as a template",
+                )
+            ],
         ) from exc
     except json.JSONDecodeError as exc:
         raise ValidationError(

@@ -156,6 +156,47 @@ class PipelineDefinition:
     def step_types(self) -> dict[str, str]:
         return {name: step.type for name, step in self.steps.items()}
 
+    def parameter_values(self, given: list[dict[str, str]]) -> dict[str, Any]:
+        """Every declared parameter's value for an execution: each given one (a
+        StartPipelineExecution ``PipelineParameters`` item) coerced to its type, the
+        others their default. ValidationError naming every unknown name, bad value and
+        parameter left without a value."""
+        problems: list[Problem] = []
+        values: dict[str, Any] = {}
+        for i, item in enumerate(given):
+            name, value = item["Name"], item["Value"]
+            param = self.parameters.get(name)
+            if param is None:
+                problems.append(
+                    Problem(
+                        f"PipelineParameters[{i}].Name",
+                        "not a parameter of this pipeline",
+                        name,
+                        did_you_mean(name, list(self.parameters)),
+                    )
+                )
+                continue
+            try:
+                values[name] = param.coerce(value)
+            except ValueError as exc:
+                problems.append(Problem(f"PipelineParameters[{i}].Value", str(exc)))
+        for name, param in self.parameters.items():
+            if name in values:
+                continue
+            if param.has_default:
+                values[name] = param.default
+            else:
+                problems.append(
+                    Problem(
+                        "PipelineParameters",
+                        f"parameter {name!r} has no default value",
+                        fix=f"pass {{'Name': {name!r}, 'Value': ...}}",
+                    )
+                )
+        if problems:
+            raise ValidationError("StartPipelineExecution request", problems)
+        return values
+
     def unsupported_steps(self) -> list[Step]:
         """Steps whose type smsim cannot run (refused before an execution starts)."""
         return [s for s in self.steps.values() if s.type not in SUPPORTED_STEP_TYPES]

@@ -19,122 +19,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import re
-import secrets
-import string
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import PropertyPathError, SmsimError
 from simulator.pipeline.conditions import evaluate_conditions
-from simulator.pipeline.definition import BRANCHES, PipelineDefinition, Step
+from simulator.pipeline.definition import BRANCHES, Step
 from simulator.pipeline.expressions import ExpressionError, evaluate
+from simulator.pipeline.records import ExecutionRecord, StepRecord, job_name, utcnow
 from simulator.properties import resolve_property_path
 
 # Job statuses that end a wait, and the step status each one gives.
 _TERMINAL_JOB_STATUS = {"Completed": "Succeeded", "Failed": "Failed", "Stopped": "Stopped"}
-# StepStatus values after which a step is over.
-_DONE = ("Succeeded", "Failed", "Stopped")
 _MAX_STEP_FAILURE = 1024  # botocore FailureReason max length
 _MAX_EXECUTION_FAILURE = 1300  # botocore PipelineExecutionFailureReason max length
-DEFAULT_PARALLELISM = 50  # SageMaker's default MaxParallelExecutionSteps
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def new_execution_id() -> str:
-    """12 lowercase alphanumerics, the form of SageMaker's pipeline execution ids."""
-    alphabet = string.ascii_lowercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(12))
-
-
-def job_name(execution_id: str, step_name: str, max_len: int = 63, prefix: str = "") -> str:
-    """``pipelines-<execution id>-<step>-<random>``, the service's job naming, cut to fit
-    the 63-character job/model name pattern ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``. With a
-    ``prefix`` (a job name kept in the definition by the SDK's ``PipelineDefinitionConfig(
-    use_custom_job_prefix=True)``) the name is ``<prefix>-<random>``."""
-    suffix = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
-    if prefix:
-        base = re.sub(r"[^a-zA-Z0-9-]+", "-", prefix).strip("-")
-        return f"{base[: max_len - len(suffix) - 1].strip('-')}-{suffix}"
-    head = f"pipelines-{execution_id}-"
-    base = re.sub(r"[^a-zA-Z0-9-]+", "-", step_name).strip("-")
-    room = max_len - len(head) - len(suffix) - 1
-    base = base[:room].strip("-")
-    return f"{head}{base}-{suffix}" if base else f"{head}{suffix}"
-
-
-@dataclass
-class StepRecord:
-    """One step's run: what ListPipelineExecutionSteps reports, plus its job description."""
-
-    name: str
-    type: str
-    status: str = "Starting"
-    start_time: dt.datetime = field(default_factory=utcnow)
-    end_time: dt.datetime | None = None
-    failure_reason: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    description: dict[str, Any] | None = None  # the job's Describe* response
-    job_name: str | None = None
-    display_name: str | None = None
-    step_description: str | None = None
-    arguments: Any = None  # the evaluated Arguments sent to SageMaker
-
-    def to_api(self) -> dict[str, Any]:
-        """An item of ListPipelineExecutionSteps' PipelineExecutionSteps."""
-        item: dict[str, Any] = {
-            "StepName": self.name,
-            "StartTime": self.start_time,
-            "StepStatus": self.status,
-            "AttemptCount": 1,
-            "Metadata": self.metadata,
-        }
-        if self.display_name:
-            item["StepDisplayName"] = self.display_name
-        if self.step_description:
-            item["StepDescription"] = self.step_description
-        if self.end_time is not None:
-            item["EndTime"] = self.end_time
-        if self.failure_reason:
-            item["FailureReason"] = self.failure_reason
-        return item
-
-
-@dataclass
-class ExecutionRecord:
-    """One pipeline execution's state, shared by the executor thread and the service."""
-
-    pipeline_name: str
-    pipeline_arn: str
-    execution_id: str
-    execution_arn: str
-    definition: PipelineDefinition
-    parameters: dict[str, Any]
-    display_name: str | None = None
-    description: str | None = None
-    status: str = "Executing"
-    failure_reason: str | None = None
-    creation_time: dt.datetime = field(default_factory=utcnow)
-    last_modified_time: dt.datetime = field(default_factory=utcnow)
-    parallelism: int = DEFAULT_PARALLELISM
-    steps: dict[str, StepRecord] = field(default_factory=dict)
-    property_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # step → name → doc
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
-    done: threading.Event = field(default_factory=threading.Event, repr=False)
-    on_change: Callable[[ExecutionRecord], None] | None = field(default=None, repr=False)
-
-    def changed(self) -> None:
-        self.last_modified_time = utcnow()
-        if self.on_change is not None:
-            self.on_change(self)
 
 
 class StepFailed(SmsimError):
@@ -503,11 +403,4 @@ def _strip(response: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
-__all__ = [
-    "DEFAULT_PARALLELISM",
-    "ExecutionRecord",
-    "PipelineExecutor",
-    "StepRecord",
-    "job_name",
-    "new_execution_id",
-]
+__all__ = ["PipelineExecutor", "StepFailed"]

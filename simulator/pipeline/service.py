@@ -19,8 +19,9 @@ import datetime as dt
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from simulator.errors import (
     Problem,
@@ -30,18 +31,20 @@ from simulator.errors import (
     ValidationError,
 )
 from simulator.pipeline.definition import SUPPORTED_STEP_TYPES, PipelineDefinition
-from simulator.pipeline.executor import (
+from simulator.pipeline.executor import PipelineExecutor
+from simulator.pipeline.expressions import ExpressionError, evaluate, to_string
+from simulator.pipeline.records import (
     DEFAULT_PARALLELISM,
     ExecutionRecord,
-    PipelineExecutor,
     new_execution_id,
     utcnow,
+    write_execution,
+    write_json,
 )
-from simulator.pipeline.expressions import ExpressionError, evaluate, to_string
 from simulator.pipeline.validate import validate_definition
 from simulator.shapes import validate_request, validate_response
 
-_TERMINAL = ("Succeeded", "Failed", "Stopped", "CompletedWithFailures")
+_T = TypeVar("_T")
 
 
 class _Pipeline:
@@ -83,7 +86,7 @@ class PipelineService:
             arn = f"arn:aws:sagemaker:{self._region}:{self._account}:pipeline/{name.lower()}"
             pipeline = _Pipeline(name, arn, request, text)
             self._pipelines[name] = pipeline
-        self._write(self._pipeline_dir(name) / "definition.json", json.loads(text))
+        write_json(self._pipeline_dir(name) / "definition.json", json.loads(text))
         return self._respond("CreatePipeline", {"PipelineArn": arn})
 
     def update_pipeline(self, **request: Any) -> dict[str, Any]:
@@ -93,7 +96,7 @@ class PipelineService:
             text = self._definition_text(request)
             self._check_definition(text)
             pipeline.definition_text = text
-            self._write(self._pipeline_dir(pipeline.name) / "definition.json", json.loads(text))
+            write_json(self._pipeline_dir(pipeline.name) / "definition.json", json.loads(text))
         for key, attr in (
             ("RoleArn", "role_arn"),
             ("PipelineDisplayName", "display_name"),
@@ -141,15 +144,11 @@ class PipelineService:
     def list_pipelines(self, **request: Any) -> dict[str, Any]:
         validate_request("ListPipelines", request)
         prefix = request.get("PipelineNamePrefix", "")
-        items = [p for p in self._pipelines.values() if p.name.startswith(prefix)]
-        if "CreatedAfter" in request:
-            items = [p for p in items if p.creation_time > _aware(request["CreatedAfter"])]
-        if "CreatedBefore" in request:
-            items = [p for p in items if p.creation_time < _aware(request["CreatedBefore"])]
-        by_name = request.get("SortBy") == "Name"
-        items.sort(
-            key=lambda p: p.name if by_name else p.creation_time,  # type: ignore[return-value]
-            reverse=request.get("SortOrder", "Descending") == "Descending",
+        items = _select(
+            [p for p in self._pipelines.values() if p.name.startswith(prefix)],
+            request,
+            created=lambda p: p.creation_time,
+            sort_by={"Name": lambda p: p.name},
         )
         summaries = []
         for p in items:
@@ -180,7 +179,7 @@ class PipelineService:
         pipeline = self._pipeline(request["PipelineName"])
         definition = PipelineDefinition.parse(pipeline.definition_text)
         _refuse_unsupported(definition)
-        parameters = _resolve_parameters(definition, request.get("PipelineParameters", []))
+        parameters = definition.parameter_values(request.get("PipelineParameters", []))
         execution_id = new_execution_id()
         record = ExecutionRecord(
             pipeline_name=pipeline.name,
@@ -216,15 +215,11 @@ class PipelineService:
     def list_pipeline_executions(self, **request: Any) -> dict[str, Any]:
         validate_request("ListPipelineExecutions", request)
         pipeline = self._pipeline(request["PipelineName"])
-        records = list(pipeline.executions)
-        if "CreatedAfter" in request:
-            records = [r for r in records if r.creation_time > _aware(request["CreatedAfter"])]
-        if "CreatedBefore" in request:
-            records = [r for r in records if r.creation_time < _aware(request["CreatedBefore"])]
-        by_arn = request.get("SortBy") == "PipelineExecutionArn"
-        records.sort(
-            key=lambda r: r.execution_arn if by_arn else r.creation_time,  # type: ignore[return-value]
-            reverse=request.get("SortOrder", "Descending") == "Descending",
+        records = _select(
+            list(pipeline.executions),
+            request,
+            created=lambda r: r.creation_time,
+            sort_by={"PipelineExecutionArn": lambda r: r.execution_arn},
         )
         summaries = []
         for r in records:
@@ -411,33 +406,11 @@ class PipelineService:
 
     def _persist(self, record: ExecutionRecord) -> None:
         base = self._pipeline_dir(record.pipeline_name)
-        if base is None:
-            return
-        root = base / "executions" / record.execution_id
-        with record.lock:
-            self._write(root / "execution.json", self._describe(record))
-            self._write(root / "parameters.json", record.parameters)
-            self._write(
-                root / "steps.json",
-                {"PipelineExecutionSteps": [s.to_api() for s in record.steps.values()]},
-            )
-            for step in record.steps.values():
-                if step.arguments is not None:
-                    self._write(root / "steps" / step.name / "arguments.json", step.arguments)
-                if step.description is not None:
-                    self._write(root / "steps" / step.name / "describe.json", step.description)
-            for step_name, files in record.property_files.items():
-                for name, doc in files.items():
-                    self._write(root / "property_files" / step_name / f"{name}.json", doc)
-
-    @staticmethod
-    def _write(path: Path | None, obj: Any) -> None:
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
-        tmp.replace(path)  # readers never see a half-written file
+        if base is not None:
+            with record.lock:
+                write_execution(
+                    base / "executions" / record.execution_id, record, self._describe(record)
+                )
 
     @staticmethod
     def _respond(operation: str, response: dict[str, Any]) -> dict[str, Any]:
@@ -453,46 +426,6 @@ def _refuse_unsupported(definition: PipelineDefinition) -> None:
             f"smsim cannot run these steps: {listed}; it runs step types "
             f"{', '.join(SUPPORTED_STEP_TYPES)}. Nothing was run."
         )
-
-
-def _resolve_parameters(defn: PipelineDefinition, given: list[dict[str, str]]) -> dict[str, Any]:
-    """Declared parameters' values: given ones coerced to their type, else the default."""
-    problems: list[Problem] = []
-    values: dict[str, Any] = {}
-    for i, item in enumerate(given):
-        name, value = item["Name"], item["Value"]
-        param = defn.parameters.get(name)
-        if param is None:
-            from simulator.pipeline.definition import did_you_mean
-
-            problems.append(
-                Problem(
-                    f"PipelineParameters[{i}].Name",
-                    "not a parameter of this pipeline",
-                    name,
-                    did_you_mean(name, list(defn.parameters)),
-                )
-            )
-            continue
-        try:
-            values[name] = param.coerce(value)
-        except ValueError as exc:
-            problems.append(Problem(f"PipelineParameters[{i}].Value", str(exc)))
-    for name, param in defn.parameters.items():
-        if name not in values:
-            if param.has_default:
-                values[name] = param.default
-            else:
-                problems.append(
-                    Problem(
-                        "PipelineParameters",
-                        f"parameter {name!r} has no default value",
-                        fix=f"pass {{'Name': {name!r}, 'Value': ...}}",
-                    )
-                )
-    if problems:
-        raise ValidationError("StartPipelineExecution request", problems)
-    return values
 
 
 def _parallelism(request: dict[str, Any], pipeline: _Pipeline) -> int:
@@ -533,6 +466,23 @@ def _experiment_config(r: ExecutionRecord) -> dict[str, str] | None:
     return {k: v for k, v in value.items() if k in ("ExperimentName", "TrialName") and v}
 
 
+def _select(
+    items: list[_T],
+    request: dict[str, Any],
+    *,
+    created: Callable[[_T], dt.datetime],
+    sort_by: dict[str, Callable[[_T], Any]],
+) -> list[_T]:
+    """The List* operations' CreatedAfter/CreatedBefore filter and SortBy/SortOrder
+    (creation time, newest first, unless asked otherwise)."""
+    if "CreatedAfter" in request:
+        items = [i for i in items if created(i) > _aware(request["CreatedAfter"])]
+    if "CreatedBefore" in request:
+        items = [i for i in items if created(i) < _aware(request["CreatedBefore"])]
+    key = sort_by.get(request.get("SortBy", ""), created)
+    return sorted(items, key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
+
+
 def _page(items: list[dict[str, Any]], request: dict[str, Any], key: str) -> dict[str, Any]:
     start = int(request.get("NextToken") or 0)
     size = int(request.get("MaxResults") or 100)
@@ -546,12 +496,6 @@ def _aware(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return dt.datetime.fromisoformat(str(value))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
 
 
 __all__ = ["PipelineService"]

@@ -19,16 +19,14 @@ name exists.
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from botocore.model import Shape
 from jsonpath_ng.ext import parse as parse_jsonpath
 
-from simulator.errors import PropertyPathError, ValidationError
+from simulator.errors import ValidationError
 from simulator.pipeline.conditions import condition_problems, operands
 from simulator.pipeline.definition import (
     KNOWN_UNSUPPORTED_STEP_TYPES,
@@ -43,18 +41,15 @@ from simulator.pipeline.expressions import (
     property_file_reference,
     split_reference,
 )
+from simulator.pipeline.path_suggestions import suggest_property_path
+from simulator.pipeline.placeholders import fits, join_path, substitute
 from simulator.properties import (
-    Segment,
     check_property_path,
-    format_segments,
-    key_field_for,
-    parse_property_path,
 )
 from simulator.shapes import (
     STEP_TYPE_ROOT_SHAPES,
     check,
     input_shape,
-    root_shape_for_step_type,
     shape,
 )
 
@@ -72,7 +67,6 @@ _PARAMETER_TYPES = {
     "Float": "float",
     "Boolean": "boolean",
 }
-_NUMERIC = {"integer", "long", "float", "double"}
 
 
 @dataclass(frozen=True)
@@ -228,7 +222,7 @@ class _Checker:
         operation, name_member = STEP_REQUESTS[step.type]
         root = input_shape(operation)
         found: list[tuple[str, Any, Shape | None]] = []
-        request = _substitute(step.job_arguments, root, "", found)
+        request = substitute(step.job_arguments, root, "", found)
         if name_member and name_member not in request:
             request[name_member] = "generated-by-pipeline"  # the service names the job
         expr_paths = [_norm(p) for p, _, _ in found]
@@ -272,9 +266,9 @@ class _Checker:
 
     def _check_values(self, step: Step | None, path: str, value: Any, target: Shape | None) -> None:
         found: list[tuple[str, Any, Shape | None]] = []
-        _substitute(value, target, "", found)
+        substitute(value, target, "", found)
         for sub, expr, tshape in found:
-            self._check_expression(step, _join_path(path, sub), expr, tshape)
+            self._check_expression(step, join_path(path, sub), expr, tshape)
 
     def _check_expression(
         self, step: Step | None, path: str, expr: dict[str, Any], target: Shape | None
@@ -306,7 +300,7 @@ class _Checker:
                     )
         elif kind == "Std:JsonGet":
             self._check_json_get(step, path, expr["Std:JsonGet"])
-        if produced and target is not None and not _compatible(produced, target.type_name):
+        if produced and target is not None and not fits(produced, target.type_name):
             fix = (
                 "wrap it in Std:Join (On '') to make a string"
                 if target.type_name == "string"
@@ -410,6 +404,8 @@ class _Checker:
             )
             fix = f"did you mean {better!r}?" if better else ""
             for err in result.errors:
+                # The checker's message repeats the path it was given; say it once.
+                err = err.removeprefix(f"{ref!r}: ")
                 self.problem(sname, path, f"Get {ref!r}: {err}", fix)
         if not result.valid or not result.shape_name:
             return None
@@ -466,119 +462,6 @@ class _Checker:
 # ---------------------------------------------------------------------- helpers
 
 
-def suggest_property_path(
-    step_type: str,
-    ref: str,
-    *,
-    output_names: list[str] | None = None,
-    metric_names: list[str] | None = None,
-) -> str:
-    """The closest valid path to ``ref`` (each misspelt member or name replaced by its
-    nearest match), or "" when there is none."""
-    try:
-        parsed = parse_property_path(ref)
-    except PropertyPathError:
-        return ""
-    names = {"OutputName": output_names, "MetricName": metric_names}
-    segments = list(parsed.segments)
-    head = f"Steps.{parsed.step_name}" if parsed.step_name else "properties"
-    for _ in range(len(segments)):
-        current: Shape = root_shape_for_step_type(step_type)
-        fixed = False
-        for i, seg in enumerate(segments):
-            if seg.kind == "member":
-                if not isinstance(current, StructureShape):
-                    return ""
-                if seg.value not in current.members:
-                    close = _closest(str(seg.value), list(current.members))
-                    if close is None:
-                        return ""
-                    segments[i], fixed = Segment("member", close), True
-                    break
-                current = current.members[str(seg.value)]
-            elif seg.kind == "index":
-                if not isinstance(current, ListShape):
-                    return ""
-                current = current.member
-            elif isinstance(current, MapShape):
-                current = current.value
-            elif isinstance(current, ListShape):
-                known = names.get(key_field_for(current.member) or "")
-                if known is not None and seg.value not in known:
-                    close = _closest(str(seg.value), known)
-                    if close is None:
-                        return ""
-                    segments[i], fixed = Segment("key", close), True
-                    break
-                current = current.member
-            else:
-                return ""
-        if not fixed:
-            break
-    text = head + format_segments(segments)
-    check = check_property_path(
-        step_type, text, output_names=output_names, metric_names=metric_names
-    )
-    return text if check.valid and text != ref else ""
-
-
-def _closest(word: str, candidates: list[str]) -> str | None:
-    lowered = {c.lower(): c for c in candidates}
-    if word.lower() in lowered:
-        return lowered[word.lower()]
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def _substitute(
-    value: Any, s: Shape | None, path: str, found: list[tuple[str, Any, Shape | None]]
-) -> Any:
-    """``value`` with each expression replaced by a placeholder of the shape's type;
-    records (path, expression, target shape) in ``found``."""
-    if expression_kind(value):
-        found.append((path, value, s))
-        return _placeholder(s)
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            child = None
-            if isinstance(s, StructureShape):
-                child = s.members.get(k)
-            elif isinstance(s, MapShape):
-                child = s.value
-            out[k] = _substitute(v, child, _join_path(path, str(k)), found)
-        return out
-    if isinstance(value, list):
-        child = s.member if isinstance(s, ListShape) else None
-        return [_substitute(v, child, f"{path}[{i}]", found) for i, v in enumerate(value)]
-    return value
-
-
-def _placeholder(s: Shape | None) -> Any:
-    kind = s.type_name if s is not None else "string"
-    return {
-        "string": "placeholder",
-        "integer": 1,
-        "long": 1,
-        "float": 1.0,
-        "double": 1.0,
-        "boolean": True,
-        "timestamp": dt.datetime(2020, 12, 1, tzinfo=dt.UTC),
-        "structure": {},
-        "list": [],
-        "map": {},
-        "blob": b"",
-    }.get(kind, "placeholder")
-
-
-def _compatible(produced: str, target: str) -> bool:
-    if produced == target:
-        return True
-    if produced in ("integer", "long") and target in _NUMERIC:
-        return True
-    return produced in ("float", "double") and target in ("float", "double")
-
-
 def _norm(path: str) -> str:
     """botocore's ``.A.m.k`` and shapes.check's ``A.m['k'] (key)`` to one form: ``A.m.k``."""
     path = path.replace(" (key)", "")
@@ -592,14 +475,6 @@ def _under(path: str, prefix: str) -> bool:
     if not prefix:
         return True
     return path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "[")
-
-
-def _join_path(path: str, key: str) -> str:
-    if not key:
-        return path
-    if key.startswith("["):
-        return path + key
-    return f"{path}.{key}" if path else key
 
 
 def _output_names(step: Step) -> list[str] | None:

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 
 from simulator.cli import main
 from simulator.datasets import write_dataset
-from simulator.pipeline.assembly import assemble, upload_code
+from simulator.pipeline.assembly import assemble
+from simulator.pipeline.code import upload_code
 from simulator.pipeline.config import PipelineConfig
 from simulator.pipeline.dags import BSM
 from simulator.properties import resolve_property_path
@@ -206,3 +207,16 @@ def test_independent_steps_run_side_by_side(run: _Run) -> None:
     model, package = steps["CreateBSMModel"], steps["RegisterBSMModel"]
     assert model["StartTime"] <= package["EndTime"]
     assert package["StartTime"] <= model["EndTime"]
+
+
+def test_step_listings_match_botocores_shapes(run: _Run) -> None:
+    # Every kind of step metadata (ProcessingJob, TrainingJob, Model, RegisterModel,
+    # Condition, Fail) and the failure reasons, as boto3 would parse them.
+    from simulator.shapes import check, output_shape
+
+    kinds = set()
+    for key in ("passed", "gated", "broken"):
+        listing = run.sm.list_pipeline_execution_steps(PipelineExecutionArn=run.arns[key])
+        assert check(listing, output_shape("ListPipelineExecutionSteps")) == []
+        kinds |= {k for s in listing["PipelineExecutionSteps"] for k in s["Metadata"]}
+    assert kinds == {"ProcessingJob", "TrainingJob", "Model", "RegisterModel", "Condition", "Fail"}

@@ -6,7 +6,8 @@ definition it writes (``Pipeline.definition()``) goes to ``sm.create_pipeline`` 
 is, and the steps run the real BSM scripts of ``dockers/pytorch_bsm``. What the SDK's
 local mode cannot do is exercised on purpose: ``FinalMetricDataList['…'].Value`` in a
 condition, ``Execution.PipelineExecutionId`` inside S3 paths, JSONPath in ``JsonGet``,
-a failed training step that is still described, 12-character execution ids.
+a failed training step that is still described, 12-character execution ids; and the
+ConditionStep both ways (the FailStep of the else branch ends the execution).
 """
 
 from __future__ import annotations
@@ -246,19 +247,34 @@ def definition(sm: LocalSageMaker) -> str:
     return text
 
 
-def run(sm: LocalSageMaker, **parameters: str) -> tuple[dict[str, Any], dict[str, dict]]:
-    arn = sm.start_pipeline_execution(
+def start(sm: LocalSageMaker, **parameters: str) -> str:
+    return sm.start_pipeline_execution(
         PipelineName="SdkBsmPipeline",
         PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
     )["PipelineExecutionArn"]
+
+
+def finish(sm: LocalSageMaker, arn: str) -> tuple[dict[str, Any], dict[str, dict]]:
     desc = sm.wait_for_pipeline_execution(arn, timeout=900)
     steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
     return desc, {s["StepName"]: s for s in steps}
 
 
+def run(sm: LocalSageMaker, **parameters: str) -> tuple[dict[str, Any], dict[str, dict]]:
+    return finish(sm, start(sm, **parameters))
+
+
 @pytest.fixture(scope="module")
-def succeeded(sm: LocalSageMaker, definition: str) -> tuple[dict[str, Any], dict[str, dict]]:
-    return run(sm)
+def executions(sm: LocalSageMaker, definition: str) -> dict[str, tuple]:
+    # Started together: the service runs executions side by side, as SageMaker does.
+    # "gated" asks for an AUROC no model reaches, so the ConditionStep takes its else branch.
+    arns = {"passed": start(sm), "gated": start(sm, AucThreshold="1.01")}
+    return {key: finish(sm, arn) for key, arn in arns.items()}
+
+
+@pytest.fixture(scope="module")
+def succeeded(executions: dict[str, tuple]) -> tuple[dict[str, Any], dict[str, dict]]:
+    return executions["passed"]
 
 
 def test_the_sdk_uploaded_its_code_to_the_simulators_s3(
@@ -321,6 +337,20 @@ def test_the_model_is_better_than_chance_on_held_out_data(
     report = record.property_files["ModelEvaluation"]["EvaluationReport"]
     auroc = report["metrics"]["auroc"]["value"]
     assert 0.5 < auroc <= 1.0
+
+
+def test_the_else_branch_fail_step_fails_the_execution_with_its_message(
+    executions: dict[str, tuple],
+) -> None:
+    desc, steps = executions["gated"]
+    assert desc["PipelineExecutionStatus"] == "Failed"
+    assert steps["CheckAUC"]["Metadata"] == {"Condition": {"Outcome": "False"}}
+    # The FailStep's Join over the AucThreshold parameter, evaluated for this execution.
+    assert steps["AucTooLow"]["StepStatus"] == "Failed"
+    assert steps["AucTooLow"]["Metadata"] == {"Fail": {"ErrorMessage": "test AUROC below 1.01"}}
+    assert "test AUROC below 1.01" in desc["FailureReason"]
+    # The if branch never ran: no model, no package.
+    assert not {"CreateBSMModel-CreateModel", "RegisterBSMModel-RegisterModel"} & set(steps)
 
 
 def test_a_failed_training_step_fails_the_execution_and_is_still_described(

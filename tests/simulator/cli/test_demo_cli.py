@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import main
-from simulator.cli.demo import _print_result, run_demo
-from simulator.pipeline.assembly import DEFAULT_SOURCE_DIR
+from simulator.cli.demo import run_demo
+from simulator.cli.demo_report import print_result
+from simulator.pipeline.code import DEFAULT_SOURCE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,8 @@ def demo_json(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # Threshold 0: the gate passes whatever AUROC one epoch on 200 rows reaches.
     result = CliRunner().invoke(main, [*args, "--threshold", "0", "--json"])
     assert result.exit_code == 0, result.output
-    start = result.output.index("{\n")  # progress goes to stderr, the document to stdout
-    return json.loads(result.output[start:])
+    # Progress goes to stderr; stdout is the one JSON document, nothing else.
+    return json.loads(result.stdout)
 
 
 def test_json_document_has_status_steps_and_outputs(demo_json: dict) -> None:
@@ -66,7 +67,7 @@ def test_workspace_keeps_definition_and_evaluation(demo_json: dict) -> None:
 
 
 def test_report_for_people(demo_json: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    _print_result(demo_json)
+    print_result(demo_json)
     text = capsys.readouterr().out
     for needle in ("Steps", "PyTorchTraining", "Succeeded", "properties.ModelArtifacts"):
         assert needle in text
@@ -91,7 +92,18 @@ def test_a_failing_step_is_reported_with_its_log(
     assert "TabularPreprocessing" in result["failure_reason"]
     log = Path(result["steps"][0]["log"])
     assert "label_x" in log.read_text()
-    _print_result(result)
+    print_result(result)
     text = capsys.readouterr().out
     assert "TabularPreprocessing failed" in text and "label_x" in text
     assert "Pipeline execution Failed" in text
+
+
+def test_a_workspace_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(
+        main, ["demo", "--workspace", str(blocker / "ws"), "--rows", "50", "--json"]
+    )
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith(f"--workspace {blocker / 'ws'}: cannot create it")

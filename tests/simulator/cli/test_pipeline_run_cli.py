@@ -165,3 +165,76 @@ def test_uploads_files_directories_and_source_archives(tmp_path: Path) -> None:
     ]
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         assert {m.name for m in tar.getmembers() if m.isfile()} == {"train.py", "pkg/m.py"}
+
+
+def test_a_missing_or_non_json_definition_is_a_usage_error(tmp_path: Path) -> None:
+    not_json = tmp_path / "broken.json"
+    not_json.write_text("{not json")
+    a_list = tmp_path / "list.json"
+    a_list.write_text("[1, 2]")
+    for command in ("validate", "run"):
+        missing = invoke("pipeline", command, str(tmp_path / "nope.json"), "--json")
+        assert missing.exit_code == 2
+        assert "nope.json: no such file" in json.loads(missing.stdout)["error"]
+        bad = invoke("pipeline", command, str(not_json), "--json")
+        assert bad.exit_code == 2
+        assert "not valid JSON" in json.loads(bad.stdout)["error"]
+    listed = invoke("pipeline", "validate", str(a_list))
+    assert listed.exit_code == 2
+    assert "must be a JSON object" in listed.stderr
+
+
+def test_bad_parameters_are_refused_naming_the_option_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    definition = tmp_path / "gate.json"
+    definition.write_text(json.dumps(gate_definition()))
+    workspace = tmp_path / "ws"
+    result = invoke(
+        "pipeline",
+        "run",
+        str(definition),
+        "-p",
+        "Treshold=0.5",
+        "-p",
+        "Threshold=high",
+        "--workspace",
+        str(workspace),
+    )
+    assert result.exit_code == 2
+    assert "--parameter Treshold=0.5" in result.stderr
+    assert "did you mean 'Threshold'?" in result.stderr
+    assert "--parameter Threshold=high" in result.stderr and "Float" in result.stderr
+    assert not workspace.exists()  # refused before the embedded AWS started
+
+
+def test_validate_for_people_lists_steps_and_problems_with_fixes(tmp_path: Path) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    clean = invoke("pipeline", "validate", str(FIXTURE))
+    assert clean.exit_code == 0
+    assert "PyTorchTraining" in clean.stdout and "valid" in clean.stdout
+    train = next(s for s in doc["Steps"] if s["Type"] == "Training")
+    train["Arguments"]["ResourceConfig"]["InstanceCount"] = "one"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(doc))
+    result = invoke("pipeline", "validate", str(broken))
+    assert result.exit_code == 1
+    assert f"step {train['Name']}, Arguments.ResourceConfig.InstanceCount" in result.stdout
+
+
+def test_an_invalid_definition_is_refused_with_every_problem_before_running(
+    tmp_path: Path,
+) -> None:
+    doc = gate_definition()
+    doc["Steps"][0]["Arguments"]["Conditions"][0]["RightValue"] = {"Get": "Parameters.Treshold"}
+    definition = tmp_path / "typo.json"
+    definition.write_text(json.dumps(doc))
+    workspace = tmp_path / "ws"
+    result = invoke("pipeline", "run", str(definition), "--workspace", str(workspace), "--json")
+    assert result.exit_code == 2
+    out = json.loads(result.stdout)
+    assert "nothing was run" in out["error"]
+    [problem] = out["problems"]
+    assert problem["step"] == "Gate" and "Treshold" in problem["message"]
+    assert problem["fix"] == "did you mean 'Threshold'?"
+    assert not workspace.exists()

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import copy
-import io
 import json
-import tarfile
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from simulator.errors import ValidationError
-from simulator.pipeline.assembly import (
-    CodeLocations,
-    assemble,
-    check_definition,
-    code_locations,
-    iter_steps,
-    sourcedir_tarball,
-    upload_code,
-)
+from simulator.pipeline.assembly import assemble, check_definition, iter_steps
+from simulator.pipeline.code import CodeLocations
 from simulator.pipeline.config import PipelineConfig
 from simulator.pipeline.dags import BSM, PipelineDAG
 from simulator.pipeline.resolver import UnresolvedDependencyError
@@ -217,50 +206,3 @@ def test_check_definition_rejects_an_invalid_request(definition: dict) -> None:
     text = str(info.value)
     assert "PyTorchTraining: Arguments.ResourceConfig.InstanceType" in text
     assert "TabularPreprocessing: Arguments.AppSpecification" in text and "ImageUri" in text
-
-
-def _source(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    (src / "bsm" / "__pycache__").mkdir(parents=True)
-    (src / "train.py").write_text("print('train')\n")
-    (src / "preprocess.py").write_text("print('pre')\n")
-    (src / "bsm" / "__init__.py").write_text("")
-    (src / "bsm" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
-    return src
-
-
-def test_sourcedir_tarball_is_reproducible_and_clean(tmp_path: Path) -> None:
-    src = _source(tmp_path)
-    first = sourcedir_tarball(src)
-    (src / "train.py").touch()  # a new mtime must not change the archive
-    assert sourcedir_tarball(src) == first
-    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
-        assert sorted(tar.getnames()) == ["bsm/__init__.py", "preprocess.py", "train.py"]
-
-
-def test_code_locations_change_with_the_code(tmp_path: Path) -> None:
-    src = _source(tmp_path)
-    before = code_locations(PipelineConfig(), src)
-    assert before.sourcedir.startswith("s3://smsim-demo/bsm/code/")
-    (src / "train.py").write_text("print('changed')\n")
-    assert code_locations(PipelineConfig(), src) != before
-
-
-def test_upload_code_puts_every_object_where_the_definition_says(tmp_path: Path) -> None:
-    src = _source(tmp_path)
-    locations = code_locations(PipelineConfig(), src)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="smsim-demo")
-        written = upload_code(s3, locations, src)
-        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="smsim-demo")["Contents"]}
-        prefix = locations.processing_prefix.removeprefix("s3://smsim-demo/")
-        assert prefix + "preprocess.py" in keys
-        assert prefix + "bsm/__init__.py" in keys
-        assert not any("__pycache__" in k for k in keys)
-        body = s3.get_object(
-            Bucket="smsim-demo", Key=locations.sourcedir.removeprefix("s3://smsim-demo/")
-        )
-        with tarfile.open(fileobj=io.BytesIO(body["Body"].read())) as tar:
-            assert "train.py" in tar.getnames()
-    assert locations.sourcedir in written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from simulator.pipeline.executor import job_name, new_execution_id
+from simulator.pipeline.records import job_name, new_execution_id
 from simulator.shapes import check, shape
 
 
