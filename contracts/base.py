@@ -72,20 +72,15 @@ class ScriptContract(BaseModel):
                 )
         return value
 
-    @field_validator("required_env_vars")
+    @field_validator("required_env_vars", "optional_env_vars")
     @classmethod
-    def _env_names(cls, value: list[str]) -> list[str]:
-        for name in value:
+    def _env_names(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        for name in value:  # a list's items, a dict's keys
             if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return value
-
-    @field_validator("optional_env_vars")
-    @classmethod
-    def _optional_env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not _ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
+                raise ValueError(
+                    f"{name!r} is not a valid environment variable name (letters, digits and "
+                    "underscores, not starting with a digit)"
+                )
         return value
 
     @model_validator(mode="after")

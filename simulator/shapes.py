@@ -14,9 +14,7 @@ import re
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
-from botocore.validate import ParamValidator
 
 from simulator.errors import Problem, ValidationError
 
@@ -37,6 +35,9 @@ STEP_TYPE_ALIASES: dict[str, str] = {"CreateModel": "Model"}
 @cache
 def service_model() -> ServiceModel:
     """botocore's SageMaker service model, loaded once per process."""
+    # Imported here: botocore.session costs a CLI start-up that only lists commands.
+    import botocore.session
+
     return botocore.session.get_session().get_service_model("sagemaker")
 
 
@@ -96,6 +97,8 @@ def validate_response(operation: str, response: dict[str, Any]) -> None:
 
 
 def _botocore_problems(value: Any, root: Shape) -> list[Problem]:
+    from botocore.validate import ParamValidator  # with service_model(): on first use
+
     report = ParamValidator().validate(value, root)
     if not report.has_errors():
         return []
@@ -158,20 +161,14 @@ def _scalar_problems(value: Any, s: Shape, path: str) -> list[Problem]:
     if s.type_name == "string" and isinstance(value, str):
         if s.enum and value not in s.enum:
             return [
-                Problem(
-                    path, f"not a valid {s.name}", value, f"use one of: {', '.join(s.enum)}"
-                )
+                Problem(path, f"not a valid {s.name}", value, f"use one of: {', '.join(s.enum)}")
             ]
         out = []
         if "max" in meta and len(value) > meta["max"]:
-            out.append(
-                Problem(path, f"longer than {meta['max']} characters ({len(value)})", None)
-            )
+            out.append(Problem(path, f"longer than {meta['max']} characters ({len(value)})", None))
         pattern = _compiled(meta.get("pattern"))
         if pattern is not None and not pattern.fullmatch(value):
-            out.append(
-                Problem(path, f"does not match the pattern {meta['pattern']!r}", value)
-            )
+            out.append(Problem(path, f"does not match the pattern {meta['pattern']!r}", value))
         return out
     numeric = s.type_name in ("integer", "long", "float", "double")
     if numeric and isinstance(value, int | float) and "max" in meta and value > meta["max"]:

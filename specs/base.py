@@ -13,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
 
@@ -97,15 +104,42 @@ class OutputSpec(BaseModel):
         return [self.logical_name, *self.aliases]
 
 
+def _logical_name(item: object) -> object:
+    """The logical_name of a DependencySpec/OutputSpec or of its dict form (None if absent)."""
+    if isinstance(item, dict):
+        return item.get("logical_name")
+    return getattr(item, "logical_name", None)
+
+
 # Output types that are properties of the job (its name, its final metrics)
 # rather than files the script writes: they need no contract output.
 JOB_PROPERTY_OUTPUT_TYPES: frozenset[DependencyType] = frozenset({DependencyType.CUSTOM_PROPERTY})
+
+# (has dependencies, has outputs) of each node type: its place in the DAG.
+_NODE_SHAPES: dict[NodeType, tuple[bool, bool]] = {
+    NodeType.SOURCE: (False, True),
+    NodeType.INTERNAL: (True, True),
+    NodeType.SINK: (True, False),
+    NodeType.SINGULAR: (False, False),
+}
 
 # The contract flavour each SageMaker step type runs (Model/RegisterModel/Transform run none).
 _CONTRACT_FOR_STEP_TYPE: dict[str, type[ScriptContract]] = {
     "Training": TrainingScriptContract,
     "Processing": ProcessingScriptContract,
 }
+
+
+@dataclass(frozen=True)
+class AlignmentIssue:
+    """One contract↔spec disagreement: an error or a warning, what is wrong, what to change."""
+
+    is_error: bool
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.message}; {self.fix}"
 
 
 @dataclass(frozen=True)
@@ -132,17 +166,35 @@ class StepSpecification(BaseModel):
 
     @field_validator("dependencies", "outputs", mode="before")
     @classmethod
-    def _list_to_dict(cls, value: object) -> object:
-        # Accept a list of specs and key it by logical name, refusing duplicates.
+    def _list_to_dict(cls, value: object, info: ValidationInfo) -> object:
+        # Accept a list of specs and key it by logical name. Either way, a name used
+        # twice (case-insensitively: the resolver matches names so) is refused, and a
+        # dict's keys must be the logical names the look-ups use.
         if isinstance(value, list):
-            keyed: dict[str, object] = {}
-            for item in value:
-                name = item.logical_name if hasattr(item, "logical_name") else item["logical_name"]
-                if name in keyed:
-                    raise ValueError(f"logical name {name!r} appears twice")
-                keyed[name] = item
-            return keyed
-        return value
+            items = [(_logical_name(item), item) for item in value]
+        elif isinstance(value, dict):
+            items = list(value.items())
+            for key, item in items:
+                name = _logical_name(item)
+                if name is not None and key != name:
+                    raise ValueError(
+                        f"{info.field_name}[{key!r}] holds logical_name {name!r}; key each "
+                        "entry by its logical_name (or pass a list)"
+                    )
+        else:
+            return value
+        seen: dict[str, str] = {}
+        for name, _ in items:
+            if not isinstance(name, str):
+                continue
+            if name.lower() in seen:
+                raise ValueError(
+                    f"{info.field_name}: logical name {name!r} appears twice"
+                    + (f" (as {seen[name.lower()]!r})" if seen[name.lower()] != name else "")
+                    + "; names are unique case-insensitively"
+                )
+            seen[name.lower()] = name
+        return dict(items)
 
     @model_validator(mode="after")
     def _rules(self) -> StepSpecification:
@@ -152,21 +204,19 @@ class StepSpecification(BaseModel):
         return self
 
     def _check_node_type(self) -> None:
-        has_deps, has_outs = bool(self.dependencies), bool(self.outputs)
-        expected = {
-            NodeType.SOURCE: (False, True),
-            NodeType.INTERNAL: (True, True),
-            NodeType.SINK: (True, False),
-            NodeType.SINGULAR: (False, False),
-        }[self.node_type]
-        if (has_deps, has_outs) != expected:
-            want_deps = "dependencies" if expected[0] else "no dependencies"
-            want_outs = "outputs" if expected[1] else "no outputs"
-            raise ValueError(
-                f"{self.step_type}: a {self.node_type.value} node must have {want_deps} and "
-                f"{want_outs}; it has {len(self.dependencies)} dependencies and "
-                f"{len(self.outputs)} outputs"
-            )
+        has = (bool(self.dependencies), bool(self.outputs))
+        if has == _NODE_SHAPES[self.node_type]:
+            return
+        fitting = next(t for t, shape in _NODE_SHAPES.items() if shape == has)
+        deps, outs = _NODE_SHAPES[self.node_type]
+        raise ValueError(
+            f"{self.step_type}: a {self.node_type.value} node must have "
+            f"{'at least one dependency' if deps else 'no dependencies'} and "
+            f"{'at least one output' if outs else 'no outputs'}; it has "
+            f"{len(self.dependencies)} dependencies and {len(self.outputs)} outputs, the "
+            f"shape of node type {fitting.value!r}: set node_type=NodeType.{fitting.name}, or "
+            "change its dependencies/outputs"
+        )
 
     def _check_unique_output_names(self) -> None:
         seen: dict[str, str] = {}
@@ -199,59 +249,91 @@ class StepSpecification(BaseModel):
         contract output with no output of that name or alias; a contract of the
         wrong flavour for the SageMaker step type. Warnings: a dependency or an
         output with no contract counterpart (outputs that are properties of the
-        job — its name, its metrics — are exempt: no file backs them).
+        job — its name, its metrics — are exempt: no file backs them). Each
+        message starts with the step type and ends with what to change.
         """
-        errors: list[str] = []
-        warnings: list[str] = []
+        issues = self.contract_alignment_issues()
+        errors = [f"{self.step_type}: {i}" for i in issues if i.is_error]
+        warnings = [f"{self.step_type}: {i}" for i in issues if not i.is_error]
+        return AlignmentResult(is_valid=not errors, errors=errors, warnings=warnings)
+
+    def contract_alignment_issues(self) -> list[AlignmentIssue]:
+        """The findings of :meth:`validate_contract_alignment`, with message and fix apart."""
         contract = self.script_contract
         expected = _CONTRACT_FOR_STEP_TYPE.get(self.sagemaker_step_type.value)
+        step = self.sagemaker_step_type.value
         if contract is None:
             # Model, RegisterModel and Transform steps run no script of ours.
-            warnings = (
-                []
-                if expected is None
-                else [
-                    f"{self.step_type}: a {self.sagemaker_step_type.value} step runs a script, "
-                    "but the spec has no script contract to align with"
-                ]
-            )
-            return AlignmentResult(is_valid=True, warnings=warnings)
+            if expected is None:
+                return []
+            return [
+                AlignmentIssue(
+                    False,
+                    f"a {step} step runs a script, but the spec has no script contract to "
+                    "align with",
+                    f"set script_contract to the {expected.__name__} of its entry point",
+                )
+            ]
+        issues: list[AlignmentIssue] = []
         if expected is not None and not isinstance(contract, expected):
-            errors.append(
-                f"{self.step_type}: a {self.sagemaker_step_type.value} step runs a "
-                f"{expected.__name__}, but its contract ({contract.entry_point}) is a "
-                f"{type(contract).__name__}"
+            issues.append(
+                AlignmentIssue(
+                    True,
+                    f"a {step} step runs a {expected.__name__}, but its contract "
+                    f"({contract.entry_point}) is a {type(contract).__name__}",
+                    f"declare the contract as a {expected.__name__}",
+                )
             )
         for name, path in contract.expected_input_paths.items():
             if name not in self.dependencies:
-                errors.append(
-                    f"{self.step_type}: contract input {name!r} ({path}) has no dependency; "
-                    f"add DependencySpec(logical_name={name!r}, …) or remove it from the "
-                    f"contract (dependencies: {', '.join(self.dependencies) or 'none'})"
+                issues.append(
+                    AlignmentIssue(
+                        True,
+                        f"contract input {name!r} ({path}) has no dependency of that name "
+                        f"(dependencies: {', '.join(self.dependencies) or 'none'})",
+                        f"add DependencySpec(logical_name={name!r}, …) to the spec, or remove "
+                        f"{name!r} from the contract's expected_input_paths",
+                    )
                 )
         for name, path in contract.expected_output_paths.items():
             if self.get_output_by_name_or_alias(name) is None:
-                errors.append(
-                    f"{self.step_type}: contract output {name!r} ({path}) has no output of "
-                    f"that name or alias; add OutputSpec(logical_name={name!r}, …) "
-                    f"(outputs: {', '.join(self.outputs) or 'none'})"
+                issues.append(
+                    AlignmentIssue(
+                        True,
+                        f"contract output {name!r} ({path}) has no output of that name or "
+                        f"alias (outputs: {', '.join(self.outputs) or 'none'})",
+                        f"add OutputSpec(logical_name={name!r}, …) to the spec, give an "
+                        f"output the alias {name!r}, or remove {name!r} from the contract's "
+                        "expected_output_paths",
+                    )
                 )
         for name in self.dependencies:
             if name not in contract.expected_input_paths:
-                warnings.append(
-                    f"{self.step_type}: dependency {name!r} has no contract input; the script "
-                    "will not find it at a declared path"
+                issues.append(
+                    AlignmentIssue(
+                        False,
+                        f"dependency {name!r} has no contract input; the script will not "
+                        "find it at a declared path",
+                        f"add {name!r} to the contract's expected_input_paths, or remove "
+                        "the dependency",
+                    )
                 )
         contract_outputs = {n.lower() for n in contract.expected_output_paths}
         for out in self.outputs.values():
             if out.output_type in JOB_PROPERTY_OUTPUT_TYPES:
                 continue
             if not contract_outputs & {n.lower() for n in out.names}:
-                warnings.append(
-                    f"{self.step_type}: output {out.logical_name!r} ({out.property_path}) has "
-                    "no contract output; nothing in the script writes it"
+                issues.append(
+                    AlignmentIssue(
+                        False,
+                        f"output {out.logical_name!r} ({out.property_path}) has no contract "
+                        "output; nothing in the script writes it",
+                        f"add {out.logical_name!r} to the contract's expected_output_paths, "
+                        f"or make it a {DependencyType.CUSTOM_PROPERTY.value} output if it "
+                        "is a property of the job rather than a file",
+                    )
                 )
-        return AlignmentResult(is_valid=not errors, errors=errors, warnings=warnings)
+        return issues
 
     def get_output_by_name_or_alias(self, name: str) -> OutputSpec | None:
         """The output whose logical name or alias is ``name`` (case-insensitive)."""

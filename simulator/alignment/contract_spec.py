@@ -1,6 +1,6 @@
 """Level 2: a script contract against the step specification that wires it.
 
-The rules are the foundation's, :meth:`specs.base.StepSpecification.validate_contract_alignment`
+The rules are the foundation's, :meth:`specs.base.StepSpecification.contract_alignment_issues`
 (one source of truth): every contract input is a dependency and every contract
 output an output (by logical name or alias) — errors; a dependency or a file
 output with no contract counterpart — warnings (outputs that are properties of
@@ -21,18 +21,13 @@ LEVEL = 2
 
 def check_contract_spec(spec: StepSpecification) -> list[Finding]:
     """Level-2 findings of one spec and its contract."""
-    result = spec.validate_contract_alignment()
-    prefix = f"{spec.step_type}: "
     where = _where(spec)
-    findings = [
-        error(LEVEL, spec.step_type, "contract_spec", m.removeprefix(prefix), location=where)
-        for m in result.errors
+    return [
+        (error if issue.is_error else warning)(
+            LEVEL, spec.step_type, "contract_spec", issue.message, issue.fix, location=where
+        )
+        for issue in spec.contract_alignment_issues()
     ]
-    findings += [
-        warning(LEVEL, spec.step_type, "contract_spec", m.removeprefix(prefix), location=where)
-        for m in result.warnings
-    ]
-    return findings
 
 
 def check_unused_contracts(

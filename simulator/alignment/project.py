@@ -11,8 +11,10 @@ A user's project (``smsim validate PATH``) is laid out like ours::
     PATH/dockers/*/ ...     the scripts (or PATH/scripts/, PATH/src/, PATH/)
 
 Every ``*.py`` in ``PATH/contracts`` and ``PATH/specs`` (except ``__init__``,
-``base`` and ``registry``) is imported as a module of smsim's own ``contracts``
-/ ``specs`` package, with the user's folder searched first — so the user's
+``base`` and ``registry``: those names are smsim's own modules, and a user's
+non-empty ``base.py``/``registry.py`` is reported as not loaded) is imported as
+a module of smsim's own ``contracts`` / ``specs`` package, with the user's
+folder searched first — so the user's
 ``from contracts.my_train import MY_CONTRACT`` and smsim's
 ``from contracts.base import TrainingScriptContract`` both work as in our
 project — and ``PATH`` is on ``sys.path`` during the import. Every
@@ -44,10 +46,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pydantic
+
 import contracts
 import specs
 from contracts.base import ScriptContract
-from simulator.alignment.report import Finding, error
+from simulator.alignment.report import Finding, error, warning
+from simulator.alignment.script_facts import display_path
 from simulator.errors import SmsimError
 from specs.base import SageMakerStepType, StepSpecification
 
@@ -123,6 +128,8 @@ def load_project(root: Path | str, scripts_dir: Path | None = None) -> Project:
             for path in sorted(directory.glob("*.py")) if directory.is_dir() else []:
                 if path.stem not in _SKIPPED_MODULES:
                     _collect(project, package, path)
+                elif f"{package}.{path.stem}" in _KEEP_MODULES and path.stat().st_size:
+                    project.problems.append(_shadowed(package, path))
     if scripts_dir is not None:
         project.script_dirs = [Path(scripts_dir)]
     else:
@@ -142,8 +149,9 @@ def _collect(project: Project, package: str, path: Path) -> None:
                 0,
                 name,
                 "project.import",
-                f"importing {path.name} failed: {type(exc).__name__}: {exc}",
-                "fix the module so that it imports",
+                f"importing {path.name} failed: {_describe_exception(exc)}",
+                "correct what the message names at that line; the module must import "
+                "before its specs and contracts can be checked",
                 location=_user_frame(exc, path),
             )
         )
@@ -180,16 +188,44 @@ def _add_spec(project: Project, spec: StepSpecification, path: Path) -> None:
                     f"two different specs have step type {spec.step_type!r} (the second in "
                     f"{path.name}); a registry refuses the second",
                     "give one of them another step_type",
-                    location=str(path),
+                    location=display_path(path),
                 )
             )
             return
     project.specs.append(spec)
 
 
+def _shadowed(package: str, path: Path) -> Finding:
+    # `from contracts.base import …` must reach smsim's models, so a user module of
+    # that name is never imported: say so rather than skip its contents silently.
+    return warning(
+        0,
+        f"{package}.{path.stem}",
+        "project.shadowed_module",
+        f"{display_path(path)} is not loaded: {package}.{path.stem} is smsim's own module "
+        "(the models your contracts and specs import)",
+        f"move what it defines into another module of {package}/ (e.g. {package}/common.py)",
+        location=display_path(path),
+    )
+
+
+def _describe_exception(exc: Exception) -> str:
+    """The exception in a line or two: pydantic's rule messages without its boilerplate."""
+    if isinstance(exc, pydantic.ValidationError):
+        rules = "; ".join(
+            ".".join(map(str, e["loc"]))
+            + (": " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        return f"invalid {exc.title}: {rules}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _user_frame(exc: BaseException, path: Path) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-    return f"{path}:{frames[-1].lineno}" if frames else str(path)
+    shown = display_path(path)
+    return f"{shown}:{frames[-1].lineno}" if frames else shown
 
 
 @contextmanager

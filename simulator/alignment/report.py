@@ -96,9 +96,6 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
-    def for_step(self, step: str, level: int | None = None) -> list[Finding]:
-        return [f for f in self.findings if f.step == step and (level is None or f.level == level)]
-
     def to_dict(self) -> dict[str, Any]:
         findings = []
         for f in self.findings:

@@ -111,7 +111,7 @@ def _path_findings(contract: ScriptContract, facts: ScriptFacts, step: str) -> l
 
     for path, what in unused.items():
         kind, name = what.split(" ", 1)
-        hint = _closest(path, tops)
+        hint = _closest(path, [t for t in tops if _area(t) == _area(path)])
         findings.append(
             error(
                 LEVEL,
@@ -153,6 +153,15 @@ def _path_findings(contract: ScriptContract, facts: ScriptFacts, step: str) -> l
             )
         )
     return findings
+
+
+def _area(path: str) -> tuple[str, ...]:
+    """The part of the container a path is in: ``("input",)``, ``("processing", "output")``…
+
+    A hint never crosses areas: an unused output is not "used instead" by an input read.
+    """
+    parts = path[len(OPT_ML) :].strip("/").split("/")
+    return tuple(parts[:2]) if parts[0] == "processing" else tuple(parts[:1])
 
 
 def _closest(path: str, candidates: list[str]) -> str | None:
@@ -227,32 +236,25 @@ def _env_findings(contract: ScriptContract, facts: ScriptFacts, step: str) -> li
                             location=str(read.location),
                         )
                     )
-    for name in contract.required_env_vars:
-        if name not in reads:
-            findings.append(
-                error(
-                    LEVEL,
-                    step,
-                    "env.required_unread",
-                    f"the contract requires environment variable {name!r}, but "
-                    f"{facts.entry.name} never reads it",
-                    f"remove {name!r} from required_env_vars, or read it in the script",
-                    location=display_path(facts.entry),
-                )
+    # A required variable never read is an error (the contract promises what the
+    # script ignores); an optional one is a warning.
+    for make, kind, field_name, names in (
+        (error, "required", "required_env_vars", list(contract.required_env_vars)),
+        (warning, "optional", "optional_env_vars", list(contract.optional_env_vars)),
+    ):
+        findings += [
+            make(
+                LEVEL,
+                step,
+                f"env.{kind}_unread",
+                f"the contract declares {kind} environment variable {name!r}, but "
+                f"{facts.entry.name} never reads it",
+                f"remove {name!r} from {field_name}, or read it in the script",
+                location=display_path(facts.entry),
             )
-    for name in contract.optional_env_vars:
-        if name not in reads:
-            findings.append(
-                warning(
-                    LEVEL,
-                    step,
-                    "env.optional_unread",
-                    f"the contract declares optional variable {name!r}, but "
-                    f"{facts.entry.name} never reads it",
-                    f"remove {name!r} from optional_env_vars, or read it in the script",
-                    location=display_path(facts.entry),
-                )
-            )
+            for name in names
+            if name not in reads
+        ]
     return findings
 
 

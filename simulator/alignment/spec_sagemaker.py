@@ -64,14 +64,22 @@ def _check_output(
     check = check_property_path(
         step_type, out.property_path, output_names=output_names, metric_names=metric_names
     )
+    if check.suggestion:
+        fix = f"set property_path={check.suggestion!r}"
+    else:
+        fix = (
+            f"use a path of the {step_type} step's Describe* response; try candidates with "
+            f"`smsim paths check --step-type {step_type} PATH`"
+        )
     findings = [
         error(
             LEVEL,
             spec.step_type,
             "property_path.invalid",
-            f"output {out.logical_name!r}: {out.property_path!r} is not valid for a "
-            f"{step_type} step: {msg}",
-            "use a path of the step's Describe* response (see `smsim paths check`)",
+            f"output {out.logical_name!r}: property_path {out.property_path!r} is invalid for "
+            # The failing prefix is worth repeating only when it is not the whole path.
+            f"a {step_type} step: {msg.removeprefix(out.property_path + ': ')}",
+            fix,
             location=where,
         )
         for msg in check.errors

@@ -7,6 +7,8 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
+from rich.text import Text
 
 # Human output goes to stdout; logs streamed from jobs and progress go to stderr
 # so that `--json` output on stdout stays one parseable document.
@@ -16,6 +18,15 @@ err_console = Console(stderr=True)
 # Exit codes shared by every command: 0 clean, 1 the thing checked/run failed,
 # 2 the command could not run (bad arguments, unreadable input).
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def print_indented(text: Text | str, indent: int = 2) -> None:
+    """Print ``text`` wrapped at word boundaries, every line indented (a hanging block).
+
+    Reports print a finding as a head line and indented detail lines rather than as
+    table cells: at 80 columns a 5-column table folds every message mid-word.
+    """
+    console.print(Padding(text, (0, 0, 0, indent), expand=False))
 
 
 def emit_json(obj: Any) -> None:

@@ -2,7 +2,7 @@
 
 Two forms:
 
-- ``smsim paths check --step-type Training PATH…``: a table (or ``--json``);
+- ``smsim paths check --step-type Training PATH…``: one block per path (or ``--json``);
   exit 1 when any path is invalid, so a shell script can gate on it.
 - ``smsim paths check --jsonl FILE`` (``-`` for stdin): every row is an object
   with ``step_type`` and ``path`` (optional ``output_names``/``metric_names``;
@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from simulator.cli.output import (
     EXIT_FAILED,
@@ -30,6 +30,7 @@ from simulator.cli.output import (
     console,
     emit_json,
     err_console,
+    print_indented,
 )
 from simulator.properties import PathCheck, check_property_path
 from simulator.shapes import STEP_TYPE_ALIASES, STEP_TYPE_ROOT_SHAPES
@@ -75,7 +76,7 @@ def check(
     if as_json:
         emit_json([{"step_type": step_type, "path": p, **r.to_dict()} for p, r in results])
     else:
-        _print_table(step_type, results)
+        _print_results(step_type, results)
     sys.exit(EXIT_OK if all(r.valid for _, r in results) else EXIT_FAILED)
 
 
@@ -84,17 +85,19 @@ def _unusable(message: str) -> NoReturn:
     sys.exit(EXIT_UNUSABLE)
 
 
-def _print_table(step_type: str, results: list[tuple[str, PathCheck]]) -> None:
-    table = Table(title=f"Property paths of a {step_type} step")
-    table.add_column("path", overflow="fold")
-    table.add_column("valid")
-    table.add_column("errors / warnings", overflow="fold")
+def _print_results(step_type: str, results: list[tuple[str, PathCheck]]) -> None:
+    """One block per path (a mark and the path, then what is wrong): readable at 80 columns."""
+    console.print(f"[bold]Property paths of a {escape(step_type)} step[/bold]")
     for path, result in results:
-        notes = [f"[red]{escape(e)}[/red]" for e in result.errors]
-        notes += [f"[yellow]warning:[/yellow] {escape(w)}" for w in result.warnings]
-        mark = "[green]yes[/green]" if result.valid else "[red]no[/red]"
-        table.add_row(escape(path), mark, "\n".join(notes))
-    console.print(table)
+        head = Text("✓ " if result.valid else "✗ ", style="green" if result.valid else "red")
+        head.append(path, style="bold")
+        console.print(head)
+        notes = [Text(e, style="red") for e in result.errors]
+        notes += [Text.assemble(("warning: ", "yellow"), w) for w in result.warnings]
+        if result.suggestion:
+            notes.append(Text.assemble(("valid instead: ", "green"), result.suggestion))
+        for note in notes:
+            print_indented(note)
 
 
 def _read_rows(jsonl_file: str) -> list[dict[str, Any]]:

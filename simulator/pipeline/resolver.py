@@ -59,7 +59,6 @@ __all__ = [
     "MatchScore",
     "Resolution",
     "UnresolvedDependencyError",
-    "compatible_types",
     "resolve_dag",
     "resolve_step",
     "score_match",
@@ -91,11 +90,6 @@ _COMPATIBLE: dict[DependencyType, frozenset[DependencyType]] = {
     _DT.PAYLOAD_SAMPLES: frozenset({_DT.PAYLOAD_SAMPLES, _DT.PROCESSING_OUTPUT}),
     _DT.CUSTOM_PROPERTY: frozenset({_DT.CUSTOM_PROPERTY}),
 }
-
-
-def compatible_types(dependency_type: DependencyType) -> frozenset[DependencyType]:
-    """Output types that may feed a dependency of ``dependency_type``."""
-    return _COMPATIBLE[dependency_type]
 
 
 @dataclass
@@ -136,10 +130,6 @@ class Resolution:
     dependency: DependencySpec
     chosen: Candidate | None
     candidates: list[Candidate] = field(default_factory=list)
-
-    @property
-    def resolved(self) -> bool:
-        return self.chosen is not None
 
     def describe_candidates(self, limit: int = 5) -> str:
         if not self.candidates:

@@ -121,6 +121,59 @@ def test_typo_gets_did_you_mean() -> None:
 
 
 @pytest.mark.parametrize(
+    ("step_type", "path", "names", "suggestion"),
+    [
+        # The seed's two mistakes.
+        ("Training", "properties.TrainingMetrics", {}, "properties.FinalMetricDataList"),
+        (
+            "Training",
+            "properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath",
+            {},
+            "properties.OutputDataConfig.S3OutputPath",
+        ),
+        # A member that exists deeper; two misspellings in one path; the Steps form.
+        (
+            "Training",
+            "properties.S3ModelArtifacts",
+            {},
+            "properties.ModelArtifacts.S3ModelArtifacts",
+        ),
+        (
+            "Training",
+            "Steps.Train.ModelArtifact.S3ModelArtifact",
+            {},
+            "Steps.Train.ModelArtifacts.S3ModelArtifacts",
+        ),
+        # Misspelt declared names are corrected too.
+        (
+            "Processing",
+            "properties.ProcessingOutputConfg.Outputs['tran'].S3Output.S3Uri",
+            {"output_names": ["train", "val"]},
+            "properties.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri",
+        ),
+        (
+            "Training",
+            "properties.FinalMetricDataList['val:los'].Value",
+            {"metric_names": ["val:loss"]},
+            "properties.FinalMetricDataList['val:loss'].Value",
+        ),
+    ],
+)
+def test_an_invalid_path_suggests_the_closest_valid_one(
+    step_type: str, path: str, names: dict, suggestion: str
+) -> None:
+    result = check_property_path(step_type, path, **names)
+    assert not result.valid and result.suggestion == suggestion
+    assert check_property_path(step_type, suggestion, **names).valid
+
+
+def test_no_suggestion_when_nothing_is_close() -> None:
+    result = check_property_path("Training", "properties.Zzz.Yyy")
+    assert not result.valid and result.suggestion is None
+    assert check_property_path("Training", "properties.TrainingJobName").suggestion is None
+
+
+@pytest.mark.parametrize(
     ("step_type", "path"),
     [
         ("Training", "properties.ModelArtifacts.S3ModelArtifacts"),

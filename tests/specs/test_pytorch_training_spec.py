@@ -145,18 +145,20 @@ def _spec(**overrides: object) -> StepSpecification:
 
 
 @pytest.mark.parametrize(
-    ("node_type", "deps", "outs"),
+    ("node_type", "deps", "outs", "fitting"),
     [
-        (NodeType.SOURCE, [_dep()], [_out()]),
-        (NodeType.INTERNAL, [], [_out()]),
-        (NodeType.INTERNAL, [_dep()], []),
-        (NodeType.SINK, [_dep()], [_out()]),
-        (NodeType.SINGULAR, [], [_out()]),
+        (NodeType.SOURCE, [_dep()], [_out()], "INTERNAL"),
+        (NodeType.INTERNAL, [], [_out()], "SOURCE"),
+        (NodeType.INTERNAL, [_dep()], [], "SINK"),
+        (NodeType.SINK, [_dep()], [_out()], "INTERNAL"),
+        (NodeType.SINGULAR, [], [_out()], "SOURCE"),
+        (NodeType.SOURCE, [], [], "SINGULAR"),
     ],
 )
-def test_node_type_constraints_are_enforced(node_type, deps, outs) -> None:
-    with pytest.raises(ValidationError, match=f"a {node_type.value} node must have"):
+def test_node_type_constraints_are_enforced(node_type, deps, outs, fitting) -> None:
+    with pytest.raises(ValidationError, match=f"a {node_type.value} node must have") as exc:
         _spec(node_type=node_type, dependencies=deps, outputs=outs)
+    assert f"set node_type=NodeType.{fitting}" in str(exc.value)  # the fix names the fit
 
 
 def test_other_node_types_accept_their_shapes() -> None:
@@ -173,6 +175,23 @@ def test_alias_clashing_with_another_output_case_insensitively_is_refused() -> N
 def test_duplicate_logical_names_are_refused() -> None:
     with pytest.raises(ValidationError, match="appears twice"):
         _spec(dependencies=[_dep(), _dep()])
+
+
+def test_output_names_differing_only_in_case_are_refused() -> None:
+    with pytest.raises(ValidationError, match="'MODEL_OUTPUT' appears twice"):
+        _spec(outputs=[_out(), _out("MODEL_OUTPUT", "properties.TrainingJobName")])
+
+
+def test_dependency_names_differing_only_in_case_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"'Input_Path' appears twice \(as 'input_path'\)"):
+        _spec(dependencies=[_dep(), _dep("Input_Path")])
+
+
+def test_dict_keys_must_be_the_logical_names() -> None:
+    # Otherwise get_dependency()/outputs[...] would look up one name and find another.
+    with pytest.raises(ValidationError, match=r"dependencies\['data'\] holds logical_name"):
+        _spec(dependencies={"data": _dep("input_path")})
+    assert _spec(dependencies={"input_path": _dep()}).get_dependency("input_path")
 
 
 def test_property_path_must_start_with_properties() -> None:

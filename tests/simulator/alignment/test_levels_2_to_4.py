@@ -40,7 +40,7 @@ def test_level2_contract_output_without_spec_output_is_an_error(specs) -> None:
     spec = _with_outputs(specs["ModelEvaluation"], eval_output=None)
     [f] = check_contract_spec(spec)
     assert (f.level, f.severity) == (2, Severity.ERROR)
-    assert "'eval_output'" in f.message and "OutputSpec(logical_name='eval_output'" in f.message
+    assert "'eval_output'" in f.message and "OutputSpec(logical_name='eval_output'" in f.fix
 
 
 def test_level2_outputs_match_by_alias(specs) -> None:
@@ -119,8 +119,12 @@ def test_level4_our_property_paths_are_valid(specs) -> None:
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("properties.TrainingMetrics", "FinalMetricDataList"),
-        ("properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath", "OutputDataConfig"),
+        ("properties.TrainingMetrics", "properties.FinalMetricDataList"),
+        (
+            "properties.TrainingJobDefinition.OutputDataConfig.S3OutputPath",
+            "properties.OutputDataConfig.S3OutputPath",
+        ),
+        ("properties.S3ModelArtifacts", "properties.ModelArtifacts.S3ModelArtifacts"),
     ],
 )
 def test_level4_invalid_training_path_is_an_error_with_suggestion(specs, path, expected) -> None:
@@ -128,7 +132,16 @@ def test_level4_invalid_training_path_is_an_error_with_suggestion(specs, path, e
     bad = training.outputs["metrics_output"].model_copy(update={"property_path": path})
     [f] = check_spec_sagemaker(_with_outputs(training, metrics_output=bad))
     assert (f.level, f.severity, f.rule) == (4, Severity.ERROR, "property_path.invalid")
-    assert path in f.message and expected in f.message
+    assert path in f.message and expected.split(".")[1] in f.message
+    # The fix is the corrected path itself, ready to paste into the spec.
+    assert f.fix == f"set property_path={expected!r}"
+
+
+def test_level4_invalid_path_without_a_close_valid_one_points_to_paths_check(specs) -> None:
+    training = specs["PyTorchTraining"]
+    bad = training.outputs["metrics_output"].model_copy(update={"property_path": "properties.Zzz"})
+    [f] = check_spec_sagemaker(_with_outputs(training, metrics_output=bad))
+    assert "smsim paths check --step-type Training" in f.fix
 
 
 def test_level4_processing_output_lookup_must_name_a_contract_output(specs) -> None:

@@ -110,7 +110,7 @@ def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline) -> None:
     _only_errors_at(added, 2)
     [f] = added
     assert f.step == "ModelEvaluation" and "'eval_output'" in f.message
-    assert "add OutputSpec(logical_name='eval_output'" in f.message
+    assert "add OutputSpec(logical_name='eval_output'" in f.fix
 
 
 def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseline) -> None:

@@ -133,6 +133,26 @@ def test_import_error_is_a_finding_at_the_failing_line(user_project: Path) -> No
     assert "Clean" in report.steps  # the other modules still load
 
 
+def test_an_invalid_spec_is_reported_by_its_rule_not_by_pydantic(user_project: Path) -> None:
+    spec = user_project / "specs/clean_spec.py"
+    spec.write_text(spec.read_text().replace("NodeType.INTERNAL", "NodeType.SINGULAR"))
+    report = validate_project(load_project(user_project))
+    [f] = [f for f in report.findings if f.level == 0]
+    assert f.message.startswith("importing clean_spec.py failed: invalid StepSpecification: ")
+    assert "a singular node must have no dependencies and no outputs" in f.message
+    assert "errors.pydantic.dev" not in f.message and "input_value" not in f.message
+    assert f.location.endswith("clean_spec.py:7")  # the line of CLEAN_SPEC = StepSpecification(
+
+
+def test_a_user_module_shadowed_by_ours_is_reported(user_project: Path) -> None:
+    _project(user_project, {"contracts/base.py": "X = 1\n", "specs/__init__.py": ""})
+    report = validate_project(load_project(user_project))
+    [f] = [f for f in report.findings if f.level == 0]
+    assert (f.severity, f.rule) == (Severity.WARNING, "project.shadowed_module")
+    assert "contracts/base.py is not loaded" in f.message and "contracts/common.py" in f.fix
+    assert "Clean" in report.steps
+
+
 def test_invalid_property_path_is_deferred_to_level_4(user_project: Path) -> None:
     spec = user_project / "specs/clean_spec.py"
     spec.write_text(spec.read_text().replace("S3Output.S3Uri", "S3Output.S3Url"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from simulator.cli import main
+from simulator.cli import main, output
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "property_paths.jsonl"
 
@@ -22,10 +22,11 @@ def _run(*args: str, stdin: str | None = None):
 def test_valid_paths_exit_zero() -> None:
     result = _run("--step-type", "Training", "properties.ModelArtifacts.S3ModelArtifacts")
     assert result.exit_code == 0, result.output
-    assert "yes" in result.output
+    assert "✓ properties.ModelArtifacts.S3ModelArtifacts" in result.output
 
 
-def test_an_invalid_path_exits_one_and_shows_the_suggestion() -> None:
+def test_an_invalid_path_exits_one_and_shows_the_suggestion(monkeypatch) -> None:
+    monkeypatch.setattr(output.console, "width", 80)
     result = _run(
         "--step-type",
         "Training",
@@ -33,7 +34,10 @@ def test_an_invalid_path_exits_one_and_shows_the_suggestion() -> None:
         "properties.TrainingMetrics",
     )
     assert result.exit_code == 1
-    assert "FinalMetricDataList" in result.output
+    assert "✗ properties.TrainingMetrics" in result.output
+    assert "valid instead: properties.FinalMetricDataList" in result.output
+    # A block per path, wrapped at word boundaries: nothing wider than the terminal.
+    assert max(len(line.rstrip()) for line in result.output.splitlines()) <= 80
 
 
 def test_json_output_of_the_path_form() -> None:
