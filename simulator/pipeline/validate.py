@@ -41,7 +41,6 @@ from simulator.pipeline.expressions import (
     property_file_reference,
     split_reference,
 )
-from simulator.pipeline.path_suggestions import suggest_property_path
 from simulator.pipeline.placeholders import fits, join_path, substitute
 from simulator.properties import (
     check_property_path,
@@ -396,13 +395,7 @@ class _Checker:
             target.type, ref, output_names=_output_names(target), metric_names=_metric_names(target)
         )
         if result.errors:
-            better = suggest_property_path(
-                target.type,
-                ref,
-                output_names=_output_names(target),
-                metric_names=_metric_names(target),
-            )
-            fix = f"did you mean {better!r}?" if better else ""
+            fix = f"did you mean {result.suggestion!r}?" if result.suggestion else ""
             for err in result.errors:
                 # The checker's message repeats the path it was given; say it once.
                 err = err.removeprefix(f"{ref!r}: ")
