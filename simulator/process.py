@@ -172,6 +172,9 @@ def run_process(
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=0.05)
     proc.wait()
+    # A container ends with its entry point: processes it left behind in its group
+    # (a background `cmd &`, a worker it forgot) go too, and release the log pipes.
+    _signal_group(proc, signal.SIGKILL)
     for reader in readers:
         reader.join(timeout=5)
     combined.close()
@@ -187,8 +190,6 @@ def _terminate(proc: subprocess.Popen[bytes], grace_seconds: float) -> None:
     except subprocess.TimeoutExpired:
         _signal_group(proc, signal.SIGKILL)
         proc.wait()
-    # Children left in the group after the leader exits get the same end.
-    _signal_group(proc, signal.SIGKILL)
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -8,8 +8,8 @@ SageMaker's rules followed:
 * the container runs ContainerEntrypoint + ContainerArguments; ``/opt/ml/...``
   arguments are mapped to the host dir, ``python``/``python3`` to the image's
   interpreter, and ``SAGEMAKER_BASE_DIR`` is set (scripts that resolve their
-  paths against it work; a script hard-coding ``/opt/ml`` cannot be remapped
-  without a container);
+  paths against it work; a Python script hard-coding ``/opt/ml`` is remapped by
+  ``opt_ml_remap/sitecustomize.py``);
 * each output's LocalPath contents are uploaded directly under S3Output.S3Uri at
   the end (EndOfJob) or as files settle (Continuous) — also when the job fails;
 * ``/opt/ml/output/message`` becomes ExitMessage; a non-zero exit → Failed with
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import copy
 import gzip
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from simulator.container import (
-    HostLayout,
     base_env,
     clip,
     container_argv,
@@ -35,10 +35,9 @@ from simulator.container import (
     write_processing_config,
 )
 from simulator.errors import Problem, SmsimError, UnsupportedFeature, ValidationError
-from simulator.process import run_process
+from simulator.job_run import JobRun, RunContext
 from simulator.s3 import DirSync, S3Error, download_prefix, parse_s3_uri, s3_uri_problems
 from simulator.shapes import validate_request
-from simulator.training import RunContext
 from simulator.workspace import JobRecord, now
 
 PROCESSING_ROOT = "/opt/ml/processing"
@@ -97,7 +96,24 @@ def check_request(request: dict[str, Any]) -> None:
                 "(not FeatureStoreOutput)"
             )
         problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Output.S3Uri")
-        problems += _local_path_problems(s3.get("LocalPath"), f"{where}.S3Output.LocalPath", {})
+        local = s3.get("LocalPath")
+        if not isinstance(local, str) or not local.startswith("/"):
+            problems.append(
+                Problem(
+                    f"{where}.S3Output.LocalPath",
+                    "must be an absolute path",
+                    local,
+                    f"use e.g. {PROCESSING_ROOT}/output/{item.get('OutputName')}",
+                )
+            )
+        elif map_container_path(local, Path("/")) is None:
+            # The service takes any absolute path here; without a container smsim can
+            # only give the job directories under /opt/ml (its host dir).
+            raise UnsupportedFeature(
+                f"{where}.S3Output.LocalPath {local!r} is outside /opt/ml: smsim maps only "
+                f"/opt/ml paths to the job's host dir; use e.g. {PROCESSING_ROOT}/output/"
+                f"{item.get('OutputName')}"
+            )
     cluster = request["ProcessingResources"]["ClusterConfig"]
     if int(cluster.get("InstanceCount", 1)) != 1:
         raise UnsupportedFeature(
@@ -114,20 +130,28 @@ def check_request(request: dict[str, Any]) -> None:
 
 
 def _local_path_problems(path: Any, where: str, seen: dict[str, str]) -> list[Problem]:
-    if not isinstance(path, str) or map_container_path(path, Path("/x")) is None:
+    """SageMaker's rule for an input's LocalPath: absolute, beginning with /opt/ml/processing/
+    (botocore's documentation of ProcessingS3Input.LocalPath), used by one input only."""
+    norm = os.path.normpath(path) if isinstance(path, str) else ""
+    if not norm.startswith(PROCESSING_ROOT + "/"):
         return [
             Problem(
                 where,
-                f"must be an absolute path under {PROCESSING_ROOT}",
+                f"must be an absolute path beginning with {PROCESSING_ROOT}/",
                 path,
                 f"use e.g. {PROCESSING_ROOT}/input/data",
             )
         ]
-    if path in seen:
+    if norm in seen:
         return [
-            Problem(where, "LocalPath used by two inputs", path, "give each input its own path")
+            Problem(
+                where,
+                f"LocalPath already used by {seen[norm]}",
+                path,
+                "give each input its own path",
+            )
         ]
-    seen[path] = where
+    seen[norm] = where
     return []
 
 
@@ -168,42 +192,32 @@ def initial_description(request: dict[str, Any], arn: str) -> dict[str, Any]:
     return desc
 
 
-class ProcessingRun:
+class ProcessingRun(JobRun):
     """Executes one recorded processing job (call ``run`` in a thread)."""
 
+    log_group = "/aws/sagemaker/ProcessingJobs"
+
     def __init__(self, record: JobRecord, ctx: RunContext) -> None:
-        self.record = record
-        self.ctx = ctx
-        self.request = record.request
-        self.name = self.request["ProcessingJobName"]
-        self.layout = HostLayout(record.dir / "hosts" / "algo-1")
-        self.prefix = f"{self.name}/algo-1"
+        super().__init__(record, ctx)
         self.syncs: list[tuple[Path, Any, DirSync | None]] = []
 
-    def log(self, message: str) -> None:
-        self.ctx.sink(f"[{self.prefix}] [smsim] {message}")
-
-    def run(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # noqa: BLE001 - every failure ends up in the description
-            self._end("Failed", failure=f"InternalServerError: smsim could not run the job: {exc}")
-        finally:
-            self.record.done.set()
+    def _crash(self, reason: str) -> None:
+        self._end("Failed", failure=reason)
 
     def _run(self) -> None:
         rec = self.record
         rec.update(ProcessingStartTime=now())
         if rec.stop_event.is_set():
             return self._end("Stopped")
+        app = self.request["AppSpecification"]
         try:
-            write_processing_config(self.layout, self.request)
+            arn = rec.snapshot()["ProcessingJobArn"]
+            write_processing_config(self.layout, self.request, arn)
             self._stage_inputs()
             self._prepare_outputs()
+            interpreter = self.ctx.images.interpreter(app.get("ImageUri"))
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", failure=f"ClientError: {exc}")
-        app = self.request["AppSpecification"]
-        interpreter = self.ctx.images.interpreter(app.get("ImageUri"))
         argv = container_argv(
             app["ContainerEntrypoint"], app.get("ContainerArguments", []), self.layout, interpreter
         )
@@ -216,25 +230,7 @@ class ProcessingRun:
                 sync.start()
         cwd = self.layout.root / "processing"
         cwd.mkdir(parents=True, exist_ok=True)
-        self.log("running: " + " ".join(argv))
-        result = run_process(
-            argv,
-            cwd=cwd,
-            env=env,
-            log_dir=rec.dir / "logs",
-            prefix=self.prefix,
-            max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
-            stop_event=rec.stop_event,
-            grace_seconds=self.ctx.grace_seconds,
-            sink=self.ctx.sink,
-            on_line=(
-                self.ctx.cloudwatch(
-                    "/aws/sagemaker/ProcessingJobs", f"{self.name}/algo-1-{int(now().timestamp())}"
-                )
-                if self.ctx.cloudwatch is not None
-                else None
-            ),
-        )
+        result = self.execute(argv, cwd, env)
         if result.stop_reason == "MaxRuntimeExceeded":
             limit = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
             return self._end("Stopped", exit_message=f"MaxRuntimeInSeconds ({limit}) exceeded")
@@ -266,6 +262,13 @@ class ProcessingRun:
             dest = self.layout.host_path(s3["LocalPath"], f"{item['InputName']}.S3Input.LocalPath")
             files = download_prefix(self.ctx.s3, parse_s3_uri(s3["S3Uri"]), dest)
             if s3.get("S3CompressionType", "None") == "Gzip":
+                # The service takes Gzip only with S3InputMode Pipe (botocore's doc of
+                # S3CompressionType), which smsim does not simulate: the files are
+                # decompressed in place instead, and the user is told.
+                self.log(
+                    f"warning: {item['InputName']}: S3CompressionType 'Gzip' is accepted by "
+                    "SageMaker only with S3InputMode 'Pipe'; files decompressed in File mode"
+                )
                 files = [_gunzip(f) for f in files]
             self.log(f"input {item['InputName']!r}: {len(files)} file(s) at {s3['LocalPath']}")
 

@@ -147,8 +147,14 @@ def download_object(s3: Any, uri: S3Uri, target: Path) -> Path:
 
 
 def upload_file(s3: Any, path: Path, uri: S3Uri) -> None:
-    """Upload one finished local file. S3 makes the object visible only once complete
-    (single PUT or CompleteMultipartUpload), so the key is whole or absent."""
+    """Upload one finished local file; the key ends up whole or absent, never half-written.
+
+    Why: S3 makes an object visible only once its upload completes (a single PUT, or
+    CompleteMultipartUpload). If a part fails, s3transfer's failure cleanup aborts the
+    multipart upload (tested in test_s3_transfers). If this process is killed mid-way, an
+    incomplete multipart upload may linger, invisible to GET/LIST of the key. Callers
+    upload only finished files (``pack_tar_gz`` renames its archive into place).
+    """
     s3.upload_file(str(path), uri.bucket, uri.key, Config=TRANSFER_CONFIG)
 
 

@@ -12,7 +12,7 @@ Design:
   SageMaker; every boto3 client in this process sees it. Our jobs are also
   created in moto's SageMaker backend, and its objects are overwritten with our
   description at every state change, so ``boto3.client("sagemaker")
-  .describe_training_job`` shows the real status and metrics.
+  .describe_training_job`` shows the real status and metrics (``moto_mirror.py``).
 * Operations smsim does not implement fall through to moto's SageMaker
   (``sm.client``): ``create_model``, ``create_model_package``, …
 * Pipeline operations go to ``simulator.pipeline.service.PipelineService``.
@@ -27,10 +27,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator import processing, training
+from simulator import processing, training, training_checks, training_description
 from simulator.aws import DEFAULT_REGION, EmbeddedAws
 from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
 from simulator.images import ImageMap
+from simulator.job_run import RunContext
+from simulator.moto_mirror import MotoMirror
 from simulator.process import LineSink, console_sink
 from simulator.workspace import TERMINAL, JobRecord, job_dir, load_descriptions
 
@@ -50,25 +52,6 @@ _PIPELINE_OPS = (
     "list_pipeline_parameters_for_execution",
 )
 
-# Attributes moto's list/filter code reads from its job objects (snake_case), per kind.
-_MOTO_ATTRS = {
-    "training": {
-        "training_job_name": "TrainingJobName",
-        "creation_time": "CreationTime",
-        "training_end_time": "TrainingEndTime",
-        "last_modified_time": "LastModifiedTime",
-        "training_job_status": "TrainingJobStatus",
-    },
-    "processing": {
-        "processing_job_name": "ProcessingJobName",
-        "creation_time": "CreationTime",
-        "processing_end_time": "ProcessingEndTime",
-        "last_modified_time": "LastModifiedTime",
-        "processing_job_status": "ProcessingJobStatus",
-    },
-}
-_ARN_KEYS = {"training": "TrainingJobArn", "processing": "ProcessingJobArn"}
-
 
 class LocalSageMaker:
     """SageMaker training and processing jobs (and pipelines), run locally."""
@@ -86,6 +69,7 @@ class LocalSageMaker:
         self.workspace = Path(workspace).expanduser().resolve()
         self.region = region
         self._aws = EmbeddedAws(region)
+        self._mirror = MotoMirror(self._aws)
         self.account_id = self._aws.account_id
         self.images = ImageMap.load(images, self.workspace)
         self.log_sink = log_sink or console_sink()
@@ -113,7 +97,7 @@ class LocalSageMaker:
         self._client = self._aws.client("sagemaker")
         self._s3 = self._aws.client("s3")
         self._started = True
-        self._install_moto_hooks()
+        self._mirror.install_hooks(self)
         return self
 
     def close(self) -> None:
@@ -126,7 +110,7 @@ class LocalSageMaker:
         for record in list(self._records.values()):
             if record.thread is not None:
                 record.thread.join(timeout=self.stop_grace_seconds + 30)
-        self._remove_moto_hooks()
+        self._mirror.remove_hooks()
         self._aws.stop()
         self._started = False
 
@@ -173,15 +157,15 @@ class LocalSageMaker:
         """CreateTrainingJob: validate, record InProgress, run in the background."""
         self._require_started()
         request = copy.deepcopy(request)
-        training.check_request(request)
+        training_checks.check_request(request)
         name = request["TrainingJobName"]
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{name.lower()}"
         record = self._new_record(
             "training",
             name,
             request,
-            training.initial_description(request, arn),
-            training.describe_validation_view,
+            training_description.initial_description(request, arn),
+            training_checks.validation_view,
         )
         run = training.TrainingRun(record, self._run_context())
         self._start(record, run.run)
@@ -246,8 +230,8 @@ class LocalSageMaker:
                 "(or call sm.start() and sm.close())"
             )
 
-    def _run_context(self) -> training.RunContext:
-        return training.RunContext(
+    def _run_context(self) -> RunContext:
+        return RunContext(
             s3=self._s3,
             aws_env=self._aws.env(),
             images=self.images,
@@ -302,12 +286,12 @@ class LocalSageMaker:
                 request,
                 describe,
                 validation_view=view,
-                on_change=self._sync_moto,
+                on_change=self._mirror.sync,
             )
             directory.mkdir(parents=True)
             self._records[(kind, name)] = record
         record.write_request()
-        self._create_in_moto(record)
+        self._mirror.create(record)
         record.update()  # validate + persist the initial description, sync moto
         return record
 
@@ -377,122 +361,6 @@ class LocalSageMaker:
     def stored_descriptions(self, kind: str = "training") -> dict[str, dict[str, Any]]:
         """Descriptions kept in the workspace (this and earlier sessions), by job name."""
         return load_descriptions(self.workspace, kind)
-
-    # -- moto mirror -------------------------------------------------------------------
-    def _create_in_moto(self, record: JobRecord) -> None:
-        backend = self._aws.sagemaker_backend()
-        if record.kind == "training":
-            backend.create_training_job(
-                training_job_name=record.name,
-                hyper_parameters={},
-                algorithm_specification={},
-                role_arn=record.request["RoleArn"],
-                input_data_config=[],
-                output_data_config=dict(record.request["OutputDataConfig"]),
-                resource_config={},
-                vpc_config=None,
-                stopping_condition={},
-                tags=record.request.get("Tags", []),
-                enable_network_isolation=False,
-                enable_inter_container_traffic_encryption=False,
-                enable_managed_spot_training=False,
-                checkpoint_config=None,
-                debug_hook_config=None,
-                debug_rule_configurations=None,
-                tensor_board_output_config=None,
-                experiment_config=None,
-            )
-        else:
-            backend.create_processing_job(
-                app_specification={},
-                experiment_config=None,
-                network_config=None,
-                processing_inputs=[],
-                processing_job_name=record.name,
-                processing_output_config=None,
-                role_arn=record.request["RoleArn"],
-                tags=record.request.get("Tags", []),
-                stopping_condition=None,
-            )
-
-    def _install_moto_hooks(self) -> None:
-        """Route job creation and stops that reach moto's SageMaker over HTTP to this
-        simulator, so a client we did not make (the SageMaker Python SDK's
-        ``Estimator.fit``, a plain ``boto3.client("sagemaker")``) runs a real job
-        instead of getting moto's instantly "Completed" stand-in."""
-        from moto.sagemaker.responses import SageMakerResponse
-
-        self._saved_hooks = {name: SageMakerResponse.__dict__.get(name) for name in _HOOKED_OPS}
-        for name in _HOOKED_OPS:
-            setattr(SageMakerResponse, name, _moto_hook(self, name))
-
-    def _remove_moto_hooks(self) -> None:
-        from moto.sagemaker.responses import SageMakerResponse
-
-        for name, original in getattr(self, "_saved_hooks", {}).items():
-            if original is None:  # moto has no handler of its own (stop_training_job)
-                delattr(SageMakerResponse, name)
-            else:
-                setattr(SageMakerResponse, name, original)
-        self._saved_hooks = {}
-
-    def _sync_moto(self, record: JobRecord) -> None:
-        """Overwrite moto's job object with our description (moto builds its describe
-        response from the object's attributes, CamelCase names passing through as is)."""
-        if not self._started:
-            return
-        backend = self._aws.sagemaker_backend()
-        jobs = backend.training_jobs if record.kind == "training" else backend.processing_jobs
-        job = jobs.get(record.name)
-        if job is None:
-            return
-        desc = record.snapshot()
-        arn = desc[_ARN_KEYS[record.kind]]
-        fields: dict[str, Any] = {"arn": arn}
-        names = _MOTO_ATTRS[record.kind]
-        for attr, key in names.items():
-            fields[attr] = desc.get(key)
-        taken = set(names.values()) | {_ARN_KEYS[record.kind]}
-        for key, value in desc.items():
-            if key not in taken:
-                fields[key] = value
-        tags = getattr(job, "tags", None)
-        job.__dict__.clear()
-        job.__dict__.update(fields)
-        job.tags = tags or []  # moto's tagging API reads this attribute
-
-
-_HOOKED_OPS = (
-    "create_training_job",
-    "stop_training_job",
-    "create_processing_job",
-    "stop_processing_job",
-)
-
-
-def _moto_hook(sim: LocalSageMaker, operation: str) -> Any:
-    """A replacement for moto's handler of ``operation`` that calls ``sim`` instead,
-    with smsim's errors turned into the service's error codes."""
-
-    def handler(response: Any) -> Any:
-        import json
-
-        from moto.core.responses import ActionResult
-        from moto.sagemaker import exceptions as moto_errors
-
-        params = json.loads(response.body or "{}")
-        try:
-            result = getattr(sim, operation)(**params)
-        except ResourceInUse as exc:
-            raise moto_errors.ResourceInUseException(str(exc)) from exc
-        except ResourceNotFound as exc:
-            raise moto_errors.ValidationError(str(exc)) from exc
-        except SmsimError as exc:  # ValidationError, UnsupportedFeature, …
-            raise moto_errors.ValidationError(str(exc)) from exc
-        return ActionResult(result)
-
-    handler.__name__ = operation
-    return handler
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:

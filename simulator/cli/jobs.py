@@ -7,10 +7,12 @@ needs to run.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.cli.output import EXIT_OK, EXIT_UNUSABLE, console, emit_json, err_console
@@ -67,6 +69,8 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
     def list_jobs(workspace: Path, as_json: bool) -> None:
         """List the jobs of a workspace."""
+        if not workspace.is_dir():
+            _no_workspace(workspace, as_json)
         rows = collect(workspace)
         if as_json:
             emit_json({"workspace": str(workspace.resolve()), "jobs": rows})
@@ -82,12 +86,12 @@ def register(main: click.Group) -> None:
             duration = f"{r['duration_seconds']:.1f} s" if r["duration_seconds"] is not None else ""
             reason = (r["failure_reason"] or "").splitlines()[0][:60] if r["failure_reason"] else ""
             table.add_row(
-                r["name"],
+                escape(r["name"]),
                 r["kind"],
                 f"[{colour}]{r['status']}[/]",
                 str(r["creation_time"])[:19],
                 duration,
-                reason,
+                escape(reason),
             )
         console.print(table)
         raise SystemExit(EXIT_OK)
@@ -98,13 +102,19 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print the Describe* response as JSON.")
     def describe(name: str, workspace: Path, as_json: bool) -> None:
         """Show one job's stored Describe* response."""
+        if not workspace.is_dir():
+            _no_workspace(workspace, as_json)
         found = find(workspace, name)
         if found is None:
             known = [r["name"] for r in collect(workspace)]
-            err_console.print(
-                f"[red]error:[/] no job {name!r} in {workspace.resolve()}; jobs there: "
-                f"{', '.join(known) or 'none'}"
+            message = (
+                f"no job {name!r} in {workspace.resolve()}; jobs there: "
+                f"{', '.join(known) or 'none'} (`smsim jobs list` shows them)"
             )
+            if as_json:
+                emit_json({"error": message})
+            else:
+                err_console.print(f"[red]error:[/] {escape(message)}")
             raise SystemExit(EXIT_UNUSABLE)
         kind, desc = found
         if as_json:
@@ -112,14 +122,24 @@ def register(main: click.Group) -> None:
             raise SystemExit(EXIT_OK)
         table = Table(title=f"{kind.capitalize()} job {name}", show_header=False)
         table.add_column("Field", style="bold")
-        table.add_column("Value")
+        table.add_column("Value", overflow="fold")
         for key, value in desc.items():
             if isinstance(value, dict | list):
-                import json
-
                 text = json.dumps(value, indent=1, default=str)
             else:
                 text = str(value)
-            table.add_row(key, text)
+            table.add_row(key, escape(text))
         console.print(table)
         raise SystemExit(EXIT_OK)
+
+
+def _no_workspace(workspace: Path, as_json: bool) -> None:
+    message = (
+        f"no workspace at {workspace.resolve()}; give --workspace DIR, the directory "
+        "`smsim train` / `smsim pipeline run` / `smsim demo` wrote (default .smsim)"
+    )
+    if as_json:
+        emit_json({"error": message})
+    else:
+        err_console.print(f"[red]error:[/] {escape(message)}")
+    raise SystemExit(EXIT_UNUSABLE)

@@ -4,7 +4,23 @@ Without a container, ``/opt/ml`` does not exist: smsim gives each host a directo
 tells scripts through ``SAGEMAKER_BASE_DIR``. Scripts that hard-code ``/opt/ml`` (the
 SageMaker SDK's own ``_repack_model.py`` does) would fail; this maps every file-system
 call on a path under ``/opt/ml`` to the host directory in ``SMSIM_OPT_ML_ROOT``, the way
-the container's mount would. Other paths are untouched.
+the container's mount would. Other paths are untouched; without ``SMSIM_OPT_ML_ROOT``
+(outside a job) nothing is patched.
+
+What is remapped: ``open``/``io.open`` and the ``os`` functions listed below, so
+everything built on them in Python (``pathlib``, ``shutil``, ``tarfile``, ``glob``,
+``os.walk``, ``os.path.exists``…, json/pickle/numpy/torch loads given a path) and
+child Python processes (they inherit the PYTHONPATH and the variable).
+
+Limits (a container would have none of them; scripts should prefer SAGEMAKER_BASE_DIR
+or the SM_* variables):
+* programs that are not Python (``/bin/sh -c "cp /opt/ml/…"``) and C/C++ code that
+  opens paths itself (pyarrow's parquet reader, onnxruntime's InferenceSession,
+  h5py, sqlite3) see the real ``/opt/ml``, which does not exist;
+* functions bound before this module runs (``from os import stat`` at interpreter
+  start-up) and ``os`` functions not listed here are not remapped;
+* paths come back as given: ``os.getcwd()`` after ``os.chdir("/opt/ml/code")`` and
+  ``os.path.realpath`` show the host directory or the unmapped string.
 """
 
 from __future__ import annotations

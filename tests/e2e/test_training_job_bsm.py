@@ -123,3 +123,17 @@ def test_real_train_py_end_to_end(sm, bucket, tiny_bsm_data, tmp_path):
     assert all(not n.startswith(("/", "..")) for n in model)
     ckpts = sm.s3.list_objects_v2(Bucket=bucket, Prefix="bsm/checkpoints/e2e/")
     assert ckpts.get("KeyCount", 0) > 0
+    log = (sm.workspace / "jobs" / "bsm-train-e2e" / "logs" / "algo-1.log").read_text()
+    assert "epoch=1 " in log and "epoch=2 " in log and "resumed from checkpoint" not in log
+
+    # A second job on the same CheckpointConfig.S3Uri (a restart of the same run: same
+    # hyperparameters and data) resumes from the first one's last epoch instead of
+    # training again: SageMaker restores the S3Uri into the checkpoint dir first.
+    sm.create_training_job(**{**request, "TrainingJobName": "bsm-train-resumed"})
+    resumed = sm.wait_for_training_job("bsm-train-resumed", timeout=600)
+    assert resumed["TrainingJobStatus"] == "Completed", resumed.get("FailureReason")
+    log = (sm.workspace / "jobs" / "bsm-train-resumed" / "logs" / "algo-1.log").read_text()
+    assert "resumed from checkpoint of epoch 2" in log
+    assert "epoch=1 " not in log and "epoch=2 " not in log  # no epoch trained twice
+    again = read_tar(sm, bucket, "bsm/output/bsm-train-resumed/output/model.tar.gz")
+    assert {"model.pth", "model_artifacts.pth", "model.onnx"} <= set(again)

@@ -10,17 +10,19 @@ import pytest
 from simulator.container import (
     HostLayout,
     container_argv,
-    decode_hyperparameters,
     input_data_config,
     map_container_path,
     rewrite_argument,
+    write_training_config,
+)
+from simulator.errors import UnsupportedFeature
+from simulator.toolkit_env import (
+    decode_hyperparameters,
     split_hyperparameters,
     to_cmd_args,
     to_env_vars,
     training_environment,
-    write_training_config,
 )
-from simulator.errors import UnsupportedFeature
 
 
 def test_toolkit_mapping_rules():

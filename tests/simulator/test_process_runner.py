@@ -86,3 +86,53 @@ def test_missing_interpreter(tmp_path):
         sink=lambda _: None,
     )
     assert result.exit_code == 127 and "cannot start" in result.stderr_tail[0]
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie left for init to reap counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+SPAWNS_A_CHILD = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+    "print(f'child={child.pid}', flush=True)\n"
+)
+
+
+def _child_pid(lines: list[str]) -> int:
+    (line,) = [x for x in lines if "child=" in x]
+    return int(line.rsplit("=", 1)[1])
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    """MaxRuntimeInSeconds ends the entry point and everything it started: no orphans."""
+    code = SPAWNS_A_CHILD + "time.sleep(120)\n"
+    result, lines = run(tmp_path, code, max_runtime=1.0, grace_seconds=0.5)
+    assert result.stop_reason == "MaxRuntimeExceeded"
+    child = _child_pid(lines)
+    assert _gone(child), f"child {child} of the stopped entry point still runs"
+
+
+def test_processes_left_behind_by_a_finished_entry_point_are_ended(tmp_path):
+    """An entry point exiting 0 with a background child: the container ends, so does it."""
+    result, lines = run(tmp_path, SPAWNS_A_CHILD)
+    assert result.exit_code == 0 and result.stop_reason is None
+    child = _child_pid(lines)
+    assert _gone(child), f"child {child} outlived its job"

@@ -147,6 +147,10 @@ def test_processing_job_runs_and_uploads_outputs(sm, bucket, staged):
     host = sm.workspace / "processing-jobs" / "proc-ok" / "hosts" / "algo-1"
     resource = json.loads((host / "config" / "resourceconfig.json").read_text())
     assert resource["current_host"] == "algo-1" and resource["hosts"] == ["algo-1"]
+    config = json.loads((host / "config" / "processingjobconfig.json").read_text())
+    assert config["ProcessingJobArn"] == desc["ProcessingJobArn"]
+    for key in ("ProcessingJobName", "AppSpecification", "ProcessingInputs", "Environment"):
+        assert config[key] == req[key], key
     # Another client in the process sees the real description, ProcessingResources included.
     mirrored = boto3.client("sagemaker").describe_processing_job(ProcessingJobName="proc-ok")
     assert mirrored["ProcessingJobStatus"] == "Completed"
@@ -186,9 +190,18 @@ def test_processing_requests_checked(sm, bucket, staged):
     with pytest.raises(ResourceInUse):
         sm.create_processing_job(**request("proc-dup", bucket, code, data))
     bad_path = request("proc-bad-path", bucket, code, data)
-    bad_path["ProcessingInputs"][0]["S3Input"]["LocalPath"] = "/tmp/data"
-    with pytest.raises(ValidationError, match="LocalPath"):
-        sm.create_processing_job(**bad_path)
+    for local in ("/tmp/data", "/opt/ml/input/data"):  # must begin with /opt/ml/processing/
+        bad_path["ProcessingInputs"][0]["S3Input"]["LocalPath"] = local
+        with pytest.raises(ValidationError, match=r"LocalPath.*/opt/ml/processing/"):
+            sm.create_processing_job(**bad_path)
+    twice = request("proc-twice", bucket, code, data)
+    twice["ProcessingInputs"][1]["S3Input"]["LocalPath"] = "/opt/ml/processing/input/data/"
+    with pytest.raises(ValidationError, match=r"already used by ProcessingInputs\[0\]"):
+        sm.create_processing_job(**twice)
+    outside = request("proc-outside", bucket, code, data)
+    outside["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"] = "/data/out"
+    with pytest.raises(UnsupportedFeature, match=r"LocalPath '/data/out' is outside /opt/ml"):
+        sm.create_processing_job(**outside)
     manifest = request("proc-manifest", bucket, code, data)
     manifest["ProcessingInputs"][0]["S3Input"]["S3DataType"] = "ManifestFile"
     with pytest.raises(UnsupportedFeature, match="S3Prefix"):

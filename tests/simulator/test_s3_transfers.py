@@ -101,3 +101,57 @@ def test_dir_sync_uploads_settled_and_final_files(sm, bucket, tmp_path):
     sync.finish()
     listed = sm.s3.list_objects_v2(Bucket=bucket, Prefix="ck/")["Contents"]
     assert [o["Key"] for o in listed] == ["ck/new.pt"]
+
+
+def test_failed_multipart_upload_leaves_no_object_and_no_upload(sm, bucket, tmp_path, monkeypatch):
+    """Whole or absent: a multipart upload failing half-way is aborted (s3transfer's
+    failure cleanup), so neither the key nor an open multipart upload remains."""
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    import simulator.s3 as s3mod
+
+    mib = 1024 * 1024
+    monkeypatch.setattr(
+        s3mod,
+        "TRANSFER_CONFIG",
+        TransferConfig(multipart_threshold=5 * mib, multipart_chunksize=5 * mib, max_concurrency=1),
+    )
+    big = tmp_path / "model.tar.gz"
+    big.write_bytes(b"\0" * (11 * mib))  # three parts
+    client = boto3.client("s3")
+    parts: list[int] = []
+
+    def fail_second_part(params, **_):
+        parts.append(params["query_string"]["partNumber"])
+        if len(parts) == 2:
+            raise OSError("disk went away mid-upload")
+
+    client.meta.events.register("before-call.s3.UploadPart", fail_second_part)
+    with pytest.raises(OSError, match="mid-upload"):
+        s3mod.upload_file(client, big, S3Uri(bucket, "out/model.tar.gz"))
+    assert len(parts) >= 2  # it really was a multipart upload, stopped half-way
+    with pytest.raises(client.exceptions.ClientError, match="404"):
+        client.head_object(Bucket=bucket, Key="out/model.tar.gz")
+    assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    s3mod.upload_file(client, big, S3Uri(bucket, "out/model.tar.gz"))  # a retry is whole
+    assert client.head_object(Bucket=bucket, Key="out/model.tar.gz")["ContentLength"] == 11 * mib
+
+
+def test_failing_pack_leaves_no_archive(tmp_path, monkeypatch):
+    src = tmp_path / "model"
+    src.mkdir()
+    (src / "a.bin").write_text("a")
+    (src / "b.bin").write_text("b")
+    archive = tmp_path / "out" / "model.tar.gz"
+    real_addfile = tarfile.TarFile.addfile
+
+    def addfile(self, info, fileobj=None):
+        if info.name == "b.bin":
+            raise OSError("read error on b.bin")
+        return real_addfile(self, info, fileobj)
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
+    with pytest.raises(OSError, match="b.bin"):
+        pack_tar_gz(src, archive)
+    assert list((tmp_path / "out").iterdir()) == []  # neither the archive nor a .partial

@@ -57,6 +57,7 @@ report = {
     "raw_hps": raw_hps,
     "resource": resource,
     "cwd": os.getcwd(),
+    "my_flag": os.environ.get("MY_FLAG"),
 }
 with open(os.path.join(args.model_dir, "model.json"), "w") as f:
     json.dump({"total": total}, f)
@@ -199,6 +200,10 @@ def test_description_is_complete_and_valid(sm, bucket, put_s3, upload_code, trai
     ]
     for t in desc["SecondaryStatusTransitions"]:
         assert t["StartTime"] <= t["EndTime"]
+        assert t["StatusMessage"], t
+    transitions = desc["SecondaryStatusTransitions"]
+    for before, after in zip(transitions, transitions[1:], strict=False):
+        assert before["EndTime"] == after["StartTime"]  # one state after the other, no gap
     assert (
         desc["TrainingJobArn"] == "arn:aws:sagemaker:us-east-1:123456789012:training-job/described"
     )
@@ -218,7 +223,15 @@ def test_description_is_complete_and_valid(sm, bucket, put_s3, upload_code, trai
     )
     assert desc["OutputDataConfig"]["S3OutputPath"] == request["OutputDataConfig"]["S3OutputPath"]
     assert desc["CreationTime"] <= desc["TrainingStartTime"] <= desc["TrainingEndTime"]
-    assert desc["TrainingTimeInSeconds"] >= 1 and desc["BillableTimeInSeconds"] >= 1
+    elapsed = (desc["TrainingEndTime"] - desc["TrainingStartTime"]).total_seconds()
+    assert desc["TrainingTimeInSeconds"] == max(1, round(elapsed))
+    assert desc["BillableTimeInSeconds"] == desc["TrainingTimeInSeconds"]
+    assert desc["AlgorithmSpecification"]["TrainingInputMode"] in enum_values("TrainingInputMode")
+    # The request's Environment reached the script.
+    report = json.loads(
+        read_tar(sm, bucket, "output/described/output/output.tar.gz")["report.json"]
+    )
+    assert report["my_flag"] == "1"
     # The workspace keeps the request, the description and the logs.
     job_dir = sm.workspace / "jobs" / "described"
     assert json.loads((job_dir / "request.json").read_text()) == request
@@ -465,6 +478,12 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
     bad_regex["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "m", "Regex": "loss=(["}]
     with pytest.raises(ValidationError, match=r"MetricDefinitions\[0\]\.Regex"):
         sm.create_training_job(**bad_regex)
+    too_many = training_request("many-metrics", code)
+    too_many["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": f"m{i}", "Regex": f"m{i}=([0-9]+)"} for i in range(41)
+    ]
+    with pytest.raises(ValidationError, match="MetricDefinitions"):
+        sm.create_training_job(**too_many)
     with pytest.raises(ResourceNotFound):
         sm.describe_training_job(TrainingJobName="piped")
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
@@ -564,3 +583,101 @@ def test_tensorboard_output_is_synced(sm, bucket, upload_code, training_request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["TensorBoardOutputConfig"] == request["TensorBoardOutputConfig"]
     assert keys(sm, bucket, "tb/") == ["tb/tb-job/run1/events.out"]
+
+
+def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_request):
+    """Without a container /opt/ml does not exist; a script that hard-codes it (as the
+    SDK's _repack_model.py does) still reads and writes its host dir."""
+    script = (
+        "import json\n"
+        "hps = json.load(open('/opt/ml/input/config/hyperparameters.json'))\n"
+        "open('/opt/ml/model/x', 'w').write(hps['epochs'])\n"
+    )
+    code = upload_code({"train.py": script})
+    sm.create_training_job(**training_request("hard-coded", code, hyperparameters={"epochs": 4}))
+    desc = sm.wait_for_training_job("hard-coded", timeout=60)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert read_tar(sm, bucket, "output/hard-coded/output/model.tar.gz") == {"x": b"4"}
+
+
+def test_failing_model_pack_fails_the_job_and_uploads_no_model(
+    sm, bucket, upload_code, training_request, monkeypatch
+):
+    """Whole or absent: a model.tar.gz that cannot be packed is never uploaded, half or
+    whole; the job fails saying so, output.tar.gz is kept."""
+    script = (
+        "import os\n"
+        "open(os.path.join(os.environ['SM_MODEL_DIR'], 'weights.bin'), 'w').write('w')\n"
+        "open(os.path.join(os.environ['SM_OUTPUT_DATA_DIR'], 'report.txt'), 'w').write('r')\n"
+    )
+    code = upload_code({"train.py": script})
+    real_addfile = tarfile.TarFile.addfile
+
+    def addfile(self, info, fileobj=None):
+        if info.name == "weights.bin":
+            raise OSError("I/O error reading weights.bin")
+        return real_addfile(self, info, fileobj)
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
+    sm.create_training_job(**training_request("bad-pack", code))
+    desc = sm.wait_for_training_job("bad-pack", timeout=60)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert "uploading the artifacts" in desc["FailureReason"]
+    assert "I/O error reading weights.bin" in desc["FailureReason"]
+    assert keys(sm, bucket, "output/bad-pack/") == ["output/bad-pack/output/output.tar.gz"]
+    artifacts = sm.workspace / "jobs" / "bad-pack" / "artifacts"
+    assert sorted(p.name for p in artifacts.iterdir()) == ["output.tar.gz"]  # no .partial
+    validate_response("DescribeTrainingJob", desc)
+
+
+def test_checkpoints_are_synced_while_the_job_runs(sm, bucket, upload_code, training_request):
+    """SageMaker uploads /opt/ml/checkpoints to CheckpointConfig.S3Uri during the job, not
+    only at its end: the script itself sees its checkpoint in S3 before it exits."""
+    script = (
+        "import os, time, boto3\n"
+        "ckpt = os.environ['SM_CHECKPOINT_DIR']\n"
+        "open(os.path.join(ckpt, 'epoch-1.pt'), 'w').write('state')\n"
+        "s3 = boto3.client('s3')\n"
+        "for _ in range(300):\n"
+        f"    found = s3.list_objects_v2(Bucket='{bucket}', Prefix='ck/live/epoch-1.pt')\n"
+        "    if found.get('KeyCount'):\n"
+        "        print('synced-during-run', flush=True)\n"
+        "        break\n"
+        "    time.sleep(0.1)\n"
+    )
+    code = upload_code({"train.py": script})
+    request = training_request(
+        "live-ckpt", code, CheckpointConfig={"S3Uri": f"s3://{bucket}/ck/live"}
+    )
+    sm.create_training_job(**request)
+    desc = sm.wait_for_training_job("live-ckpt", timeout=120)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    log = (sm.workspace / "jobs" / "live-ckpt" / "logs" / "algo-1.log").read_text()
+    assert "synced-during-run" in log
+
+
+def test_training_image_runs_with_its_mapped_interpreter(
+    sm, bucket, upload_code, training_request, tmp_path
+):
+    """The images map: a DLC image URI pointed at another interpreter (here a wrapper
+    standing for a venv's python) runs the job's script with it."""
+    import stat
+    import sys
+
+    from simulator.images import ImageMap
+
+    venv_python = tmp_path / "venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f'#!/bin/sh\nexport VENV_MARK=pt21\nexec {sys.executable} "$@"\n')
+    venv_python.chmod(venv_python.stat().st_mode | stat.S_IXUSR)
+    sm.images = ImageMap({"*pytorch-training:2.1-*": str(venv_python)}, "test")
+    script = (
+        "import os\n"
+        "open(os.path.join(os.environ['SM_MODEL_DIR'], 'mark'), 'w')"
+        ".write(os.environ.get('VENV_MARK', 'default python'))\n"
+    )
+    code = upload_code({"train.py": script})
+    sm.create_training_job(**training_request("mapped-image", code))
+    desc = sm.wait_for_training_job("mapped-image", timeout=60)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    assert read_tar(sm, bucket, "output/mapped-image/output/model.tar.gz") == {"mark": b"pt21"}

@@ -38,3 +38,21 @@ def test_jobs_list_and_describe(sm, upload_code, training_request):
     result = runner.invoke(main, ["jobs", "describe", "nope", "--workspace", ws])
     assert result.exit_code == 2
     assert "no job 'nope'" in result.output and "listed-ok" in result.output
+
+
+def test_jobs_commands_explain_a_missing_workspace_or_job(tmp_path):
+    runner = CliRunner()
+    missing = str(tmp_path / "nowhere")
+    for args in (["jobs", "list"], ["jobs", "describe", "x"]):
+        result = runner.invoke(main, [*args, "--workspace", missing])
+        assert result.exit_code == 2
+        assert "no workspace at" in result.output and "--workspace" in result.output
+        result = runner.invoke(main, [*args, "--workspace", missing, "--json"])
+        assert result.exit_code == 2
+        assert "no workspace at" in json.loads(result.output)["error"]
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(
+        main, ["jobs", "describe", "x", "--workspace", str(tmp_path / "empty"), "--json"]
+    )
+    assert result.exit_code == 2
+    assert json.loads(result.output)["error"].startswith("no job 'x'")

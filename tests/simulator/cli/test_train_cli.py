@@ -116,3 +116,54 @@ def test_smsim_train_refuses_bad_arguments(tmp_path):
     )
     assert result.exit_code == 2
     assert "no train, val/ subfolder" in result.output
+
+
+def test_smsim_train_explains_each_bad_argument(tmp_path):
+    """Each user mistake: exit 2, no traceback, the option, the value and the fix named;
+    with --json, one JSON document holding the error."""
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    (data / "val").mkdir()
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    runner = CliRunner()
+    base = ["train", "--spec", "pytorch_training", "--workspace", str(tmp_path / "ws")]
+    cases = [
+        (
+            ["--input", f"input_path={data}", "--hyperparameters", str(tmp_path / "nope.json")],
+            ["--hyperparameters", "nope.json", "does not exist"],
+        ),
+        (
+            ["--input", f"input_path={data}", "--hyperparameters", str(listed)],
+            ["--hyperparameters", "holds a JSON list", "write a JSON object"],
+        ),
+        (
+            ["--input", f"input_path={tmp_path / 'missing'}"],
+            ["--input", "missing", "train/ and val/"],
+        ),
+        (
+            ["--input", f"input_path={data}", "--job-name", "bad_name"],
+            ["--job-name", "'bad_name'", "letters, digits and hyphens"],
+        ),
+        (["--input", f"input_path={data}", "--max-runtime", "0"], ["--max-runtime", "0", "x>=1"]),
+        (
+            ["--input", f"input_path={data}", "--output-path", "http://x"],
+            ["--output-path", "'http://x'", "s3://<bucket>"],
+        ),
+        (
+            ["--input", "input_path=s3://no-data-bucket/prefix"],
+            ["--input", "s3://no-data-bucket/prefix/train/", "give a local directory"],
+        ),
+    ]
+    for args, needles in cases:
+        result = runner.invoke(main, [*base, *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        text = " ".join(result.output.split())
+        for needle in needles:
+            assert needle in text, (args, needle, result.output)
+    result = runner.invoke(
+        main, [*base, "--input", f"input_path={data}", "--job-name", "a_b", "--json"]
+    )
+    assert result.exit_code == 2
+    assert "--job-name" in json.loads(result.output)["error"]
