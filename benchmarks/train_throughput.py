@@ -32,6 +32,7 @@ def load_train_module():
     sys.path.insert(0, str(CODE_DIR))
     spec = importlib.util.spec_from_file_location("bsm_train", CODE_DIR / "train.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
     spec.loader.exec_module(module)
     return module
 

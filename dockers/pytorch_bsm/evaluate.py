@@ -31,9 +31,13 @@ import sys
 import tarfile
 import tempfile
 import traceback
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # imported when scoring: a job failing on its input fails fast
+    import onnxruntime as ort
 
 # --- Container paths (smsim sets SAGEMAKER_BASE_DIR for processing jobs too) ---
 BASE_DIR = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
@@ -69,7 +73,7 @@ def unpack_model(model_dir: str, work_dir: str) -> str:
     )
 
 
-def load_model(directory: str):
+def load_model(directory: str) -> tuple[dict, ort.InferenceSession]:
     import onnxruntime as ort
 
     for name in ("model.onnx", "preprocessor.json"):
@@ -120,7 +124,11 @@ def encode(frame: pd.DataFrame, state: dict) -> dict[str, np.ndarray]:
     wanted += list(state["categorical"])
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise ValueError(f"evaluation data lacks column(s) {missing} the model was trained on")
+        raise ValueError(
+            f"evaluation data lacks column(s) {missing} the model was trained on; columns "
+            f"present: {', '.join(map(str, frame.columns))}. Point the eval_data "
+            "ProcessingInput at data with the training columns"
+        )
     if state["text_name"]:
         from tokenizers import Tokenizer
 
@@ -143,7 +151,7 @@ def encode(frame: pd.DataFrame, state: dict) -> dict[str, np.ndarray]:
     return {"input_ids": input_ids, "tab": tab, "cat": cat}
 
 
-def predict(session, features: dict[str, np.ndarray]) -> np.ndarray:
+def predict(session: ort.InferenceSession, features: dict[str, np.ndarray]) -> np.ndarray:
     wanted = [i.name for i in session.get_inputs()]
     n = len(next(iter(features.values())))
     out = [
@@ -189,24 +197,38 @@ def compute_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     }
 
 
-def plot(labels: np.ndarray, scores: np.ndarray, out_dir: str) -> list[str]:
+def plot(labels: np.ndarray, probs: np.ndarray, classes: list[str], out_dir: str) -> list[str]:
+    """ROC and PR curves: of the positive class (binary), one-vs-rest per class (multi-class)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve, roc_curve
 
+    if len(classes) == 2:
+        curves = {None: (labels, probs[:, 1])}
+    else:
+        curves = {
+            f"class {c}": ((labels == k).astype(int), probs[:, k]) for k, c in enumerate(classes)
+        }
     written = []
     for kind in ("roc", "pr"):
         fig, ax = plt.subplots(figsize=(5, 4))
+        for name, (truth, scores) in curves.items():
+            if len(np.unique(truth)) < 2:
+                continue  # undefined for a class absent from (or alone in) the data
+            if kind == "roc":
+                x, y, _ = roc_curve(truth, scores)
+            else:
+                y, x, _ = precision_recall_curve(truth, scores)
+            ax.plot(x, y, label=name)
         if kind == "roc":
-            x, y, _ = roc_curve(labels, scores)
             ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
             ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (eval)")
         else:
-            y, x, _ = precision_recall_curve(labels, scores)
             ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (eval)")
-        ax.plot(x, y)
+        if len(curves) > 1:
+            ax.legend(loc="best")
         path = os.path.join(out_dir, f"{kind}_curve.png")
         fig.tight_layout()
         fig.savefig(path, dpi=80)
@@ -276,8 +298,8 @@ def main(argv: list[str]) -> None:
         predictions[f"prob_{name}"] = probs[:, j]
     predictions["predicted"] = [state["labels"][k] for k in probs.argmax(axis=1)]
     predictions.to_csv(os.path.join(EVAL_OUTPUT_DIR, "predictions.csv"), index=False)
-    if probs.shape[1] == 2 and len(np.unique(labels)) > 1:
-        plot(labels, probs[:, 1], EVAL_OUTPUT_DIR)
+    if len(np.unique(labels)) > 1:
+        plot(labels, probs, state["labels"], EVAL_OUTPUT_DIR)
     shown = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
     print(f"eval {shown}", flush=True)
 

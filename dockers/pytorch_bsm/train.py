@@ -1,7 +1,9 @@
 """Train a BSM (buyer–seller messaging) classifier in a SageMaker PyTorch training container.
 
-Read top to bottom: paths → hyperparameters → data → model → loop (with
-checkpoints and early stopping) → artifacts (model dir, ONNX, reports).
+Read top to bottom, like the job runs: config (paths, processes, hyperparameters)
+→ data → model → loop (checkpoints, early stopping) → export (model dir, ONNX,
+reports); ``main`` strings the sections together. Models, data, text and the
+other building blocks live in the ``bsm/`` package beside this file.
 
 SageMaker contract (the training toolkit's, and smsim's):
 - channels train, val (required) and test (optional) under input/data/<channel>/,
@@ -16,30 +18,45 @@ SageMaker contract (the training toolkit's, and smsim's):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
 import os
-import platform
 import sys
 import time
 import traceback
 import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from bsm import distributed
-from bsm.checkpointing import clear_checkpoints, load_latest, save_checkpoint, set_rng_state
-from bsm.data import Encoded, batches, encode_frame, fit_preprocessor
+from bsm.checkpointing import (
+    clear_checkpoints,
+    load_latest,
+    save_checkpoint,
+    set_rng_state,
+    why_not_resume,
+)
+from bsm.data import Encoded, batches, data_fingerprint, encode_frame, fit_preprocessor
+from bsm.early_stopping import EarlyStopping
 from bsm.export import export_onnx
-from bsm.hyperparameters import Hyperparameters, parse_hyperparameters
+from bsm.hyperparameters import Hyperparameters, load_hyperparameters
 from bsm.io import read_channel
 from bsm.metrics import classification_metrics
 from bsm.models import build_model
-from bsm.reporting import plot_curves, plot_losses, write_tensorboard
+from bsm.reporting import (
+    finite,
+    library_versions,
+    plot_curves,
+    plot_losses,
+    score_curves,
+    write_tensorboard,
+)
 
-# --- Container paths (SAGEMAKER_BASE_DIR is the training toolkit's override of /opt/ml) ---
+# =============================================================================================
+# Config
+# =============================================================================================
+# Container paths; SAGEMAKER_BASE_DIR is the training toolkit's override of /opt/ml.
 BASE_DIR = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
 TRAIN_DIR = os.path.join(BASE_DIR, "input", "data", "train")
 VAL_DIR = os.path.join(BASE_DIR, "input", "data", "val")
@@ -58,34 +75,86 @@ WORLD = distributed.World(
     local_rank=int(os.environ.get("LOCAL_RANK", "0")),
 )
 
-HIGHER_IS_BETTER = {"val_auroc": True, "val_f1": True, "val_loss": False}
-
 
 def log(message: str) -> None:
     if WORLD.is_main:
         print(message, flush=True)
 
 
-# --- Configuration ----------------------------------------------------------------------
-def load_hyperparameters(path: str) -> Hyperparameters:
-    raw = {}
-    if os.path.exists(path):
-        with open(path) as handle:
-            raw = json.load(handle)
-    return parse_hyperparameters(raw)
-
-
-def configure_torch(hp: Hyperparameters) -> None:
+def configure(argv: list[str]) -> Hyperparameters:
+    """Hyperparameters from hyperparameters.json; process group; seeded, deterministic torch."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    # The toolkit also passes every hyperparameter as `--key value`; hyperparameters.json
+    # is the source of truth (typed, validated), so those arguments are accepted and ignored.
+    _, ignored = parser.parse_known_args(argv)
+    if ignored:
+        log(f"ignoring command-line arguments (read from hyperparameters.json): {ignored}")
+    hp = load_hyperparameters(HYPERPARAMETERS_PATH)
+    distributed.setup(WORLD)
     # A few threads: the job shares the host with others; determinism needs a fixed count.
     cpus = os.cpu_count() or 1
-    threads = hp.num_threads or (1 if cpus <= 2 else min(4, cpus // 2))
-    torch.set_num_threads(threads)
+    torch.set_num_threads(hp.num_threads or (1 if cpus <= 2 else min(4, cpus // 2)))
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(hp.seed)
     np.random.seed(hp.seed % 2**32)
+    log(
+        f"model_class={hp.model_class} max_epochs={hp.max_epochs} lr={hp.lr} "
+        f"batch_size={hp.batch_size} world_size={WORLD.size}"
+    )
+    return hp
 
 
-# --- The loop ---------------------------------------------------------------------------
+# =============================================================================================
+# Data
+# =============================================================================================
+@dataclass
+class Data:
+    """The encoded splits, the fitted preprocessing and the checkpoint to resume, if any."""
+
+    train: Encoded
+    val: Encoded
+    test: Encoded | None
+    state: dict[str, Any]  # tokenizer, numeric statistics, categorical vocabularies, labels
+    fingerprint: str
+    checkpoint: dict[str, Any] | None
+
+
+def load_data(hp: Hyperparameters) -> Data:
+    """Read the channels; fit the preprocessing on train (or take the checkpoint's) and encode."""
+    train_frame = read_channel(TRAIN_DIR, "train")
+    val_frame = read_channel(VAL_DIR, "val")
+    test_frame = read_channel(TEST_DIR, "test") if os.path.isdir(TEST_DIR) else None
+    fingerprint = data_fingerprint(train_frame, val_frame)
+    checkpoint = load_latest(CHECKPOINT_DIR)
+    if checkpoint is not None:
+        reason = why_not_resume(checkpoint, hp.model_dump(), fingerprint)
+        if reason:
+            log(
+                f"WARNING: not resuming the checkpoint in {CHECKPOINT_DIR}: {reason}; "
+                "training from scratch"
+            )
+            clear_checkpoints(CHECKPOINT_DIR)
+            checkpoint = None
+    # A resumed run keeps the exact tokenizer and statistics of its first start.
+    state = checkpoint["preprocessor"] if checkpoint else fit_preprocessor(train_frame, hp)
+    data = Data(
+        train=encode_frame(train_frame, state, "train"),
+        val=encode_frame(val_frame, state, "val"),
+        test=encode_frame(test_frame, state, "test") if test_frame is not None else None,
+        state=state,
+        fingerprint=fingerprint,
+        checkpoint=checkpoint,
+    )
+    log(
+        f"rows train={len(data.train)} val={len(data.val)} "
+        f"test={len(data.test) if data.test else 0} classes={state['labels']}"
+    )
+    return data
+
+
+# =============================================================================================
+# Model, optimiser, schedule
+# =============================================================================================
 def make_optimizer(hp: Hyperparameters, model: torch.nn.Module) -> torch.optim.Optimizer:
     params = model.parameters()
     if hp.optimizer == "sgd":
@@ -94,7 +163,9 @@ def make_optimizer(hp: Hyperparameters, model: torch.nn.Module) -> torch.optim.O
     return cls(params, lr=hp.lr, weight_decay=hp.weight_decay)
 
 
-def make_scheduler(hp: Hyperparameters, optimizer: torch.optim.Optimizer):
+def make_scheduler(
+    hp: Hyperparameters, optimizer: torch.optim.Optimizer
+) -> torch.optim.lr_scheduler.LRScheduler:
     if hp.lr_scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=hp.max_epochs, eta_min=hp.lr * 0.1
@@ -104,7 +175,29 @@ def make_scheduler(hp: Hyperparameters, optimizer: torch.optim.Optimizer):
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-def train_one_epoch(model, optimizer, criterion, data: Encoded, hp: Hyperparameters, epoch: int):
+# =============================================================================================
+# Loop
+# =============================================================================================
+@dataclass
+class Run:
+    """Everything the loop changes; all of it goes into each epoch's checkpoint."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    stopping: EarlyStopping
+    history: list[dict[str, float]] = field(default_factory=list)
+    next_epoch: int = 1
+
+
+def train_one_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    criterion: torch.nn.Module,
+    data: Encoded,
+    hp: Hyperparameters,
+    epoch: int,
+) -> float:
     """One pass over this rank's shard of the training data; returns the mean loss."""
     model.train()
     total, seen = 0.0, 0
@@ -132,121 +225,70 @@ def predict(model: torch.nn.Module, data: Encoded, batch_size: int) -> np.ndarra
     return torch.cat(out).numpy() if out else np.zeros((0, 2), dtype=np.float32)
 
 
-def improved(metric: str, value: float, best: float | None) -> bool:
-    if math.isnan(value):
-        return False
-    if best is None:
-        return True
-    return value > best if HIGHER_IS_BETTER[metric] else value < best
-
-
-# --- Main ---------------------------------------------------------------------------------
-def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    # The toolkit also passes every hyperparameter as `--key value`; hyperparameters.json
-    # is the source of truth (typed, validated), so those arguments are accepted and ignored.
-    _, ignored = parser.parse_known_args(argv)
-    if ignored:
-        log(f"ignoring command-line arguments (read from hyperparameters.json): {ignored}")
-
-    hp = load_hyperparameters(HYPERPARAMETERS_PATH)
-    distributed.setup(WORLD)
-    configure_torch(hp)
-    log(
-        f"model_class={hp.model_class} max_epochs={hp.max_epochs} lr={hp.lr} "
-        f"batch_size={hp.batch_size} world_size={WORLD.size}"
-    )
-
-    # Data.
-    train_frame = read_channel(TRAIN_DIR, "train")
-    val_frame = read_channel(VAL_DIR, "val")
-    test_frame = read_channel(TEST_DIR, "test") if os.path.isdir(TEST_DIR) else None
-    fingerprint = data_fingerprint(train_frame, val_frame)
-    checkpoint = load_latest(CHECKPOINT_DIR)
-    if checkpoint is not None and not resumable(checkpoint, hp, fingerprint):
-        clear_checkpoints(CHECKPOINT_DIR)
-        checkpoint = None
-    if checkpoint is not None:
-        state = checkpoint["preprocessor"]  # the exact tokenizer and statistics of the first run
-    else:
-        state = fit_preprocessor(train_frame, hp)
-    train = encode_frame(train_frame, state, "train")
-    val = encode_frame(val_frame, state, "val")
-    test = encode_frame(test_frame, state, "test") if test_frame is not None else None
-    log(
-        f"rows train={len(train)} val={len(val)} test={len(test) if test else 0} "
-        f"classes={state['labels']}"
-    )
-
-    # Model, optimiser, schedule.
-    model = build_model(hp, state)
+def start_run(hp: Hyperparameters, data: Data) -> Run:
+    """A fresh model, or the model and loop state of the checkpoint being resumed."""
+    model = build_model(hp, data.state)
     optimizer = make_optimizer(hp, model)
-    scheduler = make_scheduler(hp, optimizer)
-    weights = torch.tensor(hp.class_weights, dtype=torch.float32) if hp.class_weights else None
-    criterion = torch.nn.CrossEntropyLoss(weight=weights)
-    progress = {
-        "history": [],
-        "best_value": None,
-        "best_epoch": 0,
-        "best_model": None,
-        "bad_epochs": 0,
-        "stopped_early": False,
-    }
-    start_epoch = 1
+    run = Run(
+        model=model,
+        optimizer=optimizer,
+        scheduler=make_scheduler(hp, optimizer),
+        stopping=EarlyStopping(hp.early_stop_metric, hp.early_stop_patience),
+    )
+    checkpoint = data.checkpoint
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        progress = checkpoint["progress"]
-        start_epoch = checkpoint["epoch"] + 1
+        run.model.load_state_dict(checkpoint["model"])
+        run.optimizer.load_state_dict(checkpoint["optimizer"])
+        run.scheduler.load_state_dict(checkpoint["scheduler"])
+        run.stopping.load_state_dict(checkpoint["progress"]["early_stopping"])
+        run.history = checkpoint["progress"]["history"]
+        run.next_epoch = checkpoint["epoch"] + 1
         set_rng_state(checkpoint["rng"])
         log(f"resumed from checkpoint of epoch {checkpoint['epoch']} in {CHECKPOINT_DIR}")
-    net = distributed.wrap(model, WORLD)
+    return run
 
-    # Loop.
-    for epoch in range(start_epoch, hp.max_epochs + 1):
-        if progress["stopped_early"]:
+
+def fit(hp: Hyperparameters, data: Data, run: Run) -> None:
+    """Epochs from run.next_epoch to max_epochs, or until early stopping; best weights kept."""
+    weights = torch.tensor(hp.class_weights, dtype=torch.float32) if hp.class_weights else None
+    criterion = torch.nn.CrossEntropyLoss(weight=weights)
+    net = distributed.wrap(run.model, WORLD)  # DDP averages gradients across ranks
+    for epoch in range(run.next_epoch, hp.max_epochs + 1):
+        if run.stopping.stopped:
             break
         started = time.time()
-        train_loss = train_one_epoch(net, optimizer, criterion, train, hp, epoch)
-        scheduler.step()
-        val_metrics = classification_metrics(val.labels, predict(model, val, hp.batch_size))
+        train_loss = train_one_epoch(net, run.optimizer, criterion, data.train, hp, epoch)
+        run.scheduler.step()
+        val = classification_metrics(data.val.labels, predict(run.model, data.val, hp.batch_size))
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
-            "val_loss": val_metrics["loss"],
-            "val_auroc": val_metrics["auroc"],
-            "val_f1": val_metrics["f1"],
+            "val_loss": val["loss"],
+            "val_auroc": val["auroc"],
+            "val_f1": val["f1"],
         }
-        progress["history"].append(row)
-        metric = hp.early_stop_metric
-        if improved(metric, row[metric], progress["best_value"]):
-            progress.update(
-                best_value=row[metric],
-                best_epoch=epoch,
-                bad_epochs=0,
-                best_model={k: v.clone() for k, v in model.state_dict().items()},
+        run.history.append(row)
+        run.stopping.update(epoch, row, run.model)
+        if run.stopping.stopped:
+            log(
+                f"early stopping after this epoch: no {hp.early_stop_metric} improvement "
+                f"for {run.stopping.bad_epochs} epochs"
             )
-        else:
-            progress["bad_epochs"] += 1
-            if hp.early_stop_patience and progress["bad_epochs"] >= hp.early_stop_patience:
-                progress["stopped_early"] = True
-                log(
-                    f"early stopping after this epoch: no {metric} improvement for "
-                    f"{progress['bad_epochs']} epochs"
-                )
         if WORLD.is_main:
             save_checkpoint(
                 CHECKPOINT_DIR,
                 epoch,
                 {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "progress": progress,
-                    "preprocessor": state,
+                    "model": run.model.state_dict(),
+                    "optimizer": run.optimizer.state_dict(),
+                    "scheduler": run.scheduler.state_dict(),
+                    "progress": {
+                        "history": run.history,
+                        "early_stopping": run.stopping.state_dict(),
+                    },
+                    "preprocessor": data.state,
                     "hyperparameters": hp.model_dump(),
-                    "data_fingerprint": fingerprint,
+                    "data_fingerprint": data.fingerprint,
                 },
             )
         distributed.barrier(WORLD)
@@ -257,74 +299,28 @@ def main(argv: list[str]) -> None:
             f"val_auroc={row['val_auroc']:.4f} val_f1={row['val_f1']:.4f} "
             f"epoch_seconds={time.time() - started:.2f}"
         )
-
-    # Artifacts (rank 0 only).
-    if progress["best_model"] is not None:
-        model.load_state_dict(progress["best_model"])
-    if WORLD.is_main:
-        write_artifacts(hp, model, state, progress, val, test)
-    distributed.teardown(WORLD)
+    if run.stopping.best_model is not None:
+        run.model.load_state_dict(run.stopping.best_model)
 
 
-def data_fingerprint(*frames: pd.DataFrame) -> str:
-    """A digest of the training data, to tell a restart from a reuse of the checkpoint dir."""
-    digest = hashlib.sha256()
-    for frame in frames:
-        digest.update(",".join(map(str, frame.columns)).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def resumable(checkpoint: dict, hp: Hyperparameters, fingerprint: str) -> bool:
-    """Resume only the same run: same hyperparameters, same train and val data.
-
-    SageMaker restores CheckpointConfig.S3Uri into the checkpoint dir on every
-    start, so a URI shared between jobs (a pipeline re-executed, a new
-    hyperparameter) brings in a checkpoint of another run: that one is set
-    aside, loudly, and training starts from scratch.
-    """
-    saved = checkpoint.get("hyperparameters", {})
-    current = hp.model_dump()
-    diff = sorted(k for k in current if saved.get(k) != current[k])
-    if diff:
-        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in diff)
-        log(
-            f"WARNING: not resuming the checkpoint in {CHECKPOINT_DIR}: other "
-            f"hyperparameters ({changes}); training from scratch"
-        )
-        return False
-    if checkpoint.get("data_fingerprint") != fingerprint:
-        log(
-            f"WARNING: not resuming the checkpoint in {CHECKPOINT_DIR}: it was trained on "
-            "other train/val data; training from scratch"
-        )
-        return False
-    return True
-
-
-def write_artifacts(hp, model, state, progress, val: Encoded, test: Encoded | None) -> None:
-    """model/ (weights, artifacts, ONNX) and output/data/ (predictions, metrics, plots)."""
+# =============================================================================================
+# Export: model/ (weights, artifacts, ONNX) and output/data/ (predictions, metrics, plots)
+# =============================================================================================
+def export(hp: Hyperparameters, data: Data, run: Run) -> None:
     os.makedirs(MODEL_DIR, exist_ok=True)
     os.makedirs(OUTPUT_DATA_DIR, exist_ok=True)
-    model.eval()
-    splits = {"val": val} if test is None else {"val": val, "test": test}
-    probs = {name: predict(model, data, hp.batch_size) for name, data in splits.items()}
+    model, state = run.model.eval(), data.state
+    splits = {"val": data.val} if data.test is None else {"val": data.val, "test": data.test}
+    probs = {name: predict(model, split, hp.batch_size) for name, split in splits.items()}
     final = {name: classification_metrics(splits[name].labels, p) for name, p in probs.items()}
 
     torch.save(model.state_dict(), os.path.join(MODEL_DIR, "model.pth"))
     artifacts = {
         "model_class": hp.model_class,
         "hyperparameters": hp.model_dump(),
-        "preprocessor": state,
-        "labels": state["labels"],
-        "versions": {
-            "python": platform.python_version(),
-            "torch": str(torch.__version__),
-            "numpy": np.__version__,
-            "tokenizers": _version("tokenizers"),
-            "onnx": _version("onnx"),
-            "onnxruntime": _version("onnxruntime"),
-        },
+        "preprocessor": state,  # tokenizer, numeric statistics, categorical vocabularies
+        "labels": state["labels"],  # class index -> label value
+        "versions": library_versions(),
     }
     torch.save(artifacts, os.path.join(MODEL_DIR, "model_artifacts.pth"))
     # The same preprocessing as plain JSON, for consumers without torch (evaluate.py, serving).
@@ -332,7 +328,7 @@ def write_artifacts(hp, model, state, progress, val: Encoded, test: Encoded | No
         json.dump({**state, "model_class": hp.model_class}, handle)
     onnx_report = None
     if hp.export_onnx:
-        sample = tuple(t[:64] for t in val.tensors()[:3])
+        sample = tuple(t[:64] for t in data.val.tensors()[:3])
         onnx_report = export_onnx(
             model, sample, os.path.join(MODEL_DIR, "model.onnx"), hp.onnx_tolerance
         )
@@ -347,24 +343,19 @@ def write_artifacts(hp, model, state, progress, val: Encoded, test: Encoded | No
         for name, p in probs.items()
     }
     torch.save(results, os.path.join(OUTPUT_DATA_DIR, "predict_results.pth"))
-    positive = {name: (splits[name].labels, p[:, -1]) for name, p in probs.items()}
-    if probs["val"].shape[1] == 2:
-        plot_curves(OUTPUT_DATA_DIR, positive)
-        write_tensorboard(
-            os.path.join(OUTPUT_DATA_DIR, "tensorboard_eval"), progress["history"], positive
-        )
-    else:
-        write_tensorboard(
-            os.path.join(OUTPUT_DATA_DIR, "tensorboard_eval"), progress["history"], {}
-        )
-    plot_losses(OUTPUT_DATA_DIR, progress["history"])
+    curves = score_curves(
+        {name: (splits[name].labels, p) for name, p in probs.items()}, state["labels"]
+    )
+    plot_curves(OUTPUT_DATA_DIR, curves)
+    plot_losses(OUTPUT_DATA_DIR, run.history)
+    write_tensorboard(os.path.join(OUTPUT_DATA_DIR, "tensorboard_eval"), run.history, curves)
     summary = {
-        **{name: _finite(m) for name, m in final.items()},
-        "best_epoch": progress["best_epoch"],
-        "epochs_run": len(progress["history"]),
-        "stopped_early": progress["stopped_early"],
+        **{name: finite(m) for name, m in final.items()},
+        "best_epoch": run.stopping.best_epoch,
+        "epochs_run": len(run.history),
+        "stopped_early": run.stopping.stopped,
         "early_stop_metric": hp.early_stop_metric,
-        "history": [_finite(h) for h in progress["history"]],
+        "history": [finite(h) for h in run.history],
         "onnx": onnx_report,
     }
     with open(os.path.join(OUTPUT_DATA_DIR, "metrics.json"), "w") as handle:
@@ -376,21 +367,15 @@ def write_artifacts(hp, model, state, progress, val: Encoded, test: Encoded | No
         )
 
 
-def _finite(metrics: dict) -> dict:
-    # JSON has no NaN: undefined metrics are null.
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in metrics.items()
-    }
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "unknown"
+# =============================================================================================
+def main(argv: list[str]) -> None:
+    hp = configure(argv)
+    data = load_data(hp)
+    run = start_run(hp, data)
+    fit(hp, data, run)
+    if WORLD.is_main:
+        export(hp, data, run)
+    distributed.teardown(WORLD)
 
 
 def fail(exc: BaseException) -> None:

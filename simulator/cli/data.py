@@ -6,7 +6,10 @@ import click
 from rich.table import Table
 
 from simulator.cli.output import EXIT_UNUSABLE, console, emit_json, err_console
-from simulator.datasets import FORMATS, write_dataset
+
+# simulator.datasets.FORMATS, spelled out here: importing simulator.datasets pulls in
+# pandas and numpy (~0.35 s), which `smsim --help` and every other command must not pay.
+FORMATS = ("csv", "tsv", "parquet")
 
 
 @click.group("data")
@@ -24,7 +27,7 @@ def data_group() -> None:
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Random seed; the same seed always gives the same rows.",
@@ -43,11 +46,20 @@ def data_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def synth(rows: int, seed: int, out_dir: str, fmt: str, raw: bool, as_json: bool) -> None:
     """Write synthetic buyer–seller messaging data (dialogue + order fields + refund label)."""
+    from simulator.datasets import write_dataset
+
     try:
         result = write_dataset(out_dir, rows, seed, fmt, split=not raw)
-    except (OSError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] cannot write {out_dir}: {exc}")
-        raise SystemExit(EXIT_UNUSABLE) from exc
+    except OSError as exc:
+        message = (
+            f"--out {out_dir}: cannot write {exc.filename or out_dir}: {exc.strerror or exc}; "
+            "choose a writable directory"
+        )
+        if as_json:
+            emit_json({"error": message})
+        else:
+            err_console.print(f"[red]error:[/red] {message}")
+        raise SystemExit(EXIT_UNUSABLE) from None
     if as_json:
         emit_json(result)
         return

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 _NAME = re.compile(r"^checkpoint-epoch-(\d+)\.pt$")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: early-stopping state under progress.early_stopping
 
 
 def rng_state() -> dict[str, Any]:
@@ -83,4 +83,24 @@ def load_latest(directory: str) -> dict[str, Any] | None:
         if checkpoint.get("format") == FORMAT_VERSION:
             return checkpoint
         warnings.warn(f"skipping checkpoint {path} of another format", stacklevel=2)
+    return None
+
+
+def why_not_resume(
+    checkpoint: dict[str, Any], hyperparameters: dict[str, Any], fingerprint: str
+) -> str | None:
+    """None when ``checkpoint`` belongs to this run; otherwise why it must not be resumed.
+
+    SageMaker restores CheckpointConfig.S3Uri into the checkpoint dir on every
+    start, so a URI shared between jobs (a pipeline re-executed, a new
+    hyperparameter) brings in a checkpoint of another run: only the same
+    hyperparameters on the same train/val data may continue it.
+    """
+    saved = checkpoint.get("hyperparameters", {})
+    diff = sorted(k for k in hyperparameters if saved.get(k) != hyperparameters[k])
+    if diff:
+        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {hyperparameters[k]!r}" for k in diff)
+        return f"other hyperparameters ({changes})"
+    if checkpoint.get("data_fingerprint") != fingerprint:
+        return "it was trained on other train/val data"
     return None

@@ -7,7 +7,9 @@ evaluation and inference encode rows exactly as training did.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,7 +152,7 @@ def encode_frame(
 
 def batches(
     data: Encoded, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1
-):
+) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield (input_ids, tab, cat, labels) tensor batches.
 
     The order of an epoch depends on ``seed`` only (a fresh generator per epoch,
@@ -173,3 +175,12 @@ def batches(
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
         yield tuple(t[index] for t in tensors)
+
+
+def data_fingerprint(*frames: pd.DataFrame) -> str:
+    """A digest of the columns and rows of ``frames``: a restart, or a reused checkpoint?"""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(",".join(map(str, frame.columns)).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -11,12 +11,14 @@ pydantic then coerces and validates the result.
 from __future__ import annotations
 
 import json
+import os
 import warnings
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-MODEL_CLASSES = ("multimodal_cnn", "multimodal_transformer", "text_cnn", "lstm", "tabular_mlp")
+ModelClass = Literal["multimodal_cnn", "multimodal_transformer", "text_cnn", "lstm", "tabular_mlp"]
+MODEL_CLASSES: tuple[str, ...] = get_args(ModelClass)
 TEXT_MODELS = ("multimodal_cnn", "multimodal_transformer", "text_cnn", "lstm")
 TABULAR_MODELS = ("multimodal_cnn", "multimodal_transformer", "tabular_mlp")
 
@@ -56,9 +58,7 @@ class Hyperparameters(BaseModel):
     num_classes: int = Field(2, ge=2)
     class_weights: list[float] | None = None
     # Model.
-    model_class: Literal[
-        "multimodal_cnn", "multimodal_transformer", "text_cnn", "lstm", "tabular_mlp"
-    ] = "multimodal_cnn"
+    model_class: ModelClass = "multimodal_cnn"
     vocab_size: int = Field(4000, ge=16, le=200_000)
     max_sen_len: int = Field(96, ge=4, le=4096)
     embed_dim: int = Field(48, ge=4, le=1024)
@@ -129,6 +129,22 @@ class Hyperparameters(BaseModel):
     @property
     def uses_tabular(self) -> bool:
         return self.model_class in TABULAR_MODELS
+
+
+def load_hyperparameters(path: str) -> Hyperparameters:
+    """Parse and validate the hyperparameters.json at ``path`` (absent: every default)."""
+    if not os.path.exists(path):
+        return parse_hyperparameters({})
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise HyperparameterError(
+            f"{path} is not valid JSON ({exc}); SageMaker writes HyperParameters there as a "
+            'JSON object of strings, e.g. {"lr": "0.01", "model_class": "\\"text_cnn\\""}'
+        ) from None
+    return parse_hyperparameters(raw)
 
 
 def decode_value(raw: Any) -> Any:

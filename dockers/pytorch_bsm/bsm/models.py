@@ -105,7 +105,9 @@ class Tabular(nn.Module):
 class BSMClassifier(nn.Module):
     """An optional text encoder and an optional tabular encoder, fused by an MLP head."""
 
-    def __init__(self, text: nn.Module | None, tabular: nn.Module | None, hp: Hyperparameters):
+    def __init__(
+        self, text: nn.Module | None, tabular: nn.Module | None, hp: Hyperparameters
+    ) -> None:
         super().__init__()
         self.text = text
         self.tabular = tabular
@@ -118,7 +120,9 @@ class BSMClassifier(nn.Module):
             nn.Linear(hp.hidden_dim, hp.num_classes),
         )
 
-    def forward(self, input_ids: torch.Tensor, tab: torch.Tensor, cat: torch.Tensor):
+    def forward(
+        self, input_ids: torch.Tensor, tab: torch.Tensor, cat: torch.Tensor
+    ) -> torch.Tensor:
         parts = []
         if self.text is not None:
             parts.append(self.text(input_ids))
@@ -134,7 +138,9 @@ class WithProbabilities(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, tab: torch.Tensor, cat: torch.Tensor):
+    def forward(
+        self, input_ids: torch.Tensor, tab: torch.Tensor, cat: torch.Tensor
+    ) -> torch.Tensor:
         return torch.softmax(self.model(input_ids, tab, cat), dim=-1)
 
 

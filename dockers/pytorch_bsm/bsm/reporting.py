@@ -1,10 +1,55 @@
-"""Training reports in output/data: TensorBoard events and ROC / PR / loss-curve PNGs."""
+"""Training reports in output/data: TensorBoard events, ROC / PR / loss-curve PNGs, metrics."""
 
 from __future__ import annotations
 
+import math
 import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import numpy as np
+
+# What model_artifacts.pth records, to tell which stack produced (and can load) a model.
+LIBRARIES = ("torch", "numpy", "pandas", "tokenizers", "onnx", "onnxruntime", "scikit-learn")
+
+
+def library_versions() -> dict[str, str]:
+    """Python and library versions of this process."""
+    found = {"python": platform.python_version()}
+    for package in LIBRARIES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
+
+def finite(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with NaN/inf as None: JSON has no NaN (an undefined metric is null)."""
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in metrics.items()
+    }
+
+
+def score_curves(
+    splits: dict[str, tuple[np.ndarray, np.ndarray]], classes: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Curve name → (binary labels, scores) for ROC/PR plots and TensorBoard PR curves.
+
+    ``splits`` maps a split to (integer labels, probabilities (N, C)). Binary: one
+    curve per split, of the positive class (index 1). Multi-class: one-vs-rest, one
+    curve per split and class, named ``<split>_<class>``.
+    """
+    curves = {}
+    for split, (labels, probs) in splits.items():
+        if len(classes) == 2:
+            curves[split] = (labels, probs[:, 1])
+            continue
+        for k, name in enumerate(classes):
+            curves[f"{split}_{name}"] = ((labels == k).astype(np.int64), probs[:, k])
+    return curves
 
 
 def _pyplot():
@@ -18,7 +63,7 @@ def _pyplot():
 
 
 def plot_curves(out_dir: str, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:
-    """ROC and PR plots, one line per split; ``curves`` maps split → (labels, P(positive))."""
+    """ROC and PR plots, one line per curve of :func:`score_curves` (name → (labels, scores))."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     plt = _pyplot()
@@ -68,7 +113,7 @@ def write_tensorboard(
     history: list[dict[str, float]],
     curves: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
-    """Per-epoch scalars and one PR curve per split as TensorBoard event files."""
+    """Per-epoch scalars and one PR curve per :func:`score_curves` entry, as TensorBoard events."""
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(log_dir=log_dir)

@@ -145,3 +145,86 @@ def test_checkpoint_round_trip_restores_rng(tmp_path, bsm_import_path):
     assert latest["epoch"] == 3 and torch.equal(latest["model"]["w"], torch.full((2,), 3.0))
     set_rng_state(latest["rng"])
     assert torch.equal(torch.rand(4), expected)
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet"])
+def test_a_channel_reads_back_every_row_in_each_format(tmp_path, bsm_import_path, fmt, parts):
+    """One file or several part files (an S3 prefix copied as is, nested) give the same frame."""
+    import numpy as np
+    import pandas as pd
+    from bsm.io import read_channel
+
+    from simulator.datasets import generate, write_frame
+
+    frame = generate(90, seed=4)
+    for i, chunk in enumerate(np.array_split(np.arange(len(frame)), parts)):
+        folder = tmp_path / "train" / (f"part-{i:05d}" if parts > 1 else "")
+        write_frame(frame.iloc[chunk], folder / f"data.{fmt}", fmt)
+    (tmp_path / "train" / "_SUCCESS").write_text("")  # non-data files are skipped
+    (tmp_path / "train" / ".manifest.csv").write_text("not,data\n")  # so are hidden ones
+    got = read_channel(str(tmp_path / "train"), "train")
+    assert frame["dialogue"].str.contains("\t").sum() == 0  # tsv stays unambiguous
+    pd.testing.assert_frame_equal(got, frame, check_dtype=False)
+    assert got["seller_rating"].isna().sum() == frame["seller_rating"].isna().sum() > 0
+
+
+def test_an_empty_channel_is_named(tmp_path, bsm_import_path):
+    from bsm.io import read_channel
+
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "notes.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"channel 'val' at .* holds no \.csv"):
+        read_channel(str(tmp_path / "val"), "val")
+
+
+def test_onnx_export_fails_when_onnx_runtime_disagrees_beyond_the_tolerance(
+    tmp_path, bsm_import_path
+):
+    import torch
+    from bsm.data import batches, encode_frame, fit_preprocessor
+    from bsm.export import ExportError, export_onnx
+    from bsm.hyperparameters import parse_hyperparameters
+    from bsm.models import build_model
+
+    from simulator.datasets import generate
+
+    torch.manual_seed(0)
+    hp = parse_hyperparameters({"max_sen_len": "16", "embed_dim": "8", "hidden_dim": "8"})
+    frame = generate(40, seed=1)
+    state = fit_preprocessor(frame, hp)
+    ids, tab, cat, _ = next(batches(encode_frame(frame, state, "x"), 40, shuffle=False))
+    model = build_model(hp, state).eval()
+    report = export_onnx(model, (ids, tab, cat), str(tmp_path / "ok.onnx"), 1e-4)
+    assert 0.0 < report["max_abs_diff"] <= 1e-4  # float32 kernels differ, but barely
+    with pytest.raises(ExportError, match=r"differ from PyTorch by .* \(> onnx_tolerance 1e-12\)"):
+        export_onnx(model, (ids, tab, cat), str(tmp_path / "strict.onnx"), 1e-12)
+
+
+def test_evaluate_py_encodes_rows_exactly_as_training_does(bsm_import_path):
+    """evaluate.py is one self-contained file (the SDK uploads it alone), so it repeats
+    bsm.data's encoding: this keeps the two from drifting apart, holes and unseen values too."""
+    import importlib.util
+
+    import numpy as np
+    from bsm.data import encode_frame, fit_preprocessor
+    from bsm.hyperparameters import parse_hyperparameters
+
+    from simulator.datasets import generate
+
+    spec = importlib.util.spec_from_file_location("bsm_evaluate", bsm_import_path / "evaluate.py")
+    evaluate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate)
+
+    hp = parse_hyperparameters({"max_sen_len": "24"})
+    state = fit_preprocessor(generate(80, seed=1), hp)
+    rows = generate(40, seed=2)
+    rows.loc[0, "product_category"] = "garden"  # a category never seen in training
+    rows.loc[1, "dialogue"] = None  # an empty dialogue
+    rows.loc[2, "order_amount"] = None
+    expected = encode_frame(rows, state, "eval")
+    got = evaluate.encode(rows, state)
+    np.testing.assert_array_equal(got["input_ids"], expected.input_ids)
+    np.testing.assert_array_equal(got["tab"], expected.tab)
+    np.testing.assert_array_equal(got["cat"], expected.cat)
+    assert got["cat"][0, 0] == 0  # the unknown category's index

@@ -169,3 +169,14 @@ def test_evaluate_refuses_a_tar_escaping_its_directory(tmp_path, bsm, chain):
     proc = bsm.processing("evaluate.py", tmp_path, check=False)
     assert proc.returncode == 1
     assert not list(tmp_path.parent.glob("escaped.txt"))
+
+
+def test_evaluate_names_a_feature_column_missing_from_the_eval_data(tmp_path, bsm, chain):
+    shutil.copytree(chain["eval"] / PROC / "input" / "model", tmp_path / PROC / "input/model")
+    test = pd.read_csv(chain["eval"] / PROC / "input/eval_data/test.csv")
+    write_frame(test.drop(columns="dialogue"), tmp_path / PROC / "input/eval_data/t.csv", "csv")
+    proc = bsm.processing("evaluate.py", tmp_path, check=False)
+    assert proc.returncode == 1
+    message = (tmp_path / "output" / "message").read_text()
+    assert "['dialogue']" in message and "columns present: order_id, order_amount" in message
+    assert not (tmp_path / PROC / "output" / "metrics" / "evaluation.json").exists()

@@ -2,6 +2,13 @@
 
 The synthetic label depends on the dialogue AND on the order fields (see
 simulator/datasets.py), so the fused model must beat either modality alone.
+
+Not flaky: training is deterministic for a seed, and the margins are wide. Measured
+test AUROC (multimodal_cnn / text_cnn / tabular_mlp) for data seed, training seed:
+7, 42 (this test): 0.923 / 0.816 / 0.854;  11, 42: 0.947 / 0.846 / 0.824;
+23, 42: 0.900 / 0.804 / 0.807;  7, 1: 0.925 / 0.827 / 0.857;  7, 2: 0.926 / 0.815 / 0.853.
+The lowest multimodal AUROC is 0.900 (asserted >= 0.80), the smallest lead 0.068
+(asserted > 0.02).
 """
 
 from __future__ import annotations

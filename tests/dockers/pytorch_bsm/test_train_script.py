@@ -1,110 +1,25 @@
-"""train.py end to end as a SageMaker training job runs it: artifacts, ONNX, resume, failures."""
+"""train.py end to end as a SageMaker training job runs it: resume, data formats, failures, DDP."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
-import pandas as pd
 import pytest
 import torch
 
 from simulator.datasets import generate, write_dataset, write_frame
 
-# The MetricDefinitions of tests/fixtures/sdk_pipeline_definition.json.
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "sdk_pipeline_definition.json"
 TINY = {"max_epochs": 2, "model_class": "multimodal_cnn", "lr": 0.01, "batch_size": 16}
 
 
 def _layout(base: Path, rows: int, seed: int = 3, fmt: str = "csv") -> dict:
     return write_dataset(base / "input" / "data", rows, seed, fmt)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, bsm):
-    base = tmp_path_factory.mktemp("tiny")
-    _layout(base, 300)
-    hps = {**TINY, "sagemaker_program": "train.py", "sagemaker_region": "us-east-1"}
-    proc = bsm.train(base, hps, "--max_epochs", "2", "--lr", "0.01")
-    return base, proc
-
-
-def test_every_artifact_is_written(tiny_run):
-    base, proc = tiny_run
-    model_dir, data_dir = base / "model", base / "output" / "data"
-    for name in ("model.pth", "model_artifacts.pth", "model.onnx", "preprocessor.json"):
-        assert (model_dir / name).stat().st_size > 0, name
-    for name in (
-        "predict_results.pth",
-        "metrics.json",
-        "roc_curve.png",
-        "pr_curve.png",
-        "loss_curve.png",
-    ):
-        assert (data_dir / name).stat().st_size > 0, name
-    assert list((data_dir / "tensorboard_eval").glob("events.out.tfevents.*"))
-    assert not (base / "output" / "failure").exists()
-    assert sorted(p.name for p in (base / "checkpoints").iterdir()) == [
-        "checkpoint-epoch-0001.pt",
-        "checkpoint-epoch-0002.pt",
-    ]
-
-    artifacts = torch.load(model_dir / "model_artifacts.pth", weights_only=True)
-    assert artifacts["model_class"] == "multimodal_cnn"
-    assert artifacts["labels"] == ["0", "1"]
-    assert artifacts["preprocessor"]["tokenizer"]  # the tokenizer travels with the model
-    assert artifacts["versions"]["torch"] == torch.__version__
-
-    results = torch.load(data_dir / "predict_results.pth", weights_only=True)
-    assert set(results) == {"val", "test"}
-    assert len(results["test"]["ids"]) == len(results["test"]["labels"]) == 45
-    assert torch.allclose(results["test"]["probabilities"].sum(1), torch.ones(45))
-
-    metrics = json.loads((data_dir / "metrics.json").read_text())
-    assert 0.0 <= metrics["test"]["auroc"] <= 1.0
-    assert metrics["epochs_run"] == 2 and len(metrics["history"]) == 2
-    assert metrics["onnx"]["max_abs_diff"] <= 1e-4
-
-
-def test_metric_lines_are_scraped_by_the_pipelines_metric_definitions(tiny_run):
-    _, proc = tiny_run
-    definition = json.loads(FIXTURE.read_text())
-    training = next(s for s in definition["Steps"] if s["Type"] == "Training")
-    regexes = training["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("epoch=")]
-    assert len(lines) == 2
-    for metric in regexes:
-        values = [float(m.group(1)) for m in map(re.compile(metric["Regex"]).search, lines) if m]
-        assert len(values) == 2, metric
-    assert re.match(
-        r"^epoch=2 train_loss=[0-9.]+ val_loss=[0-9.]+ val_auroc=[0-9.]+ val_f1=[0-9.]+", lines[1]
-    )
-    # The SDK's own keys are the platform's: ignored without a warning.
-    assert "sagemaker_program" not in proc.stderr
-
-
-def test_onnx_matches_pytorch_predictions_with_any_batch_size(tiny_run, bsm_import_path):
-    from bsm.data import encode_frame
-
-    base, _ = tiny_run
-    state = json.loads((base / "model" / "preprocessor.json").read_text())
-    test = encode_frame(pd.read_csv(base / "input/data/test/test.csv"), state, "test")
-    session = ort.InferenceSession(str(base / "model" / "model.onnx"))
-    assert session.get_inputs()[0].shape[0] == "batch"
-    feeds = {"input_ids": test.input_ids, "tab": test.tab, "cat": test.cat}
-    wanted = {i.name for i in session.get_inputs()}
-    expected = torch.load(base / "output/data/predict_results.pth", weights_only=True)["test"]
-    for size in (1, 7, len(test)):
-        got = session.run(None, {k: v[:size] for k, v in feeds.items() if k in wanted})[0]
-        assert np.abs(got - expected["probabilities"][:size].numpy()).max() <= 1e-4
 
 
 def _model_state(base: Path) -> dict[str, torch.Tensor]:
@@ -168,38 +83,47 @@ def test_each_data_format_and_part_files(tmp_path, bsm):
     assert results["test"]["ids"] == frame.iloc[210:]["order_id"].tolist()
 
 
+MODEL_CLASSES = ["multimodal_cnn", "multimodal_transformer", "text_cnn", "lstm", "tabular_mlp"]
+COLUMNS = ["order_id", "dialogue", "order_amount", "product_category", "label"]
+
+
+def _run_with_raw_config(base: Path, bsm, text: str) -> tuple[subprocess.CompletedProcess, str]:
+    """train.py with hyperparameters.json holding exactly ``text``; returns (process, failure)."""
+    config = base / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(text)
+    proc = bsm.train(base, {}, check=False, raw_hyperparameters=True)
+    failure = base / "output" / "failure"
+    return proc, failure.read_text() if failure.exists() else ""
+
+
 @pytest.mark.parametrize(
     ("hps", "named"),
     [
         ({"lr": "-0.5"}, ["lr", "-0.5"]),
-        ({"model_class": "resnet50"}, ["model_class", "resnet50"]),
+        ({"model_class": '"resnet50"'}, ["model_class", "resnet50", *MODEL_CLASSES]),
         ({"max_epochs": "three"}, ["max_epochs", "three"]),
-        ({"text_name": "conversation"}, ["conversation", "text_name"]),
+        ({"text_name": '"conversation"'}, ["conversation", "text_name", *COLUMNS]),
+        ({"label_name": '"is_claim"'}, ["is_claim", "label_name", "columns present", *COLUMNS]),
     ],
 )
 def test_bad_input_fails_with_a_reason_naming_the_field(tmp_path, bsm, hps, named):
     _layout(tmp_path, 60)
-    config = tmp_path / "input" / "config"
-    config.mkdir(parents=True)
-    # Written raw (not SDK-encoded) so that the bad value reaches the script unchanged.
-    raw = {
-        "max_epochs": "1",
-        **{k: json.dumps(v) if k != "lr" and k != "max_epochs" else v for k, v in hps.items()},
-    }
-    (config / "hyperparameters.json").write_text(json.dumps(raw))
-    proc = subprocess.run(
-        [sys.executable, "train.py"],
-        cwd=bsm.code_dir,
-        env=bsm.env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode != 0
-    reason = (tmp_path / "output" / "failure").read_text()
-    for word in named:
-        assert word in reason
+    # Written raw (as SageMaker stores them) so that the bad value reaches the script unchanged.
+    proc, reason = _run_with_raw_config(tmp_path, bsm, json.dumps({"max_epochs": "1", **hps}))
+    assert proc.returncode == 1
+    for word in named:  # within the 1024 characters SageMaker keeps as FailureReason
+        assert word in reason[:1024], (word, reason)
+    assert reason.splitlines()[-1] in proc.stderr and "Traceback" not in reason
     assert not (tmp_path / "model" / "model.pth").exists()
+
+
+def test_hyperparameters_json_that_is_not_json_fails_naming_the_file(tmp_path, bsm):
+    _layout(tmp_path, 60)
+    proc, reason = _run_with_raw_config(tmp_path, bsm, "max_epochs: 3\nlr: 0.01\n")
+    assert proc.returncode == 1
+    assert "hyperparameters.json is not valid JSON" in reason
+    assert "line 1 column 1" in reason and '{"lr": "0.01"' in reason  # where, and the fix
 
 
 def test_missing_channel_is_named(tmp_path, bsm):
@@ -257,7 +181,10 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path, bsm):
     _layout(tmp_path, 200, seed=4)
     # A learning rate too small to move float32 weights: val AUROC never improves after epoch 1.
     hps = {"max_epochs": 10, "lr": 1e-9, "early_stop_patience": 2, "export_onnx": False}
-    proc = bsm.train(tmp_path, hps)
+    elsewhere = tmp_path / "spot-checkpoints"  # CheckpointConfig.LocalPath, via SM_CHECKPOINT_DIR
+    proc = bsm.train(tmp_path, hps, SM_CHECKPOINT_DIR=str(elsewhere))
+    assert len(list(elsewhere.glob("checkpoint-epoch-*.pt"))) == 2  # the newest two are kept
+    assert not (tmp_path / "checkpoints").exists()
     metrics = json.loads((tmp_path / "output/data/metrics.json").read_text())
     assert metrics["stopped_early"] and metrics["epochs_run"] == 3 and metrics["best_epoch"] == 1
     assert "early stopping" in proc.stdout

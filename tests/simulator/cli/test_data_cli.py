@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 from click.testing import CliRunner
@@ -54,3 +56,41 @@ def test_synth_rejects_bad_format_and_rows(tmp_path):
     assert bad_format.exit_code == 2 and "xlsx" in bad_format.output
     bad_rows = runner.invoke(main, ["data", "synth", "--out", str(tmp_path), "--rows", "3"])
     assert bad_rows.exit_code == 2 and "--rows" in bad_rows.output
+
+
+def test_unwritable_out_is_an_error_naming_the_option(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = str(blocker / "bsm")
+    as_json = CliRunner().invoke(main, ["data", "synth", "--rows", "20", "--out", out, "--json"])
+    assert as_json.exit_code == 2
+    error = json.loads(as_json.stdout)["error"]
+    assert error.startswith(f"--out {out}:") and "Not a directory" in error
+    plain = CliRunner().invoke(main, ["data", "synth", "--rows", "20", "--out", out])
+    assert plain.exit_code == 2 and "choose a writable directory" in plain.output
+    assert "Traceback" not in plain.output
+    negative = CliRunner().invoke(main, ["data", "synth", "--out", str(tmp_path), "--seed", "-1"])
+    assert negative.exit_code == 2 and "--seed" in negative.output
+
+
+def test_loading_the_cli_does_not_import_pandas():
+    """`smsim --help` and every other command must not pay ~0.35 s for pandas and numpy."""
+    code = (
+        "import sys\n"
+        "from simulator.cli import main\n"
+        "for args in (['--help'], ['data', '--help'], ['data', 'synth', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_format_choices_are_the_datasets_formats():
+    from simulator import datasets
+    from simulator.cli import data
+
+    assert data.FORMATS == datasets.FORMATS
