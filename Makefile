@@ -21,7 +21,7 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadscope -q
 
 demo: $(STAMP)
 	$(BIN)/smsim demo --workspace .smsim/demo
