@@ -23,6 +23,7 @@ STEP_COLOURS = {
     "Succeeded": "green",
     "Failed": "red",
     "Stopped": "yellow",
+    "Stopping": "yellow",
     "Executing": "cyan",
     "Starting": "cyan",
 }

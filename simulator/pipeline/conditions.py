@@ -41,6 +41,11 @@ def evaluate_condition(condition: Any, evaluate: Evaluator, where: str = "Condit
     if not isinstance(condition, dict):
         raise ExpressionError(f"{where}: a condition must be an object; got {condition!r}")
     ctype = condition.get("Type")
+    if not isinstance(ctype, str) or ctype not in CONDITION_TYPES:
+        raise ExpressionError(
+            f"{where}.Type: unknown condition type {ctype!r}; "
+            f"use one of {', '.join(CONDITION_TYPES)}"
+        )
     if ctype == "Equals":
         return _equals(evaluate(condition.get("LeftValue")), evaluate(condition.get("RightValue")))
     if ctype in COMPARISONS:
@@ -56,15 +61,12 @@ def evaluate_condition(condition: Any, evaluate: Evaluator, where: str = "Condit
     if ctype == "Not":
         inner = condition.get("Condition", condition.get("Expression"))
         return not evaluate_condition(inner, evaluate, f"{where}.Condition")
-    if ctype == "Or":
-        inner = condition.get("Conditions")
-        if not isinstance(inner, list):
-            raise ExpressionError(f"{where}.Conditions: Or needs a list of conditions")
-        return any(
-            evaluate_condition(c, evaluate, f"{where}.Conditions[{i}]") for i, c in enumerate(inner)
-        )
-    raise ExpressionError(
-        f"{where}.Type: unknown condition type {ctype!r}; use one of {', '.join(CONDITION_TYPES)}"
+    # What is left is "Or".
+    inner = condition.get("Conditions")
+    if not isinstance(inner, list):
+        raise ExpressionError(f"{where}.Conditions: Or needs a list of conditions")
+    return any(
+        evaluate_condition(c, evaluate, f"{where}.Conditions[{i}]") for i, c in enumerate(inner)
     )
 
 
@@ -73,6 +75,15 @@ def condition_problems(condition: Any, where: str) -> list[Problem]:
     if not isinstance(condition, dict):
         return [Problem(where, "a condition must be an object", condition)]
     ctype = condition.get("Type")
+    if not isinstance(ctype, str) or ctype not in CONDITION_TYPES:
+        return [
+            Problem(
+                f"{where}.Type",
+                "unknown condition type",
+                ctype,
+                f"use one of {', '.join(CONDITION_TYPES)}",
+            )
+        ]
     if ctype == "Equals" or ctype in COMPARISONS:
         return [
             Problem(f"{where}.{side}", f"{ctype} needs a {side}")
@@ -91,24 +102,14 @@ def condition_problems(condition: Any, where: str) -> list[Problem]:
     if ctype == "Not":
         inner = condition.get("Condition", condition.get("Expression"))
         return condition_problems(inner, f"{where}.Condition")
-    if ctype == "Or":
-        inner = condition.get("Conditions")
-        if not isinstance(inner, list) or not inner:
-            return [
-                Problem(f"{where}.Conditions", "Or needs a non-empty list of conditions", inner)
-            ]
-        out = []
-        for i, c in enumerate(inner):
-            out += condition_problems(c, f"{where}.Conditions[{i}]")
-        return out
-    return [
-        Problem(
-            f"{where}.Type",
-            "unknown condition type",
-            ctype,
-            f"use one of {', '.join(CONDITION_TYPES)}",
-        )
-    ]
+    # What is left is "Or".
+    inner = condition.get("Conditions")
+    if not isinstance(inner, list) or not inner:
+        return [Problem(f"{where}.Conditions", "Or needs a non-empty list of conditions", inner)]
+    out = []
+    for i, c in enumerate(inner):
+        out += condition_problems(c, f"{where}.Conditions[{i}]")
+    return out
 
 
 def operands(condition: Any, where: str = "") -> list[tuple[str, Any]]:

@@ -173,7 +173,12 @@ def load_config(path: str | Path, **overrides: Any) -> PipelineConfig:
     """Read a JSON pipeline config; any problem is a ValidationError naming the field."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"pipeline config {path}",
+            [Problem("--config", "not UTF-8 text", str(path), "write a JSON object")],
+        ) from exc
     except OSError as exc:
         raise ValidationError(
             f"pipeline config {path}",

@@ -35,6 +35,7 @@ from simulator.properties import resolve_property_path
 _TERMINAL_JOB_STATUS = {"Completed": "Succeeded", "Failed": "Failed", "Stopped": "Stopped"}
 _MAX_STEP_FAILURE = 1024  # botocore FailureReason max length
 _MAX_EXECUTION_FAILURE = 1300  # botocore PipelineExecutionFailureReason max length
+_UNFINISHED_STEP_STATUS = ("Starting", "Executing", "Stopping")
 
 
 class StepFailed(SmsimError):
@@ -70,11 +71,19 @@ class PipelineExecutor:
                     :_MAX_EXECUTION_FAILURE
                 ]
         finally:
-            with record.lock:
-                if record.status in ("Executing", "Stopping"):
-                    record.status, record.failure_reason = self._final_status()
-                record.changed()
-            record.done.set()
+            try:
+                with record.lock:
+                    # A step an engine error left unfinished must not stay Executing.
+                    for rec in record.steps.values():
+                        if rec.status in _UNFINISHED_STEP_STATUS:
+                            rec.status, rec.end_time = "Failed", utcnow()
+                            rec.failure_reason = rec.failure_reason or record.failure_reason
+                    if record.status in ("Executing", "Stopping"):
+                        record.status, record.failure_reason = self._final_status()
+                    record.changed()
+            finally:
+                # Waiters must wake even when the last record cannot be written.
+                record.done.set()
 
     def _schedule(self) -> None:
         record = self.record
@@ -106,6 +115,7 @@ class PipelineExecutor:
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for fut in finished:
                     running.pop(fut)
+                    fut.result()  # an engine error in a step thread ends the execution
 
     def _ready_steps(self, running: set[str]) -> list[str]:
         """Steps whose dependencies all succeeded; marks steps that can never run skipped."""
@@ -146,6 +156,11 @@ class PipelineExecutor:
         step = record.definition.steps[name]
         rec = record.steps[name]
         with record.lock:
+            if record.stop_requested.is_set():
+                # Stopped between being scheduled and starting: launch nothing.
+                rec.status, rec.end_time = "Stopped", utcnow()
+                record.changed()
+                return
             rec.status = "Executing"
             record.changed()
         try:

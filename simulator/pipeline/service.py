@@ -270,6 +270,10 @@ class PipelineService:
             if record.status == "Executing":
                 record.stop_requested.set()
                 record.status = "Stopping"
+                # Running steps are Stopping until their jobs end (StepStatus enum).
+                for step in record.steps.values():
+                    if step.status == "Executing":
+                        step.status = "Stopping"
                 record.changed()
         return self._respond(
             "StopPipelineExecution", {"PipelineExecutionArn": record.execution_arn}

@@ -235,8 +235,7 @@ class _Checker:
             self._check_expression(step, f"Arguments.{path}", expr, target)
 
     def _check_property_files(self, step: Step) -> None:
-        outputs = (step.arguments.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-        names = [o.get("OutputName") for o in outputs if isinstance(o, dict)]
+        names = _output_names(step) or []
         for i, pf in enumerate(step.property_files):
             if pf.output_name not in names:
                 self.problem(
@@ -244,7 +243,7 @@ class _Checker:
                     f"PropertyFiles[{i}].OutputName",
                     f"property file {pf.name!r} reads output {pf.output_name!r}, which the step "
                     f"does not declare (outputs: {names})",
-                    did_you_mean(pf.output_name, [n for n in names if isinstance(n, str)]),
+                    did_you_mean(pf.output_name, names),
                 )
 
     def _check_condition(self, step: Step) -> None:
@@ -473,8 +472,10 @@ def _under(path: str, prefix: str) -> bool:
 def _output_names(step: Step) -> list[str] | None:
     if step.type != "Processing":
         return None
-    outputs = (step.arguments.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-    return [o["OutputName"] for o in outputs if isinstance(o, dict) and "OutputName" in o]
+    config = step.arguments.get("ProcessingOutputConfig")
+    # A malformed config is reported by the request check; here it just has no names.
+    outputs = config.get("Outputs") if isinstance(config, dict) else None
+    return _names(outputs, "OutputName")
 
 
 def _metric_names(step: Step) -> list[str] | None:
@@ -483,7 +484,14 @@ def _metric_names(step: Step) -> list[str] | None:
     spec = step.arguments.get("AlgorithmSpecification") or {}
     if not isinstance(spec, dict) or "MetricDefinitions" not in spec:
         return None  # built-in algorithms emit metrics of their own
-    return [m["Name"] for m in spec["MetricDefinitions"] if isinstance(m, dict) and "Name" in m]
+    return _names(spec["MetricDefinitions"], "Name")
+
+
+def _names(items: Any, key: str) -> list[str]:
+    """The string ``key`` of each object in ``items`` (anything else is skipped)."""
+    if not isinstance(items, list):
+        return []
+    return [i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str)]
 
 
 def _describe(expr: dict[str, Any]) -> str:

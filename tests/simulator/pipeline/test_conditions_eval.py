@@ -71,3 +71,10 @@ def test_structural_problems() -> None:
     assert condition_problems({"Type": "Not", "Condition": {"Type": "Nope"}}, "C")[0].path == (
         "C.Condition.Type"
     )
+
+
+def test_a_type_that_is_not_a_string_is_an_unknown_type() -> None:
+    with pytest.raises(ExpressionError, match="unknown condition type"):
+        evaluate_conditions([{"Type": {"Equals": 1}}], ident)
+    [problem] = condition_problems({"Type": ["In"]}, "C")
+    assert (problem.path, problem.value) == ("C.Type", ["In"])

@@ -68,3 +68,7 @@ def test_unreadable_and_non_json_files(tmp_path: Path) -> None:
     arr.write_text("[]")
     with pytest.raises(ValidationError, match="JSON object"):
         load_config(arr)
+    binary = tmp_path / "config.json.gz"
+    binary.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
+    with pytest.raises(ValidationError, match="not UTF-8"):
+        load_config(binary)

@@ -277,6 +277,11 @@ def test_stop_stops_the_running_job(sm: LocalSageMaker) -> None:
         timeout=30,
     )
     sm.stop_pipeline_execution(PipelineExecutionArn=arn)
+    # Until its job ends, the running step is Stopping, like the execution.
+    stopping = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)
+    assert [s["StepStatus"] for s in stopping["PipelineExecutionSteps"]] == ["Stopping"]
+    status = sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+    assert status == "Stopping"
     desc = sm.wait_for_pipeline_execution(arn, timeout=120)
     assert desc["PipelineExecutionStatus"] == "Stopped"
     steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
@@ -300,3 +305,66 @@ def test_records_are_written_to_the_workspace(sm: LocalSageMaker) -> None:
     assert args["Environment"]["MY_JOB"] == args["TrainingJobName"] == record.steps["Only"].job_name
     assert args["TrainingJobName"].startswith(f"pipelines-{record.execution_id}-Only-")
     assert (root / "steps" / "Only" / "describe.json").is_file()
+
+
+def _record(steps: list[dict[str, Any]]) -> Any:
+    from simulator.pipeline.definition import PipelineDefinition
+    from simulator.pipeline.records import ExecutionRecord
+
+    return ExecutionRecord(
+        pipeline_name="p",
+        pipeline_arn="arn:aws:sagemaker:us-east-1:123456789012:pipeline/p",
+        execution_id="abcdefabcdef",
+        execution_arn="arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/abcdefabcdef",
+        definition=PipelineDefinition.parse(definition(steps)),
+        parameters={},
+    )
+
+
+_ALWAYS = {"Type": "Equals", "LeftValue": 1, "RightValue": 1}
+
+
+def test_an_engine_error_in_a_step_thread_fails_the_execution_and_its_step() -> None:
+    from simulator.pipeline.executor import PipelineExecutor
+
+    record = _record([{"Name": "C", "Type": "Condition", "Arguments": {"Conditions": [_ALWAYS]}}])
+    calls = []
+
+    def persist(_: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the step's start cannot be recorded
+            raise OSError(28, "No space left on device")
+
+    record.on_change = persist
+    PipelineExecutor(None, record).run()
+    assert record.done.is_set()
+    assert record.status == "Failed"
+    assert "No space left on device" in record.failure_reason
+    # No step is left Executing in a finished execution.
+    assert record.steps["C"].status == "Failed" and record.steps["C"].end_time is not None
+
+
+def test_waiters_wake_when_the_final_record_cannot_be_written() -> None:
+    from simulator.pipeline.executor import PipelineExecutor
+
+    record = _record([{"Name": "C", "Type": "Condition", "Arguments": {"Conditions": [_ALWAYS]}}])
+
+    def persist(r: Any) -> None:
+        if r.status == "Succeeded":
+            raise OSError(13, "Permission denied")
+
+    record.on_change = persist
+    with pytest.raises(OSError):
+        PipelineExecutor(None, record).run()
+    assert record.done.is_set() and record.status == "Succeeded"
+
+
+def test_a_step_scheduled_just_before_a_stop_launches_nothing() -> None:
+    from simulator.pipeline.executor import PipelineExecutor
+    from simulator.pipeline.records import StepRecord
+
+    record = _record([{"Name": "C", "Type": "Condition", "Arguments": {"Conditions": [_ALWAYS]}}])
+    record.steps["C"] = StepRecord(name="C", type="Condition")  # scheduled, not yet started
+    record.stop_requested.set()
+    PipelineExecutor(None, record)._run_step("C")
+    assert record.steps["C"].status == "Stopped" and not record.steps["C"].metadata

@@ -182,3 +182,34 @@ def test_self_references_and_cycles_are_reported() -> None:
     messages = [p.message for p in report.problems]
     assert any("a step cannot read its own properties" in m for m in messages)
     assert any(m.startswith("dependency cycle: ") for m in messages)
+
+
+def _put(d: dict, path: tuple, value: object) -> dict:
+    target = d
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return d
+
+
+@pytest.mark.parametrize(
+    ("step", "path", "value"),
+    [
+        # Malformed members a hand-edited definition may hold: each is a problem, no crash.
+        ("ModelEvaluation", ("Arguments", "ProcessingOutputConfig"), "s3://b/out"),
+        ("ModelEvaluation", ("Arguments", "ProcessingOutputConfig", "Outputs"), 3),
+        (
+            "TabularPreprocessing",
+            ("Arguments", "ProcessingOutputConfig", "Outputs", 0, "OutputName"),
+            None,
+        ),
+        ("PyTorchTraining", ("Arguments", "AlgorithmSpecification", "MetricDefinitions"), 1.5),
+        ("CheckAUC", ("Arguments", "Conditions", 0, "Type"), {"Equals": 1}),
+    ],
+)
+def test_malformed_members_are_problems_not_crashes(step: str, path: tuple, value: object) -> None:
+    d = doc()
+    _put(steps(d)[step], path, value)
+    report = validate_definition(d)
+    assert not report.ok
+    assert any(p.step == step for p in report.problems)
