@@ -74,16 +74,25 @@ class JobRun:
         """Run the entry point under the job's runtime limit and stop event."""
         self.log("running: " + " ".join(argv))
         stream = f"{self.prefix}-{int(now().timestamp())}"
-        return run_process(
-            argv,
-            cwd=cwd,
-            env=env,
-            log_dir=self.record.dir / "logs",
-            prefix=self.prefix,
-            metrics=metrics,
-            max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
-            stop_event=self.record.stop_event,
-            grace_seconds=self.ctx.grace_seconds,
-            sink=self.ctx.sink,
-            on_line=self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None,
-        )
+        cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
+
+        def spawned(pgid: int) -> None:
+            self.record.process_group = pgid
+
+        try:
+            return run_process(
+                argv,
+                cwd=cwd,
+                env=env,
+                log_dir=self.record.dir / "logs",
+                prefix=self.prefix,
+                metrics=metrics,
+                max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
+                stop_event=self.record.stop_event,
+                grace_seconds=self.ctx.grace_seconds,
+                sink=self.ctx.sink,
+                on_line=cloudwatch,
+                on_spawn=spawned,
+            )
+        finally:
+            self.record.process_group = None  # reaped: its id may be reused

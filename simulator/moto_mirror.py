@@ -111,10 +111,9 @@ class MotoMirror:
             fields[attr] = desc.get(key)
         taken = set(names.values()) | {_ARN_KEYS[record.kind]}
         fields.update({k: v for k, v in desc.items() if k not in taken})
-        tags = getattr(job, "tags", None)
-        job.__dict__.clear()
-        job.__dict__.update(fields)
-        job.tags = tags or []  # moto's tagging API reads this attribute
+        fields["tags"] = getattr(job, "tags", None) or []  # moto's tagging API reads it
+        # One assignment: moto's server threads never see the object half rewritten.
+        job.__dict__ = fields
 
     def install_hooks(self, sim: Any) -> None:
         """Route job creation and stops that reach moto's SageMaker over HTTP to ``sim``,

@@ -110,8 +110,12 @@ def run_process(
     grace_seconds: float = 120.0,
     sink: LineSink | None = None,
     on_line: LineSink | None = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ProcessResult:
-    """Run ``argv`` to the end (or until stopped / over time); see the module docstring."""
+    """Run ``argv`` to the end (or until stopped / over time); see the module docstring.
+
+    ``on_spawn`` gets the process group id once the process runs (its pid).
+    """
     sink = sink or console_sink()
     log_dir.mkdir(parents=True, exist_ok=True)
     host = prefix.rsplit("/", 1)[-1]
@@ -134,6 +138,8 @@ def run_process(
         combined.close()
         err_file.close()
         return ProcessResult(127, None, [f"cannot start {argv[0]!r}: {exc}"], 0.0)
+    if on_spawn is not None:
+        on_spawn(proc.pid)
 
     def pump(stream: Any, is_err: bool) -> None:
         for raw in iter(stream.readline, b""):
@@ -172,6 +178,8 @@ def run_process(
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=0.05)
     proc.wait()
+    if stop_reason is None and stop_event is not None and stop_event.is_set() and proc.returncode:
+        stop_reason = "Stopped"  # killed for a stop before this loop saw it (close() interrupted)
     # A container ends with its entry point: processes it left behind in its group
     # (a background `cmd &`, a worker it forgot) go too, and release the log pipes.
     _signal_group(proc, signal.SIGKILL)

@@ -36,7 +36,14 @@ from simulator.container import (
 )
 from simulator.errors import Problem, SmsimError, UnsupportedFeature, ValidationError
 from simulator.job_run import JobRun, RunContext
-from simulator.s3 import DirSync, S3Error, download_prefix, parse_s3_uri, s3_uri_problems
+from simulator.s3 import (
+    DirSync,
+    S3Error,
+    download_prefix,
+    finish_all,
+    parse_s3_uri,
+    s3_uri_problems,
+)
 from simulator.shapes import validate_request
 from simulator.workspace import JobRecord, now
 
@@ -285,11 +292,9 @@ class ProcessingRun(JobRun):
             self.syncs.append((local, uri, sync))
 
     def _upload_outputs(self) -> None:
-        for local, uri, sync in self.syncs:
-            if sync is not None:
-                sync.finish()
-            else:
-                DirSync(self.ctx.s3, local, uri).sync(final=True)
+        # EndOfJob outputs get a one-off sync: finish() of a sync never started uploads all.
+        finish_all([sync or DirSync(self.ctx.s3, local, uri) for local, uri, sync in self.syncs])
+        for local, uri, _ in self.syncs:
             self.log(f"uploaded {local.relative_to(self.layout.root)} → {uri}")
 
     def _end(

@@ -216,6 +216,19 @@ def unpack_tar_gz(archive: Path, dest: Path) -> list[str]:
     return [m.name for m in members]
 
 
+def finish_all(syncs: list[DirSync]) -> None:
+    """Finish every sync, even after one fails (then raise the first error): a sync
+    left running would go on changing S3 after its job ended."""
+    error: Exception | None = None
+    for sync in syncs:
+        try:
+            sync.finish()
+        except Exception as exc:  # noqa: BLE001 - raised below, after the others
+            error = error or exc
+    if error is not None:
+        raise error
+
+
 class DirSync:
     """Upload new or changed files of a directory to an S3 prefix, now and periodically.
 

@@ -21,6 +21,7 @@ Design:
 from __future__ import annotations
 
 import copy
+import shutil
 import threading
 import time
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ from simulator.images import ImageMap
 from simulator.job_run import RunContext
 from simulator.moto_mirror import MotoMirror
 from simulator.process import LineSink, console_sink
-from simulator.workspace import TERMINAL, JobRecord, job_dir, load_descriptions
+from simulator.workspace import JobRecord, job_dir, load_descriptions
 
 _PIPELINE_OPS = (
     "create_pipeline",
@@ -81,6 +82,7 @@ class LocalSageMaker:
         self._client: Any = None
         self._s3: Any = None
         self._started = False
+        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> LocalSageMaker:
@@ -94,25 +96,50 @@ class LocalSageMaker:
             return self
         self.workspace.mkdir(parents=True, exist_ok=True)
         self._aws.start()
-        self._client = self._aws.client("sagemaker")
-        self._s3 = self._aws.client("s3")
+        try:
+            self._client = self._aws.client("sagemaker")
+            self._s3 = self._aws.client("s3")
+            self._mirror.install_hooks(self)
+        except BaseException:
+            self._aws.stop()  # or no LocalSageMaker could start again in this process
+            raise
         self._started = True
-        self._mirror.install_hooks(self)
         return self
 
     def close(self) -> None:
         """Stop running jobs (SIGTERM → grace → SIGKILL), then the embedded AWS."""
         if not self._started:
             return
-        for record in list(self._records.values()):
-            if not record.done.is_set():
-                record.stop_event.set()
-        for record in list(self._records.values()):
-            if record.thread is not None:
-                record.thread.join(timeout=self.stop_grace_seconds + 30)
-        self._mirror.remove_hooks()
-        self._aws.stop()
-        self._started = False
+        with self._lock:
+            # From here on no job starts (a pipeline thread may still try): one created
+            # after the stops below would run on after the embedded AWS is gone.
+            self._closing = True
+            records = list(self._records.values())
+        try:
+            for record in records:
+                record.request_stop()
+            try:
+                self._join(records, self.stop_grace_seconds + 30)
+            except BaseException:
+                # Interrupted while waiting (a second Ctrl-C): no grace period left. Kill the
+                # scripts (each in its own session, so the signal did not reach them), or
+                # they would outlive this process, and let their runs record the stop.
+                for record in records:
+                    record.kill()
+                self._join(records, 10)
+                raise
+        finally:
+            self._mirror.remove_hooks()
+            self._aws.stop()
+            self._started = False
+            self._closing = False
+
+    @staticmethod
+    def _join(records: list[JobRecord], timeout: float) -> None:
+        # The run's `done`, not Thread.join: in Python 3.11 a join interrupted by Ctrl-C
+        # marks the thread as ended while it still runs, so a second join returns at once.
+        for record in records:
+            record.done.wait(timeout)
 
     # -- clients -----------------------------------------------------------------------
     @property
@@ -270,6 +297,11 @@ class LocalSageMaker:
     ) -> JobRecord:
         directory = job_dir(self.workspace, kind, name)
         with self._lock:
+            if self._closing:
+                raise SmsimError(
+                    f"cannot create job {name!r}: this LocalSageMaker is closing (its jobs are "
+                    "being stopped); create jobs before leaving its `with` block"
+                )
             # Names are unique per account and region, for ever (SageMaker's ResourceInUse);
             # a job kept in this workspace from an earlier session counts too.
             if (kind, name) in self._records or directory.exists():
@@ -290,9 +322,17 @@ class LocalSageMaker:
             )
             directory.mkdir(parents=True)
             self._records[(kind, name)] = record
-        record.write_request()
-        self._mirror.create(record)
-        record.update()  # validate + persist the initial description, sync moto
+        try:
+            record.write_request()
+            self._mirror.create(record)
+            record.update()  # validate + persist the initial description, sync moto
+        except BaseException:
+            # A create that failed leaves no job behind (as the service): no record
+            # InProgress for ever, no name taken by a directory.
+            with self._lock:
+                self._records.pop((kind, name), None)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return record
 
     def _start(self, record: JobRecord, target: Any) -> None:
@@ -300,23 +340,18 @@ class LocalSageMaker:
         record.thread.start()
 
     def _record(self, kind: str, name: str) -> JobRecord:
-        record = self._records.get((kind, name))
+        with self._lock:
+            record = self._records.get((kind, name))
+            names = [] if record else sorted(n for k, n in self._records if k == kind)
         if record is None:
             label = "training" if kind == "training" else "processing"
             raise ResourceNotFound(
-                f"Could not find {label} job {name!r} "
-                f"(jobs of this session: {sorted(n for k, n in self._records if k == kind)})"
+                f"Could not find {label} job {name!r} (jobs of this session: {names})"
             )
         return record
 
     def _stop(self, kind: str, name: str) -> None:
-        record = self._record(kind, name)
-        if record.status in TERMINAL:
-            return  # the service accepts a stop of an ended job and changes nothing
-        record.stop_event.set()
-        key = record.status_key
-        if record.status == "InProgress":
-            record.update(**{key: "Stopping"})
+        self._record(kind, name).request_stop()
 
     def _wait(self, kind: str, name: str, timeout: float | None) -> dict[str, Any]:
         record = self._record(kind, name)
@@ -326,10 +361,10 @@ class LocalSageMaker:
 
     def _list(self, kind: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         prefix = "Training" if kind == "training" else "Processing"
+        with self._lock:  # jobs may be created meanwhile (a pipeline's threads)
+            records = [r for (k, _), r in self._records.items() if k == kind]
         items = []
-        for (k, _), record in self._records.items():
-            if k != kind:
-                continue
+        for record in records:
             d = record.snapshot()
             summary = {
                 f"{prefix}JobName": d[f"{prefix}JobName"],

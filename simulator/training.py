@@ -35,6 +35,7 @@ from simulator.s3 import (
     S3Error,
     download_object,
     download_prefix,
+    finish_all,
     list_keys,
     pack_tar_gz,
     parse_s3_uri,
@@ -249,11 +250,9 @@ class TrainingRun(JobRun):
 
     def _sync_checkpoints(self) -> None:
         """Final sync of the directories SageMaker mirrors to S3 while a job runs."""
-        for attr in ("checkpoint_sync", "tensorboard_sync"):
-            sync = getattr(self, attr)
-            if sync is not None:
-                sync.finish()
-                setattr(self, attr, None)
+        syncs = [s for s in (self.checkpoint_sync, self.tensorboard_sync) if s is not None]
+        self.checkpoint_sync = self.tensorboard_sync = None
+        finish_all(syncs)
 
     def _upload_output(self) -> None:
         """output/data → output.tar.gz: only output/data, as the service (not all of output/)."""

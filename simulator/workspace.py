@@ -17,9 +17,12 @@ against botocore's Describe* output shape and written to ``describe.json``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
+import os
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +94,7 @@ class JobRecord:
         self.done = threading.Event()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
+        self.process_group: int | None = None  # the entry point's, while it runs
         self._validation_view = validation_view
         self._on_change = on_change
 
@@ -108,43 +112,71 @@ class JobRecord:
             return copy.deepcopy(self._describe)
 
     def update(self, **fields: Any) -> None:
-        """Set Describe* members (None removes one), bump LastModifiedTime, persist."""
+        """Set Describe* members (None removes one), bump LastModifiedTime, persist.
+
+        All or nothing: a change that fails validation leaves the record as it was, so
+        the run can still end the job Failed (its members are replaced, never mutated).
+        """
         with self._lock:
+            describe = dict(self._describe)
             for key, value in fields.items():
                 if value is None:
-                    self._describe.pop(key, None)
+                    describe.pop(key, None)
                 else:
-                    self._describe[key] = value
-            self._describe["LastModifiedTime"] = now()
-            self._persist()
-        if self._on_change is not None:
-            self._on_change(self)
+                    describe[key] = value
+            describe["LastModifiedTime"] = now()
+            self._persist(describe)
+            self._describe = describe
+            # Under the lock: changes reach the listener (moto's mirror) in the order
+            # they were made; a slower thread never overwrites a newer state with an older.
+            if self._on_change is not None:
+                self._on_change(self)
+
+    def request_stop(self) -> None:
+        """StopTrainingJob/StopProcessingJob: signal the run; an InProgress job shows Stopping.
+
+        The status check and the update happen under one lock: the run may end the job
+        meanwhile, and a Stopping written after its Completed would never be cleared.
+        """
+        with self._lock:
+            if self._describe[self.status_key] in TERMINAL:
+                return  # the service accepts a stop of an ended job and changes nothing
+            self.stop_event.set()
+            if self._describe[self.status_key] == "InProgress":
+                self.update(**{self.status_key: "Stopping"})
+
+    def kill(self) -> None:
+        """SIGKILL the entry point's process group now, without the stop's grace period."""
+        pgid = self.process_group
+        if pgid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
 
     def transition(self, secondary: str, message: str, **fields: Any) -> None:
         """Training only: close the current SecondaryStatusTransitions entry, open the next."""
         with self._lock:
             t = now()
-            transitions = self._describe.setdefault("SecondaryStatusTransitions", [])
+            transitions = [dict(e) for e in self._describe.get("SecondaryStatusTransitions", [])]
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = t
             entry = {"Status": secondary, "StartTime": t, "StatusMessage": message}
             if secondary in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
                 entry["EndTime"] = t
             transitions.append(entry)
-            self.update(SecondaryStatus=secondary, **fields)
+            self.update(SecondaryStatus=secondary, SecondaryStatusTransitions=transitions, **fields)
 
     def write_request(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "request.json").write_text(to_json(self.request))
 
-    def _persist(self) -> None:
-        view = self._describe
+    def _persist(self, describe: dict[str, Any]) -> None:
+        view = describe
         if self._validation_view is not None:
             view = self._validation_view(copy.deepcopy(view))
         validate_response(DESCRIBE_OPS[self.kind], view)
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / "describe.json.tmp"
-        tmp.write_text(to_json(self._describe))
+        tmp.write_text(to_json(describe))
         tmp.replace(self.dir / "describe.json")
 
 

@@ -253,3 +253,49 @@ def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3):
     desc = sm.wait_for_processing_job("proc-cont", timeout=60)
     assert desc["ProcessingJobStatus"] == "Stopped"
     assert keys(sm, bucket, "proc-cont/") == ["proc-cont/output/summary/early.txt"]
+
+
+def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s3, monkeypatch):
+    """One output's upload fails at the end: the job fails, and the Continuous sync of
+    another output ends with it instead of changing S3 after the job."""
+    import threading
+
+    from simulator import s3
+    from simulator.session import wait_until
+
+    real_upload = s3.upload_file
+
+    def summary_uploads_fail(client, path, uri):
+        if "/summary/" in uri.key:
+            raise OSError("S3 refused the summary")
+        real_upload(client, path, uri)
+
+    monkeypatch.setattr(s3, "upload_file", summary_uploads_fail)
+    script = (
+        "import os\n"
+        "base = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'processing/output')\n"
+        "for name in ('summary', 'live'):\n"
+        "    os.makedirs(os.path.join(base, name), exist_ok=True)\n"
+        "    open(os.path.join(base, name, 'x.txt'), 'w').write(name)\n"
+    )
+    code = put_s3("syncs/code/process.py", script)
+    put_s3("syncs/data/a.csv", "1\n")
+    req = request("proc-syncs", bucket, code, f"s3://{bucket}/syncs/data")
+    req["ProcessingOutputConfig"]["Outputs"].append(
+        {
+            "OutputName": "live",
+            "S3Output": {
+                "S3Uri": f"s3://{bucket}/proc-syncs/output/live",
+                "LocalPath": "/opt/ml/processing/output/live",
+                "S3UploadMode": "Continuous",
+            },
+        }
+    )
+    sm.create_processing_job(**req)
+    desc = sm.wait_for_processing_job("proc-syncs", timeout=60)
+    assert desc["ProcessingJobStatus"] == "Failed"
+    assert "S3 refused the summary" in desc["FailureReason"]
+    assert keys(sm, bucket, "proc-syncs/") == ["proc-syncs/output/live/x.txt"]
+    assert wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name == "smsim-sync"], 5
+    ), "a sync thread outlived its job"

@@ -167,3 +167,67 @@ def test_smsim_train_explains_each_bad_argument(tmp_path):
     )
     assert result.exit_code == 2
     assert "--job-name" in json.loads(result.output)["error"]
+
+
+def test_ctrl_c_twice_stops_the_job_and_leaves_no_script_behind(tmp_path):
+    """The first Ctrl-C stops the job (SIGTERM, grace period); a second one, while a
+    script deaf to SIGTERM holds that grace period, kills it: nothing outlives `smsim
+    train` (the script runs in its own session, so the terminal's SIGINT misses it)."""
+    import re
+    import signal
+    import time
+
+    from simulator.datasets import write_dataset
+
+    data = write_dataset(tmp_path / "data", rows=20, seed=1)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "train.py").write_text(
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('pid', os.getpid(), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    err = tmp_path / "err.txt"
+    with open(err, "w") as err_file:
+        proc = subprocess.Popen(
+            [
+                *SMSIM,
+                "train",
+                "--spec",
+                "pytorch_training",
+                "--input",
+                f"input_path={data['dir']}",
+                "--source-dir",
+                str(src),
+                "--job-name",
+                "ctrl-c",
+                "--workspace",
+                str(tmp_path / "ws"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            cwd=tmp_path,
+            # A terminal's SIGINT reaches the CLI even where the test runner ignores it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not (found := re.search(r"\] pid (\d+)", err.read_text())):
+                assert proc.poll() is None and time.monotonic() < deadline, err.read_text()
+                time.sleep(0.1)
+            script = int(found.group(1))
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) != 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    time.sleep(0.2)
+    assert (
+        not Path(f"/proc/{script}").exists()
+        or "Z" in Path(f"/proc/{script}/stat").read_text().split(") ", 1)[1][:1]
+    ), f"script {script} outlived smsim train"
+    desc = json.loads((tmp_path / "ws" / "jobs" / "ctrl-c" / "describe.json").read_text())
+    assert desc["TrainingJobStatus"] == "Stopped", err.read_text()[-2000:]
