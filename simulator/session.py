@@ -21,6 +21,7 @@ Design:
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import threading
 import time
@@ -35,7 +36,7 @@ from simulator.images import ImageMap
 from simulator.job_run import RunContext
 from simulator.moto_mirror import MotoMirror
 from simulator.process import LineSink, console_sink
-from simulator.workspace import JobRecord, job_dir, load_descriptions
+from simulator.workspace import JobRecord, from_json_times, job_dir, load_descriptions
 
 _PIPELINE_OPS = (
     "create_pipeline",
@@ -199,7 +200,7 @@ class LocalSageMaker:
         return {"TrainingJobArn": arn}
 
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
-        return self._record("training", TrainingJobName).snapshot()
+        return self._describe("training", TrainingJobName)
 
     def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
         self._stop("training", TrainingJobName)
@@ -232,7 +233,7 @@ class LocalSageMaker:
         return {"ProcessingJobArn": arn}
 
     def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
-        return self._record("processing", ProcessingJobName).snapshot()
+        return self._describe("processing", ProcessingJobName)
 
     def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
         self._stop("processing", ProcessingJobName)
@@ -349,6 +350,18 @@ class LocalSageMaker:
                 f"Could not find {label} job {name!r} (jobs of this session: {names})"
             )
         return record
+
+    def _describe(self, kind: str, name: str) -> dict[str, Any]:
+        """This session's job, else the description an earlier session stored in the
+        workspace: names stay taken there (ResourceInUse), so they stay describable too,
+        as on the service."""
+        try:
+            return self._record(kind, name).snapshot()
+        except ResourceNotFound:
+            stored = job_dir(self.workspace, kind, name) / "describe.json"
+            if not stored.is_file():
+                raise
+            return from_json_times(json.loads(stored.read_text()))
 
     def _stop(self, kind: str, name: str) -> None:
         self._record(kind, name).request_stop()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from simulator import LocalSageMaker
-from simulator.errors import ResourceInUse
+from simulator.errors import ResourceInUse, ResourceNotFound
 
 SLOW = "import time\nprint('working', flush=True)\ntime.sleep(1.0)\n"
 
@@ -60,5 +60,11 @@ def test_names_stay_taken_in_a_reused_workspace(tmp_path, make_sourcedir_tar, tr
                     sm.create_training_job(**request)
                 stored = sm.stored_descriptions("training")
                 assert stored["kept-job"]["TrainingJobStatus"] == "Completed"
+                # A name that is taken is describable too, as on the service.
+                again = sm.describe_training_job(TrainingJobName="kept-job")
+                assert again["TrainingJobStatus"] == "Completed"
+                assert again["CreationTime"] == stored["kept-job"]["CreationTime"]
+                with pytest.raises(ResourceNotFound, match="never-ran"):
+                    sm.describe_training_job(TrainingJobName="never-ran")
     desc = json.loads((ws / "jobs" / "kept-job" / "describe.json").read_text())
     assert desc["TrainingJobName"] == "kept-job"
