@@ -108,7 +108,10 @@ def read_eval_data(directory: str) -> pd.DataFrame:
             frames.append(pd.read_parquet(path))
         else:
             frames.append(pd.read_csv(path, sep="\t" if kind == "tsv" else ","))
-    return pd.concat(frames, ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True)
+    if frame.empty:
+        raise ValueError(f"{len(files)} file(s) under {directory} but no data rows to evaluate")
+    return frame
 
 
 def label_key(value) -> str:
@@ -254,6 +257,12 @@ def main(argv: list[str]) -> None:
                 f"label column {LABEL_FIELD!r} (environment variable LABEL_FIELD) not in the "
                 f"evaluation data; columns: {', '.join(map(str, frame.columns))}"
             )
+        holes = frame[LABEL_FIELD].isna().to_numpy()
+        if holes.any():
+            raise ValueError(
+                f"{int(holes.sum())} evaluation row(s) without a value in {LABEL_FIELD!r} "
+                f"(first at row {int(holes.argmax())}); drop or label them"
+            )
         index = {v: i for i, v in enumerate(state["labels"])}
         raw = [label_key(v) for v in frame[LABEL_FIELD]]
         unknown = sorted({v for v in raw if v not in index})
@@ -267,6 +276,13 @@ def main(argv: list[str]) -> None:
     print(f"scored {len(frame)} rows with {state.get('model_class', 'model')}", flush=True)
 
     metrics = compute_metrics(labels, probs)
+    if len(np.unique(labels)) < 2:
+        # AUROC needs both classes; JSON gets null, which a ConditionStep reports as such.
+        print(
+            f"WARNING: the evaluation data holds a single class ({state['labels'][labels[0]]!r} "
+            f"in {LABEL_FIELD!r}): auroc and average_precision are undefined (null)",
+            flush=True,
+        )
     report = {
         # Std:JsonGet paths such as metrics.auroc.value read this block.
         "metrics": {k: {"value": json_number(v)} for k, v in metrics.items()},

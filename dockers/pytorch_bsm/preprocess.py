@@ -127,6 +127,11 @@ def main(argv: list[str]) -> None:
     if missing.any():
         print(f"dropping {int(missing.sum())} row(s) without a {LABEL_FIELD!r} value", flush=True)
         frame = frame[~missing].reset_index(drop=True)
+    if frame.empty:
+        raise ValueError(
+            f"no data rows with a {LABEL_FIELD!r} value in {len(files)} file(s) under "
+            f"{INPUT_DATA_DIR}; check the DATA ProcessingInput's S3Uri"
+        )
 
     if args.job_type == "training":
         splits = stratified_split(frame[LABEL_FIELD], train_ratio, test_share, SPLIT_SEED)

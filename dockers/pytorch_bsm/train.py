@@ -149,6 +149,15 @@ def load_data(hp: Hyperparameters) -> Data:
         f"rows train={len(data.train)} val={len(data.val)} "
         f"test={len(data.test) if data.test else 0} classes={state['labels']}"
     )
+    present = np.unique(data.val.labels)
+    if len(present) < 2:
+        # AUROC needs both classes: val_auroc is NaN every epoch and never "improves".
+        stuck = hp.early_stop_metric == "val_auroc" and hp.early_stop_patience > 0
+        log(
+            f"WARNING: the val channel holds a single class ({state['labels'][present[0]]!r}): "
+            "val_auroc is undefined (nan)"
+            + ("; set early_stop_metric to val_loss to early-stop on it" if stuck else "")
+        )
     return data
 
 

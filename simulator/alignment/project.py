@@ -143,7 +143,9 @@ def _collect(project: Project, package: str, path: Path) -> None:
     name = f"{package}.{path.stem}"
     try:
         module = importlib.import_module(name)
-    except Exception as exc:  # noqa: BLE001 - any error in user code is a finding
+    # SystemExit too: a module that calls sys.exit() or argparse at import must not end
+    # the whole validate run.
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any error in user code is a finding
         project.problems.append(
             error(
                 0,
@@ -209,7 +211,7 @@ def _shadowed(package: str, path: Path) -> Finding:
     )
 
 
-def _describe_exception(exc: Exception) -> str:
+def _describe_exception(exc: BaseException) -> str:
     """The exception in a line or two: pydantic's rule messages without its boilerplate."""
     if isinstance(exc, pydantic.ValidationError):
         rules = "; ".join(

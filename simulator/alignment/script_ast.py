@@ -123,6 +123,7 @@ class ModuleAnalysis(ExpressionEvaluator):
         self._pending: list[Func] = []
         self._call_site: Location | None = None
         self._depth = 0
+        self._env_only = False
 
     # -- driver
 

@@ -264,9 +264,12 @@ def _env_findings(contract: ScriptContract, facts: ScriptFacts, step: str) -> li
 def _argument_findings(contract: ScriptContract, facts: ScriptFacts, step: str) -> list[Finding]:
     expected = {normalise_argument(k): k for k in contract.expected_arguments}
     defined = {a.name: a for a in facts.arguments}
+    # The command line names a flag, not its dest: `--job-type` with dest="kind" is passed
+    # as --job-type.
+    flags = {normalise_argument(f) for a in facts.arguments for f in a.flags if f[:1] == "-"}
     findings: list[Finding] = []
     for norm, original in expected.items():
-        if norm in defined:
+        if norm in defined or norm in flags:
             continue
         lenient = facts.parse_known_args
         make = warning if lenient else error
@@ -290,7 +293,7 @@ def _argument_findings(contract: ScriptContract, facts: ScriptFacts, step: str) 
             )
         )
     for name, arg in defined.items():
-        if name in expected:
+        if name in expected or any(normalise_argument(f) in expected for f in arg.flags):
             continue
         make = error if arg.required else warning
         what = "required" if arg.required else "optional"

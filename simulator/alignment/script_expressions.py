@@ -72,6 +72,7 @@ class ExpressionEvaluator:
     display: str
     _call_site: Location | None
     _depth: int
+    _env_only: bool
 
     def exec_stmt(self, stmt: ast.stmt, scope: Scope) -> None:
         raise NotImplementedError  # the statement walker's
@@ -98,6 +99,8 @@ class ExpressionEvaluator:
 
     def eval(self, node: ast.expr, scope: Scope) -> Any:
         value = self._eval(node, scope)
+        if self._env_only:  # a branching helper run for its env reads: its paths are its own
+            return value
         if is_path_value(value):
             self.an.path_use(value, self.loc(node))
         elif isinstance(value, str) and "=" in value and isinstance(node, ast.JoinedStr):
@@ -328,10 +331,11 @@ class ExpressionEvaluator:
             for s in func.node.body
             if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
         ]
-        if not body or not isinstance(body[-1], ast.Return):
-            return None
-        if not all(isinstance(s, ast.Assign | ast.AnnAssign | ast.Expr) for s in body[:-1]):
-            return None
+        straight = (
+            bool(body)
+            and isinstance(body[-1], ast.Return)
+            and all(isinstance(s, ast.Assign | ast.AnnAssign | ast.Expr) for s in body[:-1])
+        )
         local = Scope(func.scope)
         params = [*func.node.args.posonlyargs, *func.node.args.args]
         defaults = func.node.args.defaults
@@ -352,16 +356,25 @@ class ExpressionEvaluator:
                 local.vars[kwonly.arg] = kwargs[kwonly.arg]
             elif kw_default is not None:
                 local.vars[kwonly.arg] = self._eval_silently(kw_default, func.scope)
-        saved = self._call_site, self._depth
+        saved = self._call_site, self._depth, self._env_only
         self._call_site, self._depth = site, depth
         try:
+            if not straight:
+                # `def env(name, default): v = os.environ.get(name); if v is None: ...`:
+                # the return value is unknown, but the variable read is the caller's.
+                # Only the expressions keyed by a parameter run: walking the whole body
+                # per call site would grow exponentially with nested helpers.
+                self._env_only = True
+                for node in _keyed_by_parameter(func.node):
+                    self.eval(node, local)
+                return None
             for stmt in body[:-1]:
                 self.exec_stmt(stmt, local)
             ret = body[-1]
             assert isinstance(ret, ast.Return)
             return self.eval(ret.value, local) if ret.value is not None else NONE
         finally:
-            self._call_site, self._depth = saved
+            self._call_site, self._depth, self._env_only = saved
 
     def _eval_silently(self, node: ast.expr, scope: Scope) -> Any:
         if isinstance(node, ast.Constant):
@@ -374,7 +387,8 @@ class ExpressionEvaluator:
         if isinstance(key, Param):
             return  # a wrapper's own body: each call site reports its variable
         name = key if isinstance(key, str) and UNKNOWN not in key else None
-        self.an.env_read(name, has_default, how, self.loc(node))
+        # A branching helper may supply its own default: do not claim there is none.
+        self.an.env_read(name, has_default or self._env_only, how, self.loc(node))
 
     def _env_value(self, key: Any, default: Any, has_default: bool) -> Any:
         if isinstance(key, str):
@@ -384,3 +398,21 @@ class ExpressionEvaluator:
         if has_default and isinstance(default, str):
             return default
         return UNKNOWN
+
+
+def _keyed_by_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    """Calls and subscripts of ``node``'s body whose key is a bare parameter: ``f(name, …)``,
+    ``x[name]`` — where a helper may read the caller's environment variable."""
+    args = node.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    found: list[ast.expr] = []
+    for child in ast.walk(node):
+        if isinstance(child, ast.Call) and child.args:
+            key = child.args[0]
+        elif isinstance(child, ast.Subscript):
+            key = child.slice
+        else:
+            continue
+        if isinstance(key, ast.Name) and key.id in params:
+            found.append(child)
+    return found

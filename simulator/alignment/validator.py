@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from simulator.alignment.contract_spec import check_contract_spec, check_unused_contracts
 from simulator.alignment.project import Project
-from simulator.alignment.report import Report, error
+from simulator.alignment.report import Finding, Report, error, warning
 from simulator.alignment.script_ast import analyse_script
 from simulator.alignment.script_contract import check_script_contract
 from simulator.alignment.script_facts import display_path
@@ -55,14 +57,18 @@ def validate_project(
                 ]
             )
             continue
-        facts = analyse_script(script, contract.job_type, follow_imports=follow_imports)
-        report.extend(check_script_contract(contract, script, step=label, facts=facts))
+        try:
+            facts = analyse_script(script, contract.job_type, follow_imports=follow_imports)
+            findings = check_script_contract(contract, script, step=label, facts=facts)
+            for spec in project.specs:
+                definitions = project.metric_definitions.get(spec.step_type)
+                if spec.script_contract == contract and definitions is not None:
+                    findings += check_metric_definitions(spec, definitions, facts)
+        except Exception as exc:  # noqa: BLE001 - one odd script must not abort the whole run
+            findings = [_not_analysed(label, script, exc)]
+        report.extend(findings)
         for step in users or [label]:
             report.checked.setdefault(step, {})[1] = display_path(script)
-        for spec in project.specs:
-            definitions = project.metric_definitions.get(spec.step_type)
-            if spec.script_contract == contract and definitions is not None:
-                report.extend(check_metric_definitions(spec, definitions, facts))
 
     # Levels 2 and 4: per spec.
     for spec in project.specs:
@@ -86,3 +92,16 @@ def validate_project(
 
     report.findings.sort(key=lambda f: (f.level, f.step, f.severity.value != "error"))
     return report
+
+
+def _not_analysed(step: str, script: Path, exc: Exception) -> Finding:
+    """The static analysis itself failed (e.g. an expression nested too deep to walk)."""
+    return warning(
+        1,
+        step,
+        "script.not_analysed",
+        f"level 1 not checked: analysing {display_path(script)} failed "
+        f"({type(exc).__name__}: {exc})",
+        "the script may be fine; simplify the construct (or pass --no-follow-imports if it "
+        "is in an imported module) and report the script to smsim's maintainers",
+    )

@@ -99,6 +99,11 @@ def parse_segments(path: str, pos: int = 0) -> list[Segment]:
             if index:
                 segments.append(Segment("index", int(index.group(1))))
                 pos = index.end()
+            elif re.match(r"\[-\d+\]", path[pos:]):
+                raise PropertyPathError(
+                    f"{path!r}: negative index at position {pos}; SageMaker property paths "
+                    "count from the start only: use [0], [1], … or a key such as ['name']"
+                )
             else:
                 key, pos = _parse_key(path, pos)
                 segments.append(Segment("key", key))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,21 @@ def test_parse_step_names_with_hyphens_and_double_quoted_keys() -> None:
 )
 def test_parse_rejects_text_that_is_not_a_path(bad: str) -> None:
     with pytest.raises(PropertyPathError):
+        parse_property_path(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        ("properties.A[-1]", "negative index at position 12"),
+        ("properties.A.", "expected a member name after '.' at position 12"),
+        ("properties.A['k\"]", "unterminated key starting at position 12"),
+        ('properties.A["k\']', "unterminated key starting at position 12"),
+        ("properties.A B", "unexpected ' ' at position 12"),
+    ],
+)
+def test_parse_errors_say_where_and_what(bad: str, said: str) -> None:
+    with pytest.raises(PropertyPathError, match=re.escape(said)):
         parse_property_path(bad)
 
 

@@ -138,6 +138,13 @@ def encode_frame(
     label_index = {v: i for i, v in enumerate(state["labels"])}
     labels = np.full(n, -1, dtype=np.int64)
     if state["label_name"] in frame.columns:
+        holes = frame[state["label_name"]].isna().to_numpy()
+        if holes.any():
+            raise DataError(
+                f"{split} data has {int(holes.sum())} row(s) without a value in "
+                f"{state['label_name']!r} (first at row {int(holes.argmax())}); drop or label "
+                "them (preprocess.py drops them)"
+            )
         raw = [_label_key(v) for v in frame[state["label_name"]]]
         unknown = sorted({v for v in raw if v not in label_index})
         if unknown:

@@ -41,4 +41,9 @@ def read_channel(directory: str, channel: str) -> pd.DataFrame:
             f"channel {channel!r} at {directory} holds no .csv, .tsv or .parquet file"
         )
     frames = [read_table(path) for path in files]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if frame.empty:
+        raise ValueError(
+            f"channel {channel!r} at {directory} holds {len(files)} file(s) but no data rows"
+        )
+    return frame

@@ -228,3 +228,26 @@ def test_evaluate_py_encodes_rows_exactly_as_training_does(bsm_import_path):
     np.testing.assert_array_equal(got["tab"], expected.tab)
     np.testing.assert_array_equal(got["cat"], expected.cat)
     assert got["cat"][0, 0] == 0  # the unknown category's index
+
+
+def test_a_channel_with_files_but_no_rows_is_named(tmp_path, bsm_import_path):
+    from bsm.io import read_channel
+
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "val.csv").write_text("order_id,dialogue,label\n")
+    with pytest.raises(ValueError, match=r"channel 'val' at .* holds 1 file\(s\) but no data rows"):
+        read_channel(str(tmp_path / "val"), "val")
+
+
+def test_rows_without_a_label_are_named_not_called_an_unseen_class(bsm_import_path):
+    import numpy as np
+    from bsm.data import DataError, encode_frame, fit_preprocessor
+    from bsm.hyperparameters import parse_hyperparameters
+
+    from simulator.datasets import generate
+
+    frame = generate(40, seed=1)
+    state = fit_preprocessor(frame, parse_hyperparameters({"max_sen_len": "16"}))
+    frame.loc[5, "label"] = np.nan
+    with pytest.raises(DataError, match=r"val data has 1 row\(s\) without a value in 'label'"):
+        encode_frame(frame, state, "val")

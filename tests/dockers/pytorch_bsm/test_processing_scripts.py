@@ -118,6 +118,17 @@ def test_preprocess_failure_is_reported_in_the_exit_message(tmp_path, bsm, env, 
     assert named in proc.stderr
 
 
+def test_preprocess_refuses_data_without_labelled_rows(tmp_path, bsm):
+    frame = generate(20, seed=2).assign(label=float("nan"))
+    write_frame(frame, tmp_path / PROC / "input/data/raw.csv", "csv")
+    proc = bsm.processing("preprocess.py", tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "no data rows with a 'label' value in 1 file(s)" in (
+        tmp_path / "output" / "message"
+    ).read_text()
+    assert not (tmp_path / PROC / "output" / "train").exists()  # no empty splits left behind
+
+
 def test_evaluation_json_is_the_pipelines_property_file(chain):
     report = json.loads((chain["eval"] / PROC / "output/metrics/evaluation.json").read_text())
     definition = _fixture()
@@ -180,3 +191,37 @@ def test_evaluate_names_a_feature_column_missing_from_the_eval_data(tmp_path, bs
     message = (tmp_path / "output" / "message").read_text()
     assert "['dialogue']" in message and "columns present: order_id, order_amount" in message
     assert not (tmp_path / PROC / "output" / "metrics" / "evaluation.json").exists()
+
+
+def _eval_with(tmp_path: Path, chain: dict, frame: pd.DataFrame) -> Path:
+    shutil.copytree(chain["eval"] / PROC / "input" / "model", tmp_path / PROC / "input/model")
+    write_frame(frame, tmp_path / PROC / "input/eval_data/t.csv", "csv")
+    return tmp_path
+
+
+def test_evaluate_a_single_class_gives_null_auroc_and_says_why(tmp_path, bsm, chain):
+    test = pd.read_csv(chain["eval"] / PROC / "input/eval_data/test.csv")
+    base = _eval_with(tmp_path, chain, test[test["label"] == 1])
+    proc = bsm.processing("evaluate.py", base)
+    report = json.loads((base / PROC / "output/metrics/evaluation.json").read_text())
+    assert report["metrics"]["auroc"]["value"] is None
+    assert 0.0 <= report["metrics"]["accuracy"]["value"] <= 1.0
+    assert "single class ('1' in 'label'): auroc and average_precision are undefined" in (
+        proc.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda f: f.assign(label=f["label"].where(f.index != 2)), "1 evaluation row(s) without"),
+        (lambda f: f.iloc[:0], "but no data rows to evaluate"),
+    ],
+    ids=["missing-label", "no-rows"],
+)
+def test_evaluate_names_unusable_eval_data(tmp_path, bsm, chain, change, named):
+    test = pd.read_csv(chain["eval"] / PROC / "input/eval_data/test.csv")
+    base = _eval_with(tmp_path, chain, change(test))
+    proc = bsm.processing("evaluate.py", base, check=False)
+    assert proc.returncode == 1
+    assert named in (base / "output" / "message").read_text()

@@ -212,3 +212,14 @@ def test_checkpoints_of_another_run_are_not_resumed(tmp_path, bsm):
     _layout(tmp_path, 200, seed=7)
     changed = bsm.train(tmp_path, {**hps, "lr": 0.02})
     assert "other train/val data" in changed.stdout and "epoch=1 " in changed.stdout
+
+
+def test_a_single_class_val_channel_warns_instead_of_crashing(tmp_path, bsm):
+    written = _layout(tmp_path, 120, seed=8)
+    val = generate(120, seed=8)
+    write_frame(val[val["label"] == 0].head(12), Path(written["files"]["val"]), "csv")
+    proc = bsm.train(tmp_path, {"max_epochs": 1, "export_onnx": False, "batch_size": 16})
+    assert "the val channel holds a single class ('0'): val_auroc is undefined" in proc.stdout
+    assert "set early_stop_metric to val_loss" in proc.stdout
+    metrics = json.loads((tmp_path / "output/data/metrics.json").read_text())
+    assert metrics["val"]["auroc"] is None and 0.0 <= metrics["val"]["accuracy"] <= 1.0

@@ -133,6 +133,17 @@ def test_import_error_is_a_finding_at_the_failing_line(user_project: Path) -> No
     assert "Clean" in report.steps  # the other modules still load
 
 
+def test_a_module_exiting_at_import_is_a_finding_not_the_end_of_the_run(
+    user_project: Path,
+) -> None:
+    _project(user_project, {"specs/cli_helpers.py": "import sys\nsys.exit(3)\n"})
+    report = validate_project(load_project(user_project))
+    [f] = [f for f in report.findings if f.level == 0]
+    assert f.rule == "project.import" and "SystemExit: 3" in f.message
+    assert f.location.endswith("cli_helpers.py:2")
+    assert "Clean" in report.steps
+
+
 def test_an_invalid_spec_is_reported_by_its_rule_not_by_pydantic(user_project: Path) -> None:
     spec = user_project / "specs/clean_spec.py"
     spec.write_text(spec.read_text().replace("NodeType.INTERNAL", "NodeType.SINGULAR"))
@@ -239,3 +250,14 @@ def test_module_metric_definitions_are_used_by_level_4(tmp_path: Path) -> None:
     (root / "fit.py").write_text(FIT)
     [f] = validate_project(load_project(root)).findings
     assert (f.level, f.severity) == (4, Severity.ERROR) and "'valid:acc'" in f.message
+
+
+def test_a_script_too_deep_to_analyse_is_a_warning_not_a_crash(user_project: Path) -> None:
+    # A long generated `+` chain is valid Python but deeper than the analysis can walk.
+    script = user_project / "dockers/cleaner/clean.py"
+    script.write_text(SCRIPT + "QUERY = " + " + ".join(['"x"'] * 3000) + "\n")
+    report = validate_project(load_project(user_project))
+    [f] = report.findings
+    assert f.severity is Severity.WARNING and f.rule == "script.not_analysed"
+    assert "clean.py" in f.message and "RecursionError" in f.message
+    assert report.ok and report.checked["Clean"][1].endswith("clean.py")

@@ -164,6 +164,37 @@ def test_wrapper_functions_report_each_call_site(tmp_path: Path) -> None:
     assert not reads["TRAIN_RATIO"].has_default and reads["TRAIN_RATIO"].location.line == 8
 
 
+def test_branching_wrapper_functions_report_each_call_site(tmp_path: Path) -> None:
+    # Helpers with `if`/`try` cannot be inlined for their value; the reads still count.
+    facts = _analyse(
+        tmp_path,
+        """
+        import os
+
+        def env(name, default=None):
+            value = os.environ.get(name)
+            if value is None:
+                return default
+            return value
+
+        def require(name):
+            try:
+                return os.environ[name]
+            except KeyError:
+                raise SystemExit(f"{name} is required")
+
+        LABEL = env("LABEL_FIELD", "label")
+        REGION = require("MY_REGION")
+        MODEL = "/opt/ml/model"
+        """,
+    )
+    reads = {r.name: r for r in facts.env_reads}
+    assert set(reads) == {"LABEL_FIELD", "MY_REGION"}
+    assert reads["LABEL_FIELD"].location.line == 16 and reads["MY_REGION"].location.line == 17
+    # The helper's own paths are not repeated at its call sites.
+    assert {u.location.line for u in facts.paths} == {18}
+
+
 def test_loops_over_literals_unrolled_and_computed_names_flagged(tmp_path: Path) -> None:
     facts = _analyse(
         tmp_path,

@@ -164,6 +164,15 @@ def test_argument_rules(tmp_path: Path, replacement: str, rule: str, severity: S
     assert {(f.rule, f.severity) for f in findings} >= {(rule, severity)}
 
 
+def test_an_argument_with_its_own_dest_matches_by_its_flag(tmp_path: Path) -> None:
+    # The contract passes --job-type on the command line; where argparse stores it is free.
+    body = GOOD_BODY.replace(
+        'parser.add_argument("--job_type", default="evaluation")',
+        'parser.add_argument("-j", "--job-type", dest="kind", required=True)',
+    )
+    assert _check(tmp_path, body) == []
+
+
 def test_parse_known_args_makes_a_missing_argument_a_warning(tmp_path: Path) -> None:
     body = GOOD_BODY.replace('parser.add_argument("--job_type", default="evaluation")', "").replace(
         "parser.parse_args()", "parser.parse_known_args()[0]"
