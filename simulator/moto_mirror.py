@@ -20,7 +20,7 @@ from typing import Any
 
 from simulator.aws import EmbeddedAws
 from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
-from simulator.workspace import JobRecord
+from simulator.jobs.records import JobRecord
 
 # Attributes moto's list/filter code reads from its job objects (snake_case), per kind.
 _MOTO_ATTRS = {

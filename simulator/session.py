@@ -15,7 +15,7 @@ Design:
   .describe_training_job`` shows the real status and metrics (``moto_mirror.py``).
 * Operations smsim does not implement fall through to moto's SageMaker
   (``sm.client``): ``create_model``, ``create_model_package``, …
-* Pipeline operations go to ``simulator.pipeline.service.PipelineService``.
+* Pipeline operations go to ``simulator.pipeline.run.service.PipelineService``.
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from simulator import processing, training, training_checks, training_description
 from simulator.aws import DEFAULT_REGION, EmbeddedAws
 from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
+from simulator.hosts.launcher import LineSink, console_sink
 from simulator.images import ImageMap
-from simulator.job_run import RunContext
+from simulator.jobs.processing import run as processing
+from simulator.jobs.records import JobRecord, from_json_times, job_dir, load_descriptions
+from simulator.jobs.runner import RunContext
+from simulator.jobs.training import checks as training_checks
+from simulator.jobs.training import description as training_description
+from simulator.jobs.training import run as training
 from simulator.moto_mirror import MotoMirror
-from simulator.process import LineSink, console_sink
-from simulator.workspace import JobRecord, from_json_times, job_dir, load_descriptions
 
 _PIPELINE_OPS = (
     "create_pipeline",
@@ -175,7 +178,7 @@ class LocalSageMaker:
     def pipelines(self) -> Any:
         """The pipeline service (created on first use)."""
         if self._pipelines is None:
-            from simulator.pipeline.service import PipelineService
+            from simulator.pipeline.run.service import PipelineService
 
             self._pipelines = PipelineService(self)
         return self._pipelines

@@ -101,7 +101,7 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
             project.contracts.append(contract)
     project.script_dirs = [scripts_dir] if scripts_dir else [BUILTIN_SCRIPTS_DIR]
     # Our training steps run with the metric definitions of the pipeline config.
-    from simulator.pipeline.config import DEFAULT_METRIC_DEFINITIONS
+    from simulator.pipeline.build.config import DEFAULT_METRIC_DEFINITIONS
 
     for spec in project.specs:
         if spec.sagemaker_step_type is SageMakerStepType.TRAINING:

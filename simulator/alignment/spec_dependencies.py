@@ -1,6 +1,6 @@
 """Level 3: every required dependency of every spec can be wired to a producer.
 
-Each spec's dependencies are resolved (:mod:`simulator.pipeline.resolver`)
+Each spec's dependencies are resolved (:mod:`simulator.pipeline.build.resolver`)
 against the outputs of every *other* registered spec, as if any of them could
 run upstream. A required dependency with no candidate scoring at least the
 resolver's threshold is an error that lists the best candidates with their
@@ -10,7 +10,7 @@ score breakdown; two best candidates with the same score are a warning
 One dependency needs no producer: a Training step's hyperparameters. SageMaker
 writes the CreateTrainingJob request's ``HyperParameters`` to
 ``/opt/ml/input/config/hyperparameters.json`` itself, so the job request
-supplies it (:func:`simulator.pipeline.resolver.supplied_by_request`; pipeline
+supplies it (:func:`simulator.pipeline.build.resolver.supplied_by_request`; pipeline
 assembly applies the same rule).
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.alignment.report import Finding, error, warning
-from simulator.pipeline.resolver import (
+from simulator.pipeline.build.resolver import (
     THRESHOLD,
     Resolution,
     resolve_step,

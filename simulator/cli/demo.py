@@ -160,10 +160,10 @@ def run_demo(
     ``source_dir`` replaces dockers/pytorch_bsm as the step code (default: it).
     """
     from simulator.datasets import write_dataset
-    from simulator.pipeline.assembly import assemble, iter_steps
-    from simulator.pipeline.code import upload_code
-    from simulator.pipeline.config import make_config
-    from simulator.pipeline.dags import BSM
+    from simulator.pipeline.build.assembly import assemble, iter_steps
+    from simulator.pipeline.build.config import make_config
+    from simulator.pipeline.build.dags import BSM
+    from simulator.pipeline.build.step_code import upload_code
     from simulator.session import LocalSageMaker
 
     workspace = Path(workspace).expanduser().resolve()

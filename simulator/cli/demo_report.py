@@ -46,7 +46,7 @@ def step_summary(
 
 def log_path(workspace: Path, description: dict[str, Any] | None) -> str | None:
     """The job's combined log in the workspace (processing or training), if it exists."""
-    from simulator.workspace import job_dir
+    from simulator.jobs.records import job_dir
 
     if not description:
         return None

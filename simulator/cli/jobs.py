@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from simulator.cli.output import EXIT_OK, EXIT_UNUSABLE, console, emit_json, err_console
-from simulator.workspace import KIND_DIRS, load_descriptions
+from simulator.jobs.records import KIND_DIRS, load_descriptions
 
 _STATUS = {"training": "TrainingJobStatus", "processing": "ProcessingJobStatus"}
 _COLOURS = {"Completed": "green", "Failed": "red", "Stopped": "yellow", "InProgress": "cyan"}

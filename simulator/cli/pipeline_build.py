@@ -23,11 +23,16 @@ from simulator.cli.output import (
     err_console,
 )
 from simulator.errors import SmsimError
-from simulator.pipeline.assembly import PARAM_INPUT_DATA, AssembledPipeline, assemble, iter_steps
-from simulator.pipeline.code import DEFAULT_SOURCE_DIR, write_code
-from simulator.pipeline.config import PipelineConfig, load_config
-from simulator.pipeline.dags import dag_names, get_dag
-from simulator.pipeline.resolver import THRESHOLD, Candidate
+from simulator.pipeline.build.assembly import (
+    PARAM_INPUT_DATA,
+    AssembledPipeline,
+    assemble,
+    iter_steps,
+)
+from simulator.pipeline.build.config import PipelineConfig, load_config
+from simulator.pipeline.build.dags import dag_names, get_dag
+from simulator.pipeline.build.resolver import THRESHOLD, Candidate
+from simulator.pipeline.build.step_code import DEFAULT_SOURCE_DIR, write_code
 
 
 def register(group: click.Group) -> None:

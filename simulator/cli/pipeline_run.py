@@ -37,7 +37,7 @@ from simulator.cli.pipeline_progress import (
     step_table,
 )
 from simulator.errors import SmsimError, ValidationError
-from simulator.pipeline.validate import DefinitionReport, validate_definition
+from simulator.pipeline.run.validate import DefinitionReport, validate_definition
 
 _DEFINITION_FIX = "pass the JSON file Pipeline.definition() or `smsim pipeline export` wrote"
 

@@ -218,7 +218,7 @@ def _wiring_cells(entry: dict[str, Any]) -> list[str]:
 
 def _shortfall(breakdown: dict[str, float]) -> str:
     """The score components below their full weight (``type 0.15/0.25``); all full: none."""
-    from simulator.pipeline.resolver import WEIGHTS
+    from simulator.pipeline.build.resolver import WEIGHTS
 
     short = [
         f"{name} {value:.2f}/{WEIGHTS[name]:.2f}"

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from simulator.cli import main
 from simulator.datasets import write_dataset
-from simulator.pipeline.assembly import assemble
-from simulator.pipeline.code import upload_code
-from simulator.pipeline.config import PipelineConfig
-from simulator.pipeline.dags import BSM
+from simulator.pipeline.build.assembly import assemble
+from simulator.pipeline.build.config import PipelineConfig
+from simulator.pipeline.build.dags import BSM
+from simulator.pipeline.build.step_code import upload_code
 from simulator.properties import resolve_property_path
 from simulator.session import LocalSageMaker
 

@@ -21,7 +21,7 @@ import pytest
 sagemaker = pytest.importorskip("sagemaker")  # the test-only extra: its repack files
 
 from simulator.datasets import write_dataset  # noqa: E402
-from simulator.pipeline.definition import PipelineDefinition  # noqa: E402
+from simulator.pipeline.run.definition import PipelineDefinition  # noqa: E402
 from simulator.session import LocalSageMaker  # noqa: E402
 
 ROOT = Path(__file__).parents[2]

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from simulator.errors import SmsimError
-from simulator.workspace import JobRecord
+from simulator.jobs.records import JobRecord
 
 SLOW = "import time\nprint('working', flush=True)\ntime.sleep(30)\n"
 
@@ -223,7 +223,7 @@ def test_a_change_refused_by_validation_still_ends_the_job_failed(
     half applied: the job still ends Failed, on disk and in moto, not InProgress."""
     import json
 
-    from simulator import training
+    from simulator.jobs.training import run as training
 
     real_end_fields = training.end_fields
 

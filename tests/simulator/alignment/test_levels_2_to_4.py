@@ -192,7 +192,7 @@ def train_facts():
 
 def test_level4_pipeline_metric_definitions_match_what_train_py_prints(specs, train_facts) -> None:
     from simulator.alignment.spec_sagemaker import check_metric_definitions
-    from simulator.pipeline.config import DEFAULT_METRIC_DEFINITIONS
+    from simulator.pipeline.build.config import DEFAULT_METRIC_DEFINITIONS
 
     training = specs["PyTorchTraining"]
     assert check_metric_definitions(training, DEFAULT_METRIC_DEFINITIONS, train_facts) == []

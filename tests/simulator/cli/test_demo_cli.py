@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from simulator.cli import main
 from simulator.cli.demo import run_demo
 from simulator.cli.demo_report import print_result
-from simulator.pipeline.code import DEFAULT_SOURCE_DIR
+from simulator.pipeline.build.step_code import DEFAULT_SOURCE_DIR
 
 
 @pytest.fixture(scope="module")

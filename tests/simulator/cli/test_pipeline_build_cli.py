@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from simulator.cli import main
-from simulator.pipeline.validate import validate_definition
+from simulator.pipeline.run.validate import validate_definition
 
 
 def _run(*args: str):

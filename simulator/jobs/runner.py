@@ -1,0 +1,98 @@
+"""What every job run shares: the context the facade hands it and the runner's frame.
+
+A run executes one recorded job in a background thread (``JobRun.run``): whatever
+goes wrong ends up in the job's description, never as an exception lost in a
+thread. Its entry point runs through ``process.run_process`` with the job's
+``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines
+prefixed ``[<job>/algo-1]`` and a copy of each line in CloudWatch Logs
+(``/aws/sagemaker/<Kind>Jobs``, stream ``<job>/algo-1-<epoch>``), as the service writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.hosts.launcher import LineSink, MetricParser, ProcessResult, run_process
+from simulator.hosts.layout import HOST_NAME, HostLayout
+from simulator.images import ImageMap
+from simulator.jobs.records import JobRecord, now
+
+
+@dataclass
+class RunContext:
+    """What a job run needs from the facade."""
+
+    s3: Any
+    aws_env: dict[str, str]
+    images: ImageMap
+    sink: LineSink
+    grace_seconds: float = 120.0
+    sync_interval: float = 2.0
+    # (log group, stream) → a sink copying each line to CloudWatch Logs, as the service does.
+    cloudwatch: Callable[[str, str], LineSink] | None = None
+
+
+class JobRun:
+    """Base of the training and processing runs (subclasses define ``_run``, ``_crash``)."""
+
+    log_group = ""  # the job kind's CloudWatch log group
+
+    def __init__(self, record: JobRecord, ctx: RunContext) -> None:
+        self.record = record
+        self.ctx = ctx
+        self.request = record.request
+        self.name = record.name
+        self.layout = HostLayout(record.dir / "hosts" / HOST_NAME)
+        self.prefix = f"{self.name}/{HOST_NAME}"
+
+    def log(self, message: str) -> None:
+        """A line of smsim's own in the job's live log."""
+        self.ctx.sink(f"[{self.prefix}] [smsim] {message}")
+
+    def run(self) -> None:
+        """Run the job to its end; the thread target."""
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
+            self._crash(f"InternalServerError: smsim could not run the job: {exc}")
+        finally:
+            self.record.done.set()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _crash(self, reason: str) -> None:
+        """End the job Failed with ``reason`` (an error of smsim, not of the script)."""
+        raise NotImplementedError
+
+    def execute(
+        self, argv: list[str], cwd: Path, env: dict[str, str], metrics: MetricParser | None = None
+    ) -> ProcessResult:
+        """Run the entry point under the job's runtime limit and stop event."""
+        self.log("running: " + " ".join(argv))
+        stream = f"{self.prefix}-{int(now().timestamp())}"
+        cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
+
+        def spawned(pgid: int) -> None:
+            self.record.process_group = pgid
+
+        try:
+            return run_process(
+                argv,
+                cwd=cwd,
+                env=env,
+                log_dir=self.record.dir / "logs",
+                prefix=self.prefix,
+                metrics=metrics,
+                max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
+                stop_event=self.record.stop_event,
+                grace_seconds=self.ctx.grace_seconds,
+                sink=self.ctx.sink,
+                on_line=cloudwatch,
+                on_spawn=spawned,
+            )
+        finally:
+            self.record.process_group = None  # reaped: its id may be reused

@@ -1,0 +1,182 @@
+"""CreateTrainingJob request checks: everything is refused before anything runs.
+
+botocore's CreateTrainingJob input shape first (with what botocore skips: enums,
+patterns such as the job name's ``^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$``, max
+lengths), then what the service checks beyond the model (S3 URI form, unique
+channel names, compilable MetricDefinitions, at most 40 metrics), then every
+feature smsim does not simulate, refused by name rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import Problem, UnsupportedFeature, ValidationError
+from simulator.hosts.launcher import MAX_METRICS
+from simulator.hosts.toolkit import decode_hyperparameters
+from simulator.s3 import s3_uri_problems
+from simulator.shapes import validate_request
+
+
+def check_request(request: dict[str, Any]) -> None:
+    """Validate a CreateTrainingJob request; raise ValidationError / UnsupportedFeature."""
+    validate_request("CreateTrainingJob", validation_view(request))
+    problems: list[Problem] = []
+    out = request["OutputDataConfig"]
+    problems += s3_uri_problems(out.get("S3OutputPath"), "OutputDataConfig.S3OutputPath")
+    if "TensorBoardOutputConfig" in request:
+        problems += s3_uri_problems(
+            request["TensorBoardOutputConfig"].get("S3OutputPath"),
+            "TensorBoardOutputConfig.S3OutputPath",
+        )
+    if "CheckpointConfig" in request:
+        problems += s3_uri_problems(
+            request["CheckpointConfig"].get("S3Uri"), "CheckpointConfig.S3Uri"
+        )
+    algo = request.get("AlgorithmSpecification", {})
+    names = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            Problem("InputDataConfig", "duplicate ChannelName", dup, "name each channel once")
+        )
+    for i, channel in enumerate(request.get("InputDataConfig", [])):
+        where = f"InputDataConfig[{i}]"
+        source = channel.get("DataSource", {})
+        if "S3DataSource" in source:
+            problems += s3_uri_problems(
+                source["S3DataSource"].get("S3Uri"), f"{where}.DataSource.S3DataSource.S3Uri"
+            )
+        elif "FileDataSource" in source:
+            uri = source["FileDataSource"].get("FileUri", "")
+            local = file_uri_path(uri)
+            if local is None or not local.exists():
+                problems.append(
+                    Problem(
+                        f"{where}.DataSource.FileDataSource.FileUri",
+                        "not an existing local path",
+                        uri,
+                        "use file:///absolute/path/to/dir",
+                    )
+                )
+    for i, metric in enumerate(algo.get("MetricDefinitions", [])):
+        try:
+            re.compile(metric.get("Regex", ""))
+        except re.error as exc:
+            problems.append(
+                Problem(
+                    f"AlgorithmSpecification.MetricDefinitions[{i}].Regex",
+                    f"not a valid regular expression ({exc})",
+                    metric.get("Regex"),
+                    "capture the value in the first group, e.g. 'loss=([0-9\\.]+)'",
+                )
+            )
+    if len(algo.get("MetricDefinitions", [])) > MAX_METRICS:
+        problems.append(
+            Problem(
+                "AlgorithmSpecification.MetricDefinitions",
+                f"{len(algo['MetricDefinitions'])} metrics; SageMaker allows at most {MAX_METRICS}",
+                None,
+                f"keep the {MAX_METRICS} metrics you need",
+            )
+        )
+    hps = request.get("HyperParameters", {})
+    submit = decode_hyperparameters(
+        {k: v for k, v in hps.items() if k == "sagemaker_submit_directory"}
+    )
+    submit_dir = submit.get("sagemaker_submit_directory")
+    if isinstance(submit_dir, str) and submit_dir.startswith("s3://"):
+        problems += s3_uri_problems(submit_dir, "HyperParameters.sagemaker_submit_directory")
+    if problems:
+        raise ValidationError("CreateTrainingJob request", problems)
+    _check_supported(request, algo)
+
+
+def _check_supported(request: dict[str, Any], algo: dict[str, Any]) -> None:
+    """Refuse, by name, every feature smsim would otherwise silently get wrong."""
+    if algo.get("AlgorithmName"):
+        raise UnsupportedFeature(
+            "AlgorithmSpecification.AlgorithmName: marketplace/built-in algorithms need their "
+            "container; give TrainingImage with a script (sagemaker_program) instead"
+        )
+    if algo.get("TrainingInputMode") == "Pipe":
+        raise UnsupportedFeature(
+            "AlgorithmSpecification.TrainingInputMode 'Pipe' is not supported: smsim stages "
+            "channels as files; use 'File' (or 'FastFile', read as File)"
+        )
+    res = request.get("ResourceConfig", {})
+    if res.get("InstanceGroups"):
+        raise UnsupportedFeature(
+            "ResourceConfig.InstanceGroups (heterogeneous clusters) is not supported; "
+            "use InstanceType and InstanceCount 1"
+        )
+    if int(res.get("InstanceCount", 1)) != 1:
+        raise UnsupportedFeature(
+            f"ResourceConfig.InstanceCount is {res.get('InstanceCount')}: smsim runs one "
+            "instance (algo-1) per job; set InstanceCount to 1"
+        )
+    if request["OutputDataConfig"].get("CompressionType") == "NONE":
+        raise UnsupportedFeature(
+            "OutputDataConfig.CompressionType 'NONE' is not supported; omit it (GZIP)"
+        )
+    for i, channel in enumerate(request.get("InputDataConfig", [])):
+        where = f"InputDataConfig[{i}] ({channel.get('ChannelName')})"
+        if channel.get("InputMode") == "Pipe":
+            raise UnsupportedFeature(f"{where}.InputMode 'Pipe' is not supported; use 'File'")
+        if channel.get("CompressionType", "None") != "None":
+            raise UnsupportedFeature(f"{where}.CompressionType: only 'None' is supported")
+        if channel.get("ShuffleConfig"):
+            raise UnsupportedFeature(f"{where}.ShuffleConfig applies to Pipe mode only; remove it")
+        source = channel.get("DataSource", {})
+        if "S3DataSource" in source:
+            s3 = source["S3DataSource"]
+            if s3.get("S3DataType") != "S3Prefix":
+                raise UnsupportedFeature(
+                    f"{where}.DataSource.S3DataSource.S3DataType {s3.get('S3DataType')!r} is not "
+                    "supported; use 'S3Prefix'"
+                )
+            dist = s3.get("S3DataDistributionType", "FullyReplicated")
+            if dist != "FullyReplicated":
+                raise UnsupportedFeature(
+                    f"{where}.DataSource.S3DataSource.S3DataDistributionType {dist!r} is not "
+                    "supported; use 'FullyReplicated'"
+                )
+        elif "FileDataSource" not in source:
+            raise UnsupportedFeature(
+                f"{where}.DataSource: only S3DataSource (S3Prefix) and FileDataSource (file://) "
+                "are supported"
+            )
+    entrypoint = algo.get("ContainerEntrypoint")
+    hps = decode_hyperparameters(request.get("HyperParameters", {}))
+    if not entrypoint and not hps.get("sagemaker_program"):
+        raise UnsupportedFeature(
+            "no entry point: set the 'sagemaker_program' hyperparameter (with "
+            "'sagemaker_submit_directory') or AlgorithmSpecification.ContainerEntrypoint; "
+            "smsim cannot run an image's built-in entry point"
+        )
+    if not entrypoint and not hps.get("sagemaker_submit_directory"):
+        raise UnsupportedFeature(
+            "'sagemaker_submit_directory' is missing: without a container image smsim has no "
+            "code baked into /opt/ml/code; give the source dir (local path or S3 sourcedir.tar.gz)"
+        )
+
+
+def validation_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document as botocore sees it: FileDataSource (the SDK's local-mode channel
+    source, absent from the service model) taken out of each channel's DataSource."""
+    if not any("FileDataSource" in c.get("DataSource", {}) for c in doc.get("InputDataConfig", [])):
+        return doc
+    view = copy.deepcopy(doc)
+    for channel in view.get("InputDataConfig", []):
+        channel.get("DataSource", {}).pop("FileDataSource", None)
+    return view
+
+
+def file_uri_path(uri: str) -> Path | None:
+    if not isinstance(uri, str):
+        return None
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    return None

@@ -1,0 +1,303 @@
+"""One training job run: the host tree staged, the entry point run, artifacts uploaded.
+
+``TrainingRun.run`` (a background thread) moves the job's record through
+SageMaker's statuses, one SecondaryStatusTransitions entry each:
+
+    Starting → Downloading → Training → Uploading → Completed
+                                       ↘ Stopping → Stopped | MaxRuntimeExceeded
+                                       ↘ Failed
+
+The request was checked at create (``training_checks``); the description's
+members come from ``training_description``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import SmsimError
+from simulator.hosts.launcher import MetricParser
+from simulator.hosts.layout import (
+    base_env,
+    clip,
+    container_argv,
+    failure_reason,
+    write_training_config,
+)
+from simulator.hosts.toolkit import decode_hyperparameters, training_environment
+from simulator.jobs.records import JobRecord, now
+from simulator.jobs.runner import JobRun, RunContext
+from simulator.jobs.training.checks import file_uri_path
+from simulator.jobs.training.description import end_fields, stopped_message
+from simulator.s3 import (
+    DirSync,
+    S3Error,
+    download_object,
+    download_prefix,
+    finish_all,
+    list_keys,
+    pack_tar_gz,
+    parse_s3_uri,
+    unpack_tar_gz,
+    upload_file,
+)
+
+DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default
+
+
+class TrainingRun(JobRun):
+    """Executes one recorded training job (call ``run`` in a thread)."""
+
+    log_group = "/aws/sagemaker/TrainingJobs"
+
+    def __init__(self, record: JobRecord, ctx: RunContext) -> None:
+        super().__init__(record, ctx)
+        self.hps = decode_hyperparameters(self.request.get("HyperParameters", {}))
+        out = parse_s3_uri(self.request["OutputDataConfig"]["S3OutputPath"])
+        self.output_prefix = out.join(self.name, "output")
+        self.metrics = MetricParser(
+            list(self.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", []))
+        )
+        self.checkpoint_sync: DirSync | None = None
+        self.tensorboard_sync: DirSync | None = None
+        self.started_at: dt.datetime | None = None
+
+    def _run(self) -> None:
+        rec = self.record
+        self.started_at = now()
+        rec.transition("Downloading", "Downloading input data", TrainingStartTime=self.started_at)
+        if rec.stop_event.is_set():
+            return self._finish_stopped("Stopped")
+        try:
+            write_training_config(self.layout, self.request)
+            self._stage_code()
+            self._stage_channels()
+            checkpoint_dir = self._restore_checkpoints()
+            self._prepare_tensorboard()
+            interpreter = self.ctx.images.interpreter(
+                self.request.get("AlgorithmSpecification", {}).get("TrainingImage")
+            )
+            argv = self._command(interpreter)
+        except (S3Error, SmsimError, OSError) as exc:
+            return self._fail(f"ClientError: {exc}")
+        env = self._environment(interpreter, checkpoint_dir)
+        rec.transition("Training", "Training image download completed. Training in progress.")
+        for sync in (self.checkpoint_sync, self.tensorboard_sync):
+            if sync is not None:
+                sync.start()
+        result = self.execute(argv, self.layout.code_dir, env, self.metrics)
+        if result.stop_reason:
+            return self._finish_stopped(result.stop_reason)
+        if result.exit_code != 0:
+            return self._fail(
+                failure_reason(self.layout, result.exit_code, result.stderr_tail, argv)
+            )
+        # The toolkit writes an empty success file when the entry point exits 0.
+        self.layout.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.layout.output_dir / "success").touch()
+        rec.transition("Uploading", "Uploading generated training model")
+        try:
+            self._sync_checkpoints()
+            self._upload_output()
+            self._upload_model()
+        except Exception as exc:  # noqa: BLE001 - an upload that failed fails the job
+            return self._fail(
+                f"ClientError: uploading the artifacts to {self.output_prefix} failed: {exc}"
+            )
+        rec.transition("Completed", "Training job completed", **self._end_fields("Completed"))
+
+    def _crash(self, reason: str) -> None:
+        self._fail(reason)
+
+    # -- staging ----------------------------------------------------------------------------
+    def _stage_code(self) -> None:
+        submit = self.hps.get("sagemaker_submit_directory")
+        if not submit:
+            return
+        code = self.layout.code_dir
+        local = file_uri_path(submit) or Path(str(submit)).expanduser()
+        if isinstance(submit, str) and submit.startswith("s3://"):
+            uri = parse_s3_uri(submit, "HyperParameters.sagemaker_submit_directory")
+            if uri.key.endswith((".tar.gz", ".tgz")):
+                with tempfile.TemporaryDirectory(dir=self.record.dir) as tmp:
+                    archive = download_object(self.ctx.s3, uri, Path(tmp) / "sourcedir.tar.gz")
+                    unpack_tar_gz(archive, code)
+            else:
+                download_prefix(self.ctx.s3, uri, code)
+        elif local.is_dir():
+            shutil.copytree(
+                local,
+                code,
+                dirs_exist_ok=True,
+                symlinks=False,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            )
+        elif local.is_file() and local.name.endswith((".tar.gz", ".tgz")):
+            unpack_tar_gz(local, code)
+        else:
+            raise S3Error(
+                f"HyperParameters.sagemaker_submit_directory {submit!r} is neither an S3 URI nor "
+                "an existing local directory or .tar.gz"
+            )
+        if (code / "requirements.txt").is_file():
+            self.log(
+                "requirements.txt found: not installed (offline, no container); the image's "
+                "interpreter (images map) must already provide these packages"
+            )
+
+    def _stage_channels(self) -> None:
+        for channel in self.request.get("InputDataConfig", []):
+            dest = self.layout.channel_dir(channel["ChannelName"])
+            source = channel["DataSource"]
+            if "S3DataSource" in source:
+                uri = parse_s3_uri(source["S3DataSource"]["S3Uri"])
+                files = download_prefix(self.ctx.s3, uri, dest)
+            else:
+                local = file_uri_path(source["FileDataSource"]["FileUri"])
+                assert local is not None  # checked at create
+                dest.mkdir(parents=True, exist_ok=True)
+                if local.is_dir():
+                    shutil.copytree(local, dest, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(local, dest / local.name)
+                files = [p for p in dest.rglob("*") if p.is_file()]
+            self.log(f"channel {channel['ChannelName']!r}: {len(files)} file(s)")
+
+    def _restore_checkpoints(self) -> Path | None:
+        config = self.request.get("CheckpointConfig")
+        if not config:
+            return None
+        local = self.layout.host_path(
+            config.get("LocalPath") or DEFAULT_CHECKPOINT_PATH, "CheckpointConfig.LocalPath"
+        )
+        local.mkdir(parents=True, exist_ok=True)
+        uri = parse_s3_uri(config["S3Uri"], "CheckpointConfig.S3Uri")
+        # SageMaker restores whatever is under the checkpoint prefix before the job starts.
+        if [k for k, _ in list_keys(self.ctx.s3, uri) if not k.endswith("/")]:
+            files = download_prefix(self.ctx.s3, uri, local)
+            self.log(f"restored {len(files)} checkpoint file(s) from {uri}")
+        self.checkpoint_sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+        self.checkpoint_sync.mark_existing()
+        return local
+
+    # -- command and environment ------------------------------------------------------------
+    def _command(self, interpreter: str) -> list[str]:
+        algo = self.request.get("AlgorithmSpecification", {})
+        if algo.get("ContainerEntrypoint"):
+            return container_argv(
+                algo["ContainerEntrypoint"],
+                algo.get("ContainerArguments", []),
+                self.layout,
+                interpreter,
+            )
+        program = str(self.hps["sagemaker_program"])
+        _, user_args = training_environment(
+            self.layout, self.request, module_dir=self._module_dir()
+        )
+        code = self.layout.code_dir
+        path = code / program
+        if program.endswith(".sh"):
+            if not path.is_file():
+                raise SmsimError(f"entry point {program!r} not found in the source directory")
+            path.chmod(path.stat().st_mode | 0o111)
+            # The toolkit runs shell entry points as `/bin/sh -c "./x.sh args"`.
+            return ["/bin/sh", "-c", " ".join([f"./{program}", *map(shlex.quote, user_args)])]
+        if program.endswith(".py"):
+            if not path.is_file():
+                raise SmsimError(
+                    f"entry point {program!r} (sagemaker_program) not found in the source "
+                    f"directory; files there: {sorted(p.name for p in code.iterdir())}"
+                )
+            return [interpreter, program, *user_args]
+        return [interpreter, "-m", program, *user_args]
+
+    def _module_dir(self) -> str:
+        submit = self.hps.get("sagemaker_submit_directory")
+        return str(submit) if submit else str(self.layout.code_dir)
+
+    def _environment(self, interpreter: str, checkpoint_dir: Path | None) -> dict[str, str]:
+        env = base_env(self.ctx.aws_env, self.layout, interpreter, self.layout.code_dir)
+        sm_env, _ = training_environment(self.layout, self.request, module_dir=self._module_dir())
+        env.update(sm_env)
+        env["TRAINING_JOB_NAME"] = self.name
+        env["TRAINING_JOB_ARN"] = self.record.snapshot()["TrainingJobArn"]
+        if checkpoint_dir is not None:
+            # Without a container a custom LocalPath cannot be mounted where the script
+            # expects it; this tells the script where the checkpoints really are.
+            env["SM_CHECKPOINT_DIR"] = str(checkpoint_dir)
+        env.update({k: str(v) for k, v in self.request.get("Environment", {}).items()})
+        return env
+
+    # -- artifacts and endings --------------------------------------------------------------
+    def _prepare_tensorboard(self) -> None:
+        """TensorBoardOutputConfig: SageMaker uploads LocalPath (default
+        /opt/ml/output/tensorboard) to S3OutputPath during the job and at its end."""
+        config = self.request.get("TensorBoardOutputConfig")
+        if not config:
+            return
+        local = self.layout.host_path(
+            config.get("LocalPath") or "/opt/ml/output/tensorboard",
+            "TensorBoardOutputConfig.LocalPath",
+        )
+        local.mkdir(parents=True, exist_ok=True)
+        uri = parse_s3_uri(config["S3OutputPath"], "TensorBoardOutputConfig.S3OutputPath")
+        self.tensorboard_sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+
+    def _sync_checkpoints(self) -> None:
+        """Final sync of the directories SageMaker mirrors to S3 while a job runs."""
+        syncs = [s for s in (self.checkpoint_sync, self.tensorboard_sync) if s is not None]
+        self.checkpoint_sync = self.tensorboard_sync = None
+        finish_all(syncs)
+
+    def _upload_output(self) -> None:
+        """output/data → output.tar.gz: only output/data, as the service (not all of output/)."""
+        self._pack_and_upload(self.layout.output_data_dir, "output.tar.gz")
+
+    def _upload_model(self) -> None:
+        self._pack_and_upload(self.layout.model_dir, "model.tar.gz")
+
+    def _pack_and_upload(self, src: Path, name: str) -> None:
+        src.mkdir(parents=True, exist_ok=True)
+        archive = self.record.dir / "artifacts" / name
+        pack_tar_gz(src, archive)
+        target = self.output_prefix.join(name)
+        upload_file(self.ctx.s3, archive, target)
+        self.log(f"uploaded {target}")
+
+    def _end_fields(self, status: str) -> dict[str, Any]:
+        return end_fields(status, self.started_at, self.metrics.final())
+
+    def _finish_stopped(self, reason: str) -> None:
+        rec = self.record
+        rec.transition("Stopping", "Stopping the training job", TrainingJobStatus="Stopping")
+        try:
+            self._sync_checkpoints()
+            self._upload_output()
+            # A stopped job keeps its model: the script had the grace period to save it.
+            self._upload_model()
+        except Exception as exc:  # noqa: BLE001
+            self.log(f"artifact upload after stop failed: {exc}")
+        secondary, message = stopped_message(reason, self.request)
+        rec.transition(secondary, message, **self._end_fields("Stopped"))
+
+    def _fail(self, reason: str) -> None:
+        rec = self.record
+        first_line = reason.splitlines()[0] if reason else "Failed"
+        self.log("failed: " + first_line)
+        try:
+            self._sync_checkpoints()
+            # SageMaker keeps output/data of a failed job (output.tar.gz), never its model.
+            self._upload_output()
+        except Exception as exc:  # noqa: BLE001
+            self.log(f"artifact upload after failure failed: {exc}")
+        rec.transition(
+            "Failed",
+            clip(first_line),
+            FailureReason=clip(reason),
+            **self._end_fields("Failed"),
+        )
