@@ -5,11 +5,9 @@ SageMaker's rules followed:
   mapped to the host dir); S3Prefix semantics as for training channels; Gzip
   compression decompressed on the way in;
 * ``/opt/ml/config/processingjobconfig.json`` and ``resourceconfig.json`` are written;
-* the container runs ContainerEntrypoint + ContainerArguments; ``/opt/ml/...``
-  arguments are mapped to the host dir, ``python``/``python3`` to the image's
-  interpreter, and ``SAGEMAKER_BASE_DIR`` is set (scripts that resolve their
-  paths against it work; a Python script hard-coding ``/opt/ml`` is remapped by
-  ``opt_ml_remap/sitecustomize.py``);
+* the container runs ContainerEntrypoint + ContainerArguments (``python``/``python3``
+  as the image's interpreter) with the host tree as ``/opt/ml`` (the host launcher's
+  namespace or fallback mode, ``hosts/local.py``);
 * each output's LocalPath contents are uploaded directly under S3Output.S3Uri at
   the end (EndOfJob) or as files settle (Continuous) — also when the job fails;
 * ``/opt/ml/output/message`` becomes ExitMessage; a non-zero exit → Failed with
@@ -226,18 +224,17 @@ class ProcessingRun(JobRun):
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", failure=f"ClientError: {exc}")
         argv = container_argv(
-            app["ContainerEntrypoint"], app.get("ContainerArguments", []), self.layout, interpreter
+            app["ContainerEntrypoint"], app.get("ContainerArguments", []), interpreter
         )
-        env = base_env(self.ctx.aws_env, self.layout, interpreter, None)
+        env = base_env(self.ctx.aws_env, interpreter, None, self.host)
         # Documented as platform-provided for processing scripts (simulator/alignment/platform.py).
         env["PROCESSING_JOB_NAME"] = self.name
         env.update({k: str(v) for k, v in self.request.get("Environment", {}).items()})
         for _, _, sync in self.syncs:
             if sync is not None:
                 sync.start()
-        cwd = self.layout.root / "processing"
-        cwd.mkdir(parents=True, exist_ok=True)
-        result = self.execute(argv, cwd, env)
+        (self.layout.root / "processing").mkdir(parents=True, exist_ok=True)
+        result = self.execute(argv, self.view.root / "processing", env)
         if result.stop_reason == "MaxRuntimeExceeded":
             limit = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
             return self._end("Stopped", exit_message=f"MaxRuntimeInSeconds ({limit}) exceeded")

@@ -112,7 +112,7 @@ def keys(sm: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def test_toolkit_convention_script_runs_unmodified(
-    sm, bucket, put_s3, upload_code, training_request, log_lines
+    sm, bucket, put_s3, upload_code, training_request, log_lines, container_mode
 ):
     put_s3("data/train/part-1.csv", "1\n2\n")
     put_s3("data/train/nested/part-2.csv", "3\n")
@@ -161,7 +161,16 @@ def test_toolkit_convention_script_runs_unmodified(
     assert report["resource"]["current_host"] == "algo-1"
     assert report["resource"]["current_instance_type"] == "ml.m5.xlarge"
     assert report["resource"]["instance_groups"][0]["hosts"] == ["algo-1"]
-    assert report["cwd"].endswith("hosts/algo-1/code")
+    if container_mode == "namespace":
+        # The container's paths, as on the service: the tree is mounted at /opt/ml.
+        assert report["cwd"] == "/opt/ml/code"
+        assert report["args"]["model_dir"] == "/opt/ml/model"
+        assert report["args"]["train"] == "/opt/ml/input/data/train"
+        assert report["training_env"]["module_dir"] == code
+    else:
+        assert report["cwd"].endswith("hosts/algo-1/code")
+        assert report["args"]["model_dir"].endswith("hosts/algo-1/model")
+    assert any(f"container mode: {container_mode}" in line for line in log_lines.lines)
 
     model = read_tar(sm, bucket, "output/toolkit-script/output/model.tar.gz")
     assert json.loads(model["model.json"]) == {"total": 6.0}
