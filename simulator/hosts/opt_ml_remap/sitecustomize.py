@@ -11,7 +11,7 @@ This is smsim's fallback mode, used only where no mount namespace can be made
 (``simulator/hosts/local.py``); in namespace mode ``/opt/ml`` is real and this hook
 is not on the path.
 
-What is remapped: ``open``/``io.open`` and the ``os`` functions listed below, so
+What is remapped: ``open``/``io.open``/``io.open_code`` and the ``os`` functions listed below, so
 everything built on them in Python (``pathlib``, ``shutil``, ``tarfile``, ``glob``,
 ``os.walk``, ``os.path.exists``…, json/pickle/numpy/torch loads given a path) and
 child Python processes (they inherit the PYTHONPATH and the variable); the path
@@ -73,6 +73,7 @@ def _wrap(func, positions=(0,), keywords=("path", "file", "src", "dst")):  # typ
 
 if _ROOT:
     builtins.open = io.open = _wrap(io.open)
+    io.open_code = _wrap(io.open_code)  # runpy.run_path, importlib's source reads
     for _name in (
         "stat",
         "lstat",

@@ -322,7 +322,7 @@ def test_failing_script_without_failure_file_reports_exit_code_and_stderr(
     assert "RuntimeError: boom: bad batch size" in desc["FailureReason"]
 
 
-def test_max_runtime_stops_the_job(sm, bucket, upload_code, training_request):
+def test_max_runtime_stops_the_job(sm, bucket, upload_code, training_request, container_mode):
     code = upload_code({"train.py": SLEEPING_SCRIPT})
     request = training_request("too-slow", code, StoppingCondition={"MaxRuntimeInSeconds": 1})
     sm.create_training_job(**request)
@@ -352,7 +352,9 @@ def test_stop_training_job(sm, upload_code, training_request, log_lines):
     assert desc["SecondaryStatus"] == "Stopped"
 
 
-def test_two_jobs_sharing_a_checkpoint_uri_resume(sm, bucket, upload_code, training_request):
+def test_two_jobs_sharing_a_checkpoint_uri_resume(
+    sm, bucket, upload_code, training_request, container_mode
+):
     code = upload_code({"train.py": CHECKPOINT_SCRIPT})
     ckpt = {"S3Uri": f"s3://{bucket}/checkpoints/shared"}
     sm.create_training_job(**training_request("ckpt-1", code, CheckpointConfig=ckpt))
@@ -393,7 +395,7 @@ def test_sourcedir_with_parent_member_refused(sm, bucket, put_s3, training_reque
     assert not (sm.workspace / "jobs" / "evil-tar" / "hosts" / "evil.py").exists()
 
 
-def test_shell_entry_point_runs_with_sh(sm, bucket, upload_code, training_request):
+def test_shell_entry_point_runs_with_sh(sm, bucket, upload_code, training_request, container_mode):
     script = 'echo "shell args: $@"\necho done > "$SM_MODEL_DIR/shell.txt"\n'
     code = upload_code({"run.sh": script})
     request = training_request("shell-job", code, program="run.sh", hyperparameters={"n": 3})
@@ -498,7 +500,9 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 
 
-def test_container_entrypoint_with_opt_ml_paths(sm, bucket, put_s3, training_request):
+def test_container_entrypoint_with_opt_ml_paths(
+    sm, bucket, put_s3, training_request, container_mode
+):
     put_s3("ep/train/x.csv", "5\n")
     script = (
         "import sys, os\n"
@@ -594,7 +598,7 @@ def test_tensorboard_output_is_synced(sm, bucket, upload_code, training_request)
     assert keys(sm, bucket, "tb/") == ["tb/tb-job/run1/events.out"]
 
 
-def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_request):
+def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_request, container_mode):
     """Without a container /opt/ml does not exist; a script that hard-codes it (as the
     SDK's _repack_model.py does) still reads and writes its host dir."""
     script = (
