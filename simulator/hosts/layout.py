@@ -196,6 +196,9 @@ def base_env(
     env["CURRENT_HOST"] = host
     env["PYTHONUNBUFFERED"] = "1"  # live log lines, as the containers' images set
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Offline: a job's `pip install` (runproc.sh's) never reaches an index, so it never
+    # changes the interpreter other jobs share; hosts/requirements.py checks beforehand.
+    env["PIP_NO_INDEX"] = "1"
     # `python` inside a .sh entry point or a subprocess is the image's interpreter.
     bindir = str(Path(interpreter).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import Problem, SmsimError, UnsupportedFeature, ValidationError
+from simulator.hosts import requirements
 from simulator.hosts.layout import (
     base_env,
     clip,
@@ -221,6 +222,7 @@ class ProcessingRun(JobRun):
             self._stage_inputs()
             self._prepare_outputs()
             interpreter = self.ctx.images.interpreter(app.get("ImageUri"))
+            self._check_requirements(interpreter, app.get("ImageUri"))
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", failure=f"ClientError: {exc}")
         argv = container_argv(
@@ -251,6 +253,22 @@ class ProcessingRun(JobRun):
                 exit_message=message,
             )
         self._end("Completed", exit_message=self._exit_message())
+
+    def _check_requirements(self, interpreter: str, image: str | None) -> None:
+        """A FrameworkProcessor's runproc.sh pip-installs the requirements.txt of its
+        sourcedir.tar.gz; smsim checks the image's interpreter has them (offline)."""
+        scratch = self.record.dir / "requirements"
+        for archive, path in requirements.staged_sourcedir_requirements(self.layout.root, scratch):
+            result = requirements.check(path, interpreter)
+            inside = self.view.root / archive.relative_to(self.layout.root)
+            where = f"the requirements.txt of {inside}"
+            if not result.ok:
+                raise SmsimError(
+                    requirements.failure_message(
+                        where, interpreter, image, self.ctx.images.source, result.detail
+                    )
+                )
+            self.log(f"{where}: {result.detail}")
 
     def _exit_message(self) -> str | None:
         """The container's /opt/ml/output/message (SageMaker's ExitMessage, up to 1 KB)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.hosts import requirements
 from simulator.hosts.launcher import MetricParser
 from simulator.hosts.layout import (
     base_env,
@@ -74,15 +75,15 @@ class TrainingRun(JobRun):
         rec.transition("Downloading", "Downloading input data", TrainingStartTime=self.started_at)
         if rec.stop_event.is_set():
             return self._finish_stopped("Stopped")
+        image = self.request.get("AlgorithmSpecification", {}).get("TrainingImage")
         try:
+            interpreter = self.ctx.images.interpreter(image)
             write_training_config(self.layout, self.request)
             self._stage_code()
+            self._check_requirements(interpreter, image)
             self._stage_channels()
             checkpoint_dir = self._restore_checkpoints()
             self._prepare_tensorboard()
-            interpreter = self.ctx.images.interpreter(
-                self.request.get("AlgorithmSpecification", {}).get("TrainingImage")
-            )
             # The toolkit's Environment of this host, once, in the paths its process sees.
             self.toolkit = ToolkitEnvironment.build(
                 self.view,
@@ -154,11 +155,22 @@ class TrainingRun(JobRun):
                 f"HyperParameters.sagemaker_submit_directory {submit!r} is neither an S3 URI nor "
                 "an existing local directory or .tar.gz"
             )
-        if (code / "requirements.txt").is_file():
-            self.log(
-                "requirements.txt found: not installed (offline, no container); the image's "
-                "interpreter (images map) must already provide these packages"
+
+    def _check_requirements(self, interpreter: str, image: str | None) -> None:
+        """The toolkit pip-installs code/requirements.txt before the script; smsim checks
+        that the image's interpreter already has them (hosts/requirements.py)."""
+        path = self.layout.code_dir / requirements.REQUIREMENTS
+        if not path.is_file():
+            return
+        result = requirements.check(path, interpreter)
+        where = f"{self.view.code_dir}/{requirements.REQUIREMENTS}"
+        if not result.ok:
+            raise SmsimError(
+                requirements.failure_message(
+                    where, interpreter, image, self.ctx.images.source, result.detail
+                )
             )
+        self.log(f"{where}: {result.detail}")
 
     def _stage_channels(self) -> None:
         for channel in self.request.get("InputDataConfig", []):
