@@ -26,7 +26,7 @@ from simulator.hosts.launcher import (
     Supervision,
 )
 from simulator.hosts.layout import HOST_NAME, HostLayout
-from simulator.hosts.local import local_launcher, requested_mode
+from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
 
@@ -46,10 +46,8 @@ class RunContext:
     # "auto" | "namespace" | "fallback"; None: $SMSIM_CONTAINER_MODE, else auto.
     container_mode: str | None = None
 
-    def __post_init__(self) -> None:
-        requested_mode(self.container_mode)  # a typo is refused at create, by name
-
     def launcher(self) -> HostLauncher:
+        """The host launcher for this job (a bad mode fails the job, by name)."""
         return local_launcher(self.container_mode)
 
 

@@ -230,3 +230,24 @@ def test_sm_variables_are_the_containers_in_namespace_mode(
         "SM_CHECKPOINT_DIR": f"{root}/checkpoints",
         "cwd": f"{root}/code",
     }
+
+
+def test_an_unknown_container_mode_fails_the_job_by_name(
+    sm, upload_code, training_request, monkeypatch
+):
+    monkeypatch.setenv("SMSIM_CONTAINER_MODE", "container")
+    code = upload_code({"train.py": "print('never runs')\n"}, key="mode/code/sourcedir.tar.gz")
+    sm.create_training_job(**training_request("bad-mode", code))
+    desc = sm.wait_for_training_job("bad-mode", timeout=60)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert desc["FailureReason"].startswith("ClientError: ")
+    assert "$SMSIM_CONTAINER_MODE" in desc["FailureReason"]
+    assert "'container'" in desc["FailureReason"] and "fallback" in desc["FailureReason"]
+
+
+def test_the_container_mode_argument_is_checked_at_construction(tmp_path):
+    from simulator import LocalSageMaker
+    from simulator.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="container_mode argument.*'docker'"):
+        LocalSageMaker(workspace=tmp_path / "ws", container_mode="docker")
