@@ -33,11 +33,11 @@ from simulator.cli.pipeline_progress import (
     STEP_COLOURS,
     compact_table,
     follow_execution,
-    step_duration,
     step_table,
 )
 from simulator.errors import SmsimError, ValidationError
 from simulator.pipeline.run.validate import DefinitionReport, validate_definition
+from simulator.pipeline.watch import step_duration
 
 _DEFINITION_FIX = "pass the JSON file Pipeline.definition() or `smsim pipeline export` wrote"
 
