@@ -34,7 +34,10 @@ from typing import Any, Protocol, TextIO
 
 from simulator.hosts.layout import HostLayout
 
-MAX_METRICS = 40  # SageMaker keeps at most 40 metric definitions per job
+from simulator.shapes import limit
+
+# SageMaker keeps at most this many metric definitions per job (botocore's model says 40).
+MAX_METRICS = limit("MetricDefinitionList")
 STDERR_TAIL_LINES = 20
 _print_lock = threading.Lock()
 
