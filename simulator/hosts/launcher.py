@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from simulator.hosts.layout import HostLayout
-
 from simulator.shapes import limit
 
 # SageMaker keeps at most this many metric definitions per job (botocore's model says 40).
