@@ -694,3 +694,25 @@ def test_training_image_runs_with_its_mapped_interpreter(
     desc = sm.wait_for_training_job("mapped-image", timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/mapped-image/output/model.tar.gz") == {"mark": b"pt21"}
+
+
+def test_requirements_txt_is_checked_not_installed(sm, bucket, upload_code, training_request):
+    """The toolkit would pip-install code/requirements.txt; smsim (offline) fails the job
+    before the script when the image's interpreter lacks a package, and says how to fix."""
+    script = "open('/opt/ml/model/ran', 'w').write('yes')\n"
+    missing = upload_code(
+        {"train.py": script, "requirements.txt": "smsim-no-such-package>=1\n"},
+        key="req/missing/sourcedir.tar.gz",
+    )
+    sm.create_training_job(**training_request("req-missing", missing))
+    desc = sm.wait_for_training_job("req-missing", timeout=120)
+    assert desc["TrainingJobStatus"] == "Failed"
+    reason = desc["FailureReason"]
+    assert reason.startswith("ClientError: ") and "requirements.txt lists packages" in reason
+    assert "smsim-no-such-package" in reason and "images.json" in reason
+    present = upload_code(
+        {"train.py": script, "requirements.txt": "pip\n"}, key="req/ok/sourcedir.tar.gz"
+    )
+    sm.create_training_job(**training_request("req-ok", present))
+    desc = sm.wait_for_training_job("req-ok", timeout=120)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
