@@ -22,17 +22,16 @@ undone before the entry point gets it.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import shutil
-import stat
 import sys
 
 MS_BIND = 4096
 MS_REC = 16384
 SETUP_FAILED = 125
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The process's own symbols hold libc's mount(2) (ctypes.util.find_library would spawn
+# ldconfig: ~100 ms per host start).
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def fail(message: str) -> None:
@@ -57,15 +56,23 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
 def bind_back(name: str) -> None:
     """Bind the original ``/opt/<name>`` (relative to the covered cwd) into the tmpfs."""
     target = "/opt/" + name
-    info = os.lstat(name)
-    if stat.S_ISLNK(info.st_mode):
+    if os.path.islink(name):
         os.symlink(os.readlink(name), target)
         return
-    if stat.S_ISDIR(info.st_mode):
+    if os.path.isdir(name):
         os.mkdir(target)
     else:
         open(target, "w").close()  # noqa: SIM115 - a mount point for a file
     mount(name, target, None, MS_BIND | MS_REC, None)
+
+
+def _which(name: str) -> str | None:
+    """The first executable ``name`` on PATH (shutil.which's import costs a host start)."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def main(argv: list[str]) -> None:
@@ -94,7 +101,7 @@ def main(argv: list[str]) -> None:
         fail(f"no working directory {workdir}: {exc}")
     path = command[0]
     if "/" not in path:
-        found = shutil.which(path, path=os.environ.get("PATH", os.defpath))
+        found = _which(path)
         if found is None:
             sys.stderr.write(f"exec: {path}: not found\n")
             os._exit(127)
