@@ -5,6 +5,11 @@ Built exactly as aws/sagemaker-training-toolkit builds them (``environment.py``,
 conventions runs unmodified: hyperparameters decoded from their JSON strings,
 framework keys (``sagemaker_*``) kept out of ``SM_HPS`` and the command line,
 user hyperparameters passed as sorted ``--key value`` arguments.
+
+As in the toolkit, one object per host holds it all: ``ToolkitEnvironment`` (the
+toolkit's ``Environment``), built once from the request and the host's view of its
+tree, with ``env_vars()`` and ``cmd_args()``; ``Hyperparameters`` decodes the
+request's strings once for the checks, the run and the environment.
 """
 
 from __future__ import annotations

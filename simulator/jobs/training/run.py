@@ -7,8 +7,10 @@ SageMaker's statuses, one SecondaryStatusTransitions entry each:
                                        ↘ Stopping → Stopped | MaxRuntimeExceeded
                                        ↘ Failed
 
-The request was checked at create (``training_checks``); the description's
-members come from ``training_description``.
+The request was checked at create (``checks.py``); the description's members come
+from ``description.py``. The host's toolkit environment is built once, against the
+tree as its process sees it (``/opt/ml`` in a namespace), and the entry point is
+started by the job's host launcher (``JobRun.execute``).
 """
 
 from __future__ import annotations
