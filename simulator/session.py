@@ -32,6 +32,7 @@ from typing import Any
 from simulator.aws import DEFAULT_REGION, EmbeddedAws
 from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
 from simulator.hosts.launcher import LineSink, console_sink
+from simulator.hosts.local import requested_mode
 from simulator.images import ImageMap
 from simulator.jobs.processing import run as processing
 from simulator.jobs.records import JobRecord, from_json_times, job_dir, load_descriptions
@@ -70,6 +71,7 @@ class LocalSageMaker:
         log_sink: LineSink | None = None,
         stop_grace_seconds: float = 120.0,
         checkpoint_sync_seconds: float = 2.0,
+        container_mode: str | None = None,
     ) -> None:
         self.workspace = Path(workspace).expanduser().resolve()
         self.region = region
@@ -80,6 +82,8 @@ class LocalSageMaker:
         self.log_sink = log_sink or console_sink()
         self.stop_grace_seconds = stop_grace_seconds
         self.checkpoint_sync_seconds = checkpoint_sync_seconds
+        # How job hosts start: "auto" | "namespace" | "fallback" (simulator/hosts/local.py).
+        self.container_mode = requested_mode(container_mode)[0] if container_mode else None
         self._records: dict[tuple[str, str], JobRecord] = {}
         self._lock = threading.Lock()
         self._pipelines: Any = None
@@ -270,6 +274,7 @@ class LocalSageMaker:
             grace_seconds=self.stop_grace_seconds,
             sync_interval=self.checkpoint_sync_seconds,
             cloudwatch=self._cloudwatch_sink,
+            container_mode=self.container_mode,
         )
 
     def _cloudwatch_sink(self, group: str, stream: str) -> LineSink:
