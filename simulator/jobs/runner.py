@@ -33,6 +33,9 @@ class RunContext:
     sync_interval: float = 2.0
     # (log group, stream) → a sink copying each line to CloudWatch Logs, as the service does.
     cloudwatch: Callable[[str, str], LineSink] | None = None
+    # (job, host) → a sink publishing each MetricDefinitions match (name, value, time) to
+    # CloudWatch metrics, as the service does.
+    metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
 
 
 class JobRun:
@@ -76,6 +79,9 @@ class JobRun:
         stream = f"{self.prefix}-{int(now().timestamp())}"
         cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
 
+        if metrics is not None and self.ctx.metrics is not None:
+            _publish_matches(metrics, self.ctx.metrics(self.name, HOST_NAME))
+
         def spawned(pgid: int) -> None:
             self.record.process_group = pgid
 
@@ -96,3 +102,18 @@ class JobRun:
             )
         finally:
             self.record.process_group = None  # reaped: its id may be reused
+
+
+def _publish_matches(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> None:
+    """Send every value ``parser`` takes from a line to ``publish`` too (the parser keeps
+    only each metric's last value, for FinalMetricDataList)."""
+    feed = parser.feed
+
+    def feed_and_publish(line: str) -> None:
+        before = dict(parser.values)
+        feed(line)
+        for name, value in parser.values.items():
+            if before.get(name) is not value:
+                publish(name, value.value, value.timestamp)
+
+    parser.feed = feed_and_publish  # type: ignore[method-assign]
