@@ -36,7 +36,7 @@ from simulator.cli.pipeline_progress import (
     step_duration,
     step_table,
 )
-from simulator.errors import SmsimError, ValidationError
+from simulator.errors import ResourceInUse, SmsimError, ValidationError
 from simulator.pipeline.run.validate import DefinitionReport, validate_definition
 
 _DEFINITION_FIX = "pass the JSON file Pipeline.definition() or `smsim pipeline export` wrote"
@@ -196,7 +196,11 @@ def run_cmd(
         with LocalSageMaker(workspace=workspace, images=images, log_sink=sink) as sm:
             for local, uri in pairs:
                 _upload(sm.s3, Path(local), uri)
-            sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
+            # An upsert, as the SDK's Pipeline.upsert(): the workspace keeps its pipelines.
+            try:
+                sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
+            except ResourceInUse:
+                sm.update_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
             arn = sm.start_pipeline_execution(
                 PipelineName=name,
                 PipelineParameters=[{"Name": k, "Value": v} for k, v in params],
