@@ -80,14 +80,14 @@ def page(
 
     list_key, _ = summary_members(operation)
     filters = {k: v for k, v in request.items() if k not in ("NextToken", "MaxResults")}
-    paginator = Paginator(
-        max_results=request.get("MaxResults"),
-        max_results_default=default_size,
-        starting_token=request.get("NextToken"),
-        unique_attribute=unique,
-        param_values_to_check={k: str(v) for k, v in filters.items()},
-    )
     try:
+        paginator = Paginator(
+            max_results=request.get("MaxResults"),
+            max_results_default=default_size,
+            starting_token=request.get("NextToken"),
+            unique_attribute=unique,
+            param_values_to_check={k: str(v) for k, v in filters.items()},
+        )
         results, token = paginator.paginate(items)
     except InvalidToken:
         raise ValidationError(

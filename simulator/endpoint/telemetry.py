@@ -62,7 +62,8 @@ class CloudWatch:
             datum = {
                 "MetricName": name,
                 "Value": value,
-                "Timestamp": timestamp,
+                # moto keeps naive UTC times (its utcnow()) and compares queries with them.
+                "Timestamp": timestamp.astimezone(dt.UTC).replace(tzinfo=None),
                 "Dimensions": dimensions,
                 "Unit": "None",
             }
