@@ -132,7 +132,11 @@ def test_a_processing_job_runs(serve, client_env, kit):
     sm.create_processing_job(
         ProcessingJobName="serve-process",
         ProcessingResources={
-            "ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5}
+            "ClusterConfig": {
+                "InstanceType": "ml.m5.xlarge",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 5,
+            }
         },
         AppSpecification={
             "ImageUri": kit.processing_image,
