@@ -36,7 +36,7 @@ from simulator.cli.pipeline_progress import (
     step_duration,
     step_table,
 )
-from simulator.errors import ResourceInUse, SmsimError, ValidationError
+from simulator.errors import SmsimError, ValidationError
 from simulator.pipeline.run.validate import DefinitionReport, validate_definition
 
 _DEFINITION_FIX = "pass the JSON file Pipeline.definition() or `smsim pipeline export` wrote"
@@ -199,7 +199,9 @@ def run_cmd(
             # An upsert, as the SDK's Pipeline.upsert(): the workspace keeps its pipelines.
             try:
                 sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
-            except ResourceInUse:
+            except ValidationError as exc:
+                if "already exists" not in str(exc):
+                    raise
                 sm.update_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
             arn = sm.start_pipeline_execution(
                 PipelineName=name,

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 
 from simulator.errors import (
     Problem,
-    ResourceInUse,
     ResourceNotFound,
     SmsimError,
     UnsupportedFeature,
@@ -101,8 +100,14 @@ class PipelineService:
         text = self._definition_text(request)
         self._check_definition(text)
         with self._lock:
-            if name in self._pipelines:
-                raise ResourceInUse(f"pipeline {name!r} already exists; use update_pipeline")
+            taken = next((p for p in self._pipelines if p.lower() == name.lower()), None)
+            if taken is not None:
+                # The service's code and words (the SDK's Pipeline.upsert() relies on both:
+                # a ValidationException saying "already exists" makes it update instead).
+                raise ValidationError(
+                    "Pipeline names must be unique within an AWS account and region. Pipeline "
+                    f"with name ({taken}) already exists; use update_pipeline"
+                )
             arn = f"arn:aws:sagemaker:{self._region}:{self._account}:pipeline/{name.lower()}"
             pipeline = PipelineRecord.create(name, arn, request, text)
             self._pipelines[name] = pipeline
