@@ -12,7 +12,11 @@ in-process ``mock_aws`` patch, so that one state is reached by
 
 S3 is moto's, in memory, unless ``s3_endpoint`` names an external S3-compatible
 endpoint: then S3 clients (``AWS_ENDPOINT_URL_S3``) go there.
-Only one embedded AWS runs per process at a time: moto's state is global.
+Several may run in one process (a LocalSageMaker inside a test session that has the
+pytest plugin's endpoint): moto's backends are process-wide, so they share S3, IAM,
+CloudWatch and moto's SageMaker, while each has its own jobs and pipelines (its
+workspace). The first to start begins a fresh account; the environment points at the
+latest started one, and at the previous one again when it stops.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ CLIENT_CONFIG = Config(
 )
 
 _active_lock = threading.Lock()
-_active: EmbeddedAws | None = None
+_active: list[EmbeddedAws] = []  # running, in start order
+_saved_env: dict[str, str | None] = {}  # the environment before the first started
 _client_lock = threading.Lock()  # boto3.Session() creation is not thread-safe
 
 
@@ -71,20 +76,10 @@ class EmbeddedAws:
         self.endpoint_url = ""
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, wrap: Callable[[Any], Any] | None = None) -> EmbeddedAws:
         """Serve moto's app (``wrap(app)`` when given: smsim's router in front of it)."""
-        global _active
-        with _active_lock:
-            if _active is not None:
-                raise SmsimError(
-                    "an embedded AWS (a LocalSageMaker) is already running in this process; "
-                    "moto's state is per process, so close the first one (leave its `with` "
-                    "block) before starting another"
-                )
-            _active = self
         try:
             from moto.core.base_backend import BackendDict
             from moto.moto_server.werkzeug_app import (
@@ -94,7 +89,9 @@ class EmbeddedAws:
             )
             from werkzeug.serving import make_server
 
-            BackendDict.reset()  # a fresh account: no buckets or jobs from an earlier run
+            with _active_lock:
+                if not _active:
+                    BackendDict.reset()  # a fresh account: nothing from an earlier run
             _limit_malloc_arenas()
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request lines
             app: Any = DomainDispatcherApplication(create_backend_app)
@@ -116,30 +113,39 @@ class EmbeddedAws:
             self._thread.start()
             shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
             self.endpoint_url = f"http://{shown}:{port}"
-            self._export_env()
-        except BaseException:
             with _active_lock:
-                _active = None
+                if not _active:
+                    keys = {*self.env(), "AWS_ENDPOINT_URL_S3"}
+                    _saved_env.update({k: os.environ.get(k) for k in keys})
+                _active.append(self)
+                _export(self.env())
+        except BaseException:
+            self._shutdown()
             raise
         return self
 
     def stop(self) -> None:
-        global _active
         try:
-            if self._server is not None:
-                self._server.shutdown()
-                self._server.server_close()
-                if self._thread is not None:
-                    self._thread.join(10)
-                self._server = self._thread = None
-            self._restore_env()
-            from moto.core.base_backend import BackendDict
-
-            BackendDict.reset()
+            self._shutdown()
         finally:
             with _active_lock:
-                if _active is self:
-                    _active = None
+                if self in _active:
+                    _active.remove(self)
+                    if _active:
+                        _export(_active[-1].env())  # the one started before
+                    else:
+                        _restore(_saved_env)
+                        from moto.core.base_backend import BackendDict
+
+                        BackendDict.reset()
+
+    def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(10)
+            self._server = self._thread = None
 
     # -- clients and environment ---------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -176,18 +182,21 @@ class EmbeddedAws:
             url = self.s3_endpoint if service == "s3" and self.s3_endpoint else self.endpoint_url
             return session.client(service, endpoint_url=url, config=config or CLIENT_CONFIG)
 
-    def _export_env(self) -> None:
-        for key, value in self.env().items():
-            self._saved_env[key] = os.environ.get(key)
-            os.environ[key] = value
 
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
+def _export(env: dict[str, str]) -> None:
+    for key in ("AWS_ENDPOINT_URL_S3",):  # set only by some endpoints
+        if key not in env:
+            os.environ.pop(key, None)
+    os.environ.update(env)
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    saved.clear()
 
 
 def _limit_malloc_arenas() -> None:
