@@ -112,26 +112,28 @@ def upload_code(
     s3_client: Any, locations: CodeLocations, source_dir: Path | None = None
 ) -> list[str]:
     """Upload the step code to ``locations`` with a boto3 S3 client; return the URIs written."""
-    written = []
-    for uri, body in code_objects(locations, source_dir):
-        bucket, key = _split_s3(uri)
-        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
-        written.append(uri)
-    return written
+    return [_put(s3_client, uri, body) for uri, body in code_objects(locations, source_dir)]
 
 
 def write_code(
     locations: CodeLocations, out_dir: Path, source_dir: Path | None = None
 ) -> list[Path]:
     """Write the code objects under ``out_dir/<bucket>/<key>`` (for ``aws s3 sync``)."""
-    written = []
-    for uri, body in code_objects(locations, source_dir):
-        bucket, key = _split_s3(uri)
-        target = Path(out_dir) / bucket / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
-        written.append(target)
-    return written
+    return [_write(Path(out_dir), uri, body) for uri, body in code_objects(locations, source_dir)]
+
+
+def _put(s3_client: Any, uri: str, body: bytes) -> str:
+    bucket, key = _split_s3(uri)
+    s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    return uri
+
+
+def _write(out_dir: Path, uri: str, body: bytes) -> Path:
+    bucket, key = _split_s3(uri)
+    target = out_dir / bucket / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    return target
 
 
 def _source(source_dir: Path | None) -> Path:
