@@ -97,7 +97,6 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
     project.specs = default_registry().specs()
     project.contracts = list(default_contracts().values())
     for spec in project.specs:
-        _contract_metrics(project, spec)
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)
@@ -175,6 +174,7 @@ def _collect(project: Project, package: str, path: Path) -> None:
         elif isinstance(value, ScriptContract) and not any(value == c for c in project.contracts):
             project.contracts.append(value)
     for spec in project.specs:
+        _contract_metrics(project, spec)
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)
