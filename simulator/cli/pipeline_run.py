@@ -333,14 +333,12 @@ def _detail(metadata: dict[str, Any]) -> str:
 def _upload(s3: Any, local: Path, uri: str) -> None:
     """A file to a key (or under a prefix ending in '/'); a directory under a prefix, or
     packed into one archive when the URI ends in .tar.gz (a ``sourcedir.tar.gz``)."""
-    from simulator.pipeline.build.step_code import sourcedir_tarball
-    from simulator.s3 import ensure_bucket, parse_s3_uri, upload_dir, upload_file
+    from simulator.s3 import ensure_bucket, parse_s3_uri, upload_dir, upload_file, upload_sourcedir
 
     target = parse_s3_uri(uri, "--upload")
     ensure_bucket(s3, target.bucket)
     if local.is_dir() and uri.endswith((".tar.gz", ".tgz")):
-        # One PUT of the finished archive: whole or absent.
-        s3.put_object(Bucket=target.bucket, Key=target.key, Body=sourcedir_tarball(local))
+        upload_sourcedir(s3, local, target)
     elif local.is_dir():
         upload_dir(s3, local, target)
     elif uri.endswith("/"):
