@@ -1,4 +1,4 @@
-"""Job requests shaped as the SageMaker Python SDK shapes them, from a spec and its contract.
+"""Job requests shaped as the SageMaker Python SDK shapes them, from a script contract.
 
 One function per job kind: :func:`training_request` (CreateTrainingJob, what the SDK's
 framework estimators send on ``fit()``) and :func:`processing_request`
@@ -58,7 +58,7 @@ def image_uri(template: str, region: str, account: str = DEFAULT_ACCOUNT) -> str
 
 
 def role_arn(account: str = DEFAULT_ACCOUNT) -> str:
-    """The execution role smsim names in requests (never assumed: there is no IAM)."""
+    """The execution role smsim names in requests by default."""
     return ROLE.format(account=account)
 
 

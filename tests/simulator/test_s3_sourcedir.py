@@ -14,18 +14,8 @@ from simulator.errors import ValidationError
 from simulator.s3 import S3Uri, sourcedir_tarball, upload_sourcedir
 
 
-def _source(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    (src / "bsm" / "__pycache__").mkdir(parents=True)
-    (src / "train.py").write_text("print('train')\n")
-    (src / "preprocess.py").write_text("print('pre')\n")
-    (src / "bsm" / "__init__.py").write_text("")
-    (src / "bsm" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
-    return src
-
-
-def test_sourcedir_tarball_is_reproducible_and_clean(tmp_path: Path) -> None:
-    src = _source(tmp_path)
+def test_sourcedir_tarball_is_reproducible_and_clean(tmp_path: Path, code_dir: Path) -> None:
+    src = code_dir
     first = sourcedir_tarball(src)
     (src / "train.py").touch()  # a new mtime must not change the archive
     assert sourcedir_tarball(src) == first
@@ -33,8 +23,8 @@ def test_sourcedir_tarball_is_reproducible_and_clean(tmp_path: Path) -> None:
         assert sorted(tar.getnames()) == ["bsm/__init__.py", "preprocess.py", "train.py"]
 
 
-def test_upload_sourcedir_is_the_sdks_code_upload(tmp_path: Path) -> None:
-    src = _source(tmp_path)
+def test_upload_sourcedir_is_the_sdks_code_upload(tmp_path: Path, code_dir: Path) -> None:
+    src = code_dir
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="code-bucket")
@@ -50,8 +40,8 @@ def test_a_missing_source_dir_names_the_field(tmp_path: Path) -> None:
         sourcedir_tarball(tmp_path / "nope")
 
 
-def test_upload_sourcedir_writes_the_exact_key(tmp_path: Path) -> None:
-    src = _source(tmp_path)
+def test_upload_sourcedir_writes_the_exact_key(tmp_path: Path, code_dir: Path) -> None:
+    src = code_dir
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="code-b")

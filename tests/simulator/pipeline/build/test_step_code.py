@@ -14,26 +14,18 @@ from simulator.pipeline.build.step_code import code_locations, upload_code, writ
 from simulator.s3 import sourcedir_tarball
 
 
-def _source(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    (src / "bsm" / "__pycache__").mkdir(parents=True)
-    (src / "train.py").write_text("print('train')\n")
-    (src / "preprocess.py").write_text("print('pre')\n")
-    (src / "bsm" / "__init__.py").write_text("")
-    (src / "bsm" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
-    return src
-
-
-def test_code_locations_change_with_the_code(tmp_path: Path) -> None:
-    src = _source(tmp_path)
+def test_code_locations_change_with_the_code(tmp_path: Path, code_dir: Path) -> None:
+    src = code_dir
     before = code_locations(PipelineConfig(), src)
     assert before.sourcedir.startswith("s3://smsim-demo/bsm/code/")
     (src / "train.py").write_text("print('changed')\n")
     assert code_locations(PipelineConfig(), src) != before
 
 
-def test_upload_code_puts_every_object_where_the_definition_says(tmp_path: Path) -> None:
-    src = _source(tmp_path)
+def test_upload_code_puts_every_object_where_the_definition_says(
+    tmp_path: Path, code_dir: Path
+) -> None:
+    src = code_dir
     locations = code_locations(PipelineConfig(), src)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
@@ -52,8 +44,8 @@ def test_upload_code_puts_every_object_where_the_definition_says(tmp_path: Path)
     assert locations.sourcedir in written
 
 
-def test_write_code_mirrors_the_s3_layout_for_aws_s3_sync(tmp_path: Path) -> None:
-    src = _source(tmp_path)
+def test_write_code_mirrors_the_s3_layout_for_aws_s3_sync(tmp_path: Path, code_dir: Path) -> None:
+    src = code_dir
     locations = code_locations(PipelineConfig(), src)
     written = write_code(locations, tmp_path / "out", src)
     prefix = locations.processing_prefix.removeprefix("s3://")
