@@ -1,4 +1,4 @@
-"""Job requests shaped as the SageMaker Python SDK shapes them, from a spec and its contract.
+"""Job requests shaped as the SageMaker Python SDK shapes them, from a script contract.
 
 One function per job kind: :func:`training_request` (CreateTrainingJob, what the SDK's
 framework estimators send on ``fit()``) and :func:`processing_request`
@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from contracts.base import ProcessingScriptContract, TrainingScriptContract
 
@@ -41,8 +40,7 @@ PROCESSING_CODE_DIR = "/opt/ml/processing/input/code"
 _LOG_LEVEL = "20"
 
 
-@dataclass(frozen=True)
-class JobSettings:
+class JobSettings(NamedTuple):
     """What a job runs on and as: image, role, region, instances, volume, time limit."""
 
     image: str
@@ -60,7 +58,7 @@ def image_uri(template: str, region: str, account: str = DEFAULT_ACCOUNT) -> str
 
 
 def role_arn(account: str = DEFAULT_ACCOUNT) -> str:
-    """The execution role smsim names in requests (never assumed: there is no IAM)."""
+    """The execution role smsim names in requests by default."""
     return ROLE.format(account=account)
 
 
@@ -112,12 +110,12 @@ def s3_channel(name: str, uri: Any) -> dict[str, Any]:
 
 def training_request(
     contract: TrainingScriptContract,
+    settings: JobSettings,
     *,
     channels: Mapping[str, Any],
     hyperparameters: Mapping[str, Any],
     code_uri: Any,
     output_path: Any,
-    settings: JobSettings,
     checkpoint_uri: Any | None = None,
     job_name: str | None = None,
     metric_definitions: list[dict[str, str]] | None = None,
@@ -188,11 +186,11 @@ def processing_output(name: str, uri: Any, local_path: str) -> dict[str, Any]:
 
 def processing_request(
     contract: ProcessingScriptContract,
+    settings: JobSettings,
     *,
+    code_uri: Any,
     inputs: Mapping[str, Any],
     outputs: Mapping[str, Any],
-    code_uri: Any,
-    settings: JobSettings,
     environment: Mapping[str, str] | None = None,
     job_name: str | None = None,
 ) -> dict[str, Any]:

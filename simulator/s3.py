@@ -1,4 +1,5 @@
-"""S3 for jobs: URIs, SageMaker's prefix download, whole-or-absent uploads, safe tar.gz.
+"""S3 for jobs: URIs, SageMaker's prefix download, whole-or-absent uploads, safe tar.gz,
+and the one sourcedir.tar.gz packer (the SDK's code upload, for `smsim train` and pipelines).
 
 Downloads and uploads go through boto3's managed transfer (s3transfer), which
 streams to and from disk in chunks: a 1 GB channel never sits in memory.
@@ -6,6 +7,8 @@ streams to and from disk in chunks: a 1 GB channel never sits in memory.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import re
 import tarfile
@@ -17,7 +20,7 @@ from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 
-from simulator.errors import Problem, SmsimError
+from simulator.errors import Problem, SmsimError, ValidationError
 
 # Chunked, modestly parallel transfers: bounded memory whatever the object size.
 TRANSFER_CONFIG = TransferConfig(
@@ -292,3 +295,49 @@ class DirSync:
                 st = p.stat()
                 out[p.relative_to(self.src).as_posix()] = (st.st_size, st.st_mtime_ns)
         return out
+
+
+# Files of a source dir never shipped as code.
+_SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+
+
+def code_files(source_dir: Path) -> list[Path]:
+    """Files of a source dir to ship as code, sorted (caches and compiled files left out)."""
+    if not source_dir.is_dir():
+        raise ValidationError(
+            "step code",
+            [Problem("source_dir", "not a directory", str(source_dir), "point at the code")],
+        )
+    return sorted(
+        p
+        for p in source_dir.rglob("*")
+        if p.is_file()
+        and not _SKIP_PARTS.intersection(p.relative_to(source_dir).parts)
+        and p.suffix not in (".pyc", ".pyo")
+    )
+
+
+def sourcedir_tarball(source_dir: Path) -> bytes:
+    """The SDK's sourcedir.tar.gz of ``source_dir``, byte-identical for identical files.
+
+    The SDK packs an estimator's source_dir into it and names it in
+    ``sagemaker_submit_directory``; the toolkit unpacks it into /opt/ml/code. Fixed mtimes,
+    owners and order make its bytes (and a content-addressed key) depend on the code only.
+    """
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in code_files(source_dir):
+            info = tarfile.TarInfo(path.relative_to(source_dir).as_posix())
+            data = path.read_bytes()
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def upload_sourcedir(s3: Any, source_dir: Path, target: S3Uri) -> str:
+    """Upload ``source_dir``'s sourcedir.tar.gz to ``target``; its URI.
+
+    One PUT of the finished archive: the object is whole or absent, never half-written.
+    """
+    s3.put_object(Bucket=target.bucket, Key=target.key, Body=sourcedir_tarball(source_dir))
+    return str(target)

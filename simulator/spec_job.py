@@ -2,9 +2,10 @@
 
 Its inputs and code are staged in the embedded S3 the way the SageMaker Python SDK
 stages them (the SDK's default bucket ``sagemaker-<region>-<account>``; the source dir
-as ``sourcedir.tar.gz``), the request comes from :func:`simulator.requests.training_request`,
-the job runs on :class:`simulator.session.LocalSageMaker`, and every spec output is
-resolved against its description (:mod:`simulator.outputs`).
+as ``sourcedir.tar.gz``, :func:`simulator.s3.upload_sourcedir`), the request comes from
+:func:`simulator.requests.training_request`, the job runs on
+:class:`simulator.session.LocalSageMaker`, and every spec output is resolved against its
+description (:mod:`simulator.outputs`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from simulator.requests import (
     role_arn,
     training_request,
 )
-from simulator.s3 import S3Uri, ensure_bucket, parse_s3_uri, upload_dir
+from simulator.s3 import S3Uri, ensure_bucket, parse_s3_uri, upload_dir, upload_sourcedir
 from specs.base import StepSpecification
 
 
@@ -112,7 +113,6 @@ def run_training_spec(
     on_start: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Stage inputs and code, run the job to its end; (description, resolved outputs)."""
-    from simulator.pipeline.build.step_code import upload_sourcedir
     from simulator.session import LocalSageMaker
 
     contract = spec.script_contract
@@ -127,7 +127,8 @@ def run_training_spec(
             if uri and (option != "--input" or uri.startswith("s3://")):
                 ensure_bucket(sm.s3, parse_s3_uri(uri, option).bucket)
         channels = stage_channels(sm, input_value, bucket, name)
-        code_uri = upload_sourcedir(sm.s3, source_dir, S3Uri(bucket, f"{name}/source"))
+        code = S3Uri(bucket, f"{name}/source/sourcedir.tar.gz")
+        code_uri = upload_sourcedir(sm.s3, source_dir, code)
         request = training_request(
             contract,
             job_name=name,

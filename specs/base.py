@@ -103,6 +103,21 @@ class OutputSpec(BaseModel):
         """The logical name followed by the aliases."""
         return [self.logical_name, *self.aliases]
 
+    @classmethod
+    def job_property(
+        cls, logical_name: str, member: str, data_type: str, description: str
+    ) -> OutputSpec:
+        """A member of the step's Describe* response, not a file: ``properties.<member>``,
+        also found by the member's own name (``training_job_name`` / ``TrainingJobName``)."""
+        return cls(
+            logical_name=logical_name,
+            aliases=[member],
+            output_type=DependencyType.CUSTOM_PROPERTY,
+            property_path=f"properties.{member}",
+            data_type=data_type,
+            description=description,
+        )
+
 
 def _logical_name(item: object) -> object:
     """The logical_name of a DependencySpec/OutputSpec or of its dict form (None if absent)."""

@@ -31,22 +31,8 @@ CREATE_MODEL_SPEC = StepSpecification(
         ),
     ],
     outputs=[
-        OutputSpec(
-            logical_name="model_name",
-            aliases=["ModelName"],
-            output_type=DependencyType.CUSTOM_PROPERTY,
-            property_path="properties.ModelName",
-            data_type="String",
-            description="name SageMaker gave the model",
-        ),
-        OutputSpec(
-            logical_name="model_arn",
-            aliases=["ModelArn"],
-            output_type=DependencyType.CUSTOM_PROPERTY,
-            property_path="properties.ModelArn",
-            data_type="String",
-            description="ARN of the model",
-        ),
+        OutputSpec.job_property("model_name", "ModelName", "String", "name SageMaker gave it"),
+        OutputSpec.job_property("model_arn", "ModelArn", "String", "ARN of the model"),
         OutputSpec(
             logical_name="model_data_url",
             aliases=["ModelDataUrl", "served_model_data"],

@@ -77,13 +77,11 @@ PYTORCH_TRAINING_SPEC = StepSpecification(
             data_type="S3Uri",
             description="checkpoints synced from /opt/ml/checkpoints (CheckpointConfig.S3Uri)",
         ),
-        OutputSpec(
-            logical_name="training_job_name",
-            aliases=["TrainingJobName"],
-            output_type=DependencyType.CUSTOM_PROPERTY,
-            property_path="properties.TrainingJobName",
-            data_type="String",
-            description="name of the training job (a property of the job, not a file)",
+        OutputSpec.job_property(
+            "training_job_name",
+            "TrainingJobName",
+            "String",
+            "name of the training job (a property of the job, not a file)",
         ),
         OutputSpec(
             logical_name="metrics_output",

@@ -55,10 +55,11 @@ from contracts.base import ScriptContract
 from simulator.alignment.report import Finding, error, warning
 from simulator.alignment.script_facts import display_path
 from simulator.errors import SmsimError
+from simulator.requests import DEFAULT_SOURCE_DIR
 from specs.base import SageMakerStepType, StepSpecification
 
-# Our own scripts, beside the packages in the repository.
-BUILTIN_SCRIPTS_DIR = Path(specs.__file__).resolve().parent.parent / "dockers" / "pytorch_bsm"
+# Our own scripts: the source dir our jobs ship.
+BUILTIN_SCRIPTS_DIR = DEFAULT_SOURCE_DIR
 _SKIPPED_MODULES = {"__init__", "base", "registry"}
 _KEEP_MODULES = {"contracts", "contracts.base", "specs", "specs.base", "specs.registry"}
 
@@ -97,7 +98,6 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
     project.specs = default_registry().specs()
     project.contracts = list(default_contracts().values())
     for spec in project.specs:
-        _contract_metrics(project, spec)
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)
@@ -175,6 +175,7 @@ def _collect(project: Project, package: str, path: Path) -> None:
         elif isinstance(value, ScriptContract) and not any(value == c for c in project.contracts):
             project.contracts.append(value)
     for spec in project.specs:
+        _contract_metrics(project, spec)
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)

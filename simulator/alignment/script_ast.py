@@ -38,13 +38,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from simulator.alignment.script_expressions import (
-    MAX_UNROLL,
-    ExpressionEvaluator,
-    Func,
-    LocalModule,
-    loop_items,
-)
+from simulator.alignment.script_expressions import MAX_UNROLL, ExpressionEvaluator
 from simulator.alignment.script_facts import (
     ArgumentDef,
     EnvRead,
@@ -53,7 +47,17 @@ from simulator.alignment.script_facts import (
     ScriptFacts,
     display_path,
 )
-from simulator.alignment.script_values import KNOWN_MODULES, Param, Ref, Scope, as_text, join_path
+from simulator.alignment.script_values import (
+    KNOWN_MODULES,
+    Func,
+    LocalModule,
+    Param,
+    Ref,
+    Scope,
+    as_text,
+    join_path,
+    loop_items,
+)
 
 __all__ = ["analyse_script"]
 

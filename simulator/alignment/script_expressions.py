@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import posixpath
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.alignment.platform import platform_path_var
@@ -25,6 +24,8 @@ from simulator.alignment.script_values import (
     PATH_CLASSES,
     BoundMethod,
     DictMethod,
+    Func,
+    LocalModule,
     Namespace,
     Param,
     Parser,
@@ -34,35 +35,15 @@ from simulator.alignment.script_values import (
     as_text,
     is_path_value,
     join_path,
+    loop_items,
     percent_format,
 )
 
 if TYPE_CHECKING:
-    from simulator.alignment.script_ast import Analyzer, ModuleAnalysis
+    from simulator.alignment.script_ast import Analyzer
 
 MAX_INLINE_DEPTH = 4
 MAX_UNROLL = 32
-
-
-@dataclass
-class Func:
-    """A function defined in the analysed code, with the scope it closes over."""
-
-    node: ast.FunctionDef | ast.AsyncFunctionDef
-    module: ModuleAnalysis
-    scope: Scope
-
-
-@dataclass
-class LocalModule:
-    """A local module or package (attributes are its module-level names / submodules)."""
-
-    analysis: ModuleAnalysis
-
-
-def loop_items(value: Any) -> Any:
-    """What a ``for`` loop walks: a dict's keys, a tuple's items, else unknown."""
-    return tuple(value) if isinstance(value, dict) else value
 
 
 class ExpressionEvaluator:

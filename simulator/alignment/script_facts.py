@@ -10,14 +10,14 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 # Placeholder for the unknown part of a string value.
 UNKNOWN = "\x00"
 
 
-@dataclass(frozen=True)
-class Location:
-    """A place in a source file."""
+class Location(NamedTuple):
+    """A place in a source file (a value: hashable, compared by file and line)."""
 
     file: str
     line: int

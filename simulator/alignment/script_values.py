@@ -8,11 +8,15 @@ argparse parser or its namespace), or ``None`` for "unknown".
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.alignment.platform import OPT_ML
 from simulator.alignment.script_facts import UNKNOWN
+
+if TYPE_CHECKING:
+    from simulator.alignment.script_ast import ModuleAnalysis
 
 
 @dataclass(frozen=True)
@@ -202,3 +206,24 @@ def brace_format(template: str, args: list[Any]) -> str:
         out.append(template[i])
         i += 1
     return "".join(out)
+
+
+@dataclass
+class Func:
+    """A function defined in the analysed code, with the scope it closes over."""
+
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    module: ModuleAnalysis
+    scope: Scope
+
+
+@dataclass
+class LocalModule:
+    """A local module or package (attributes are its module-level names / submodules)."""
+
+    analysis: ModuleAnalysis
+
+
+def loop_items(value: Any) -> Any:
+    """What a ``for`` loop walks: a dict's keys, a tuple's items, else unknown."""
+    return tuple(value) if isinstance(value, dict) else value

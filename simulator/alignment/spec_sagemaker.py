@@ -9,7 +9,7 @@
   output's own name or alias (else the spec reaches another output's data).
   ``FinalMetricDataList['m']`` / ``MetricDefinitions['m']`` — ``m`` must be a
   metric of the training job's MetricDefinitions. Specs do not carry
-  MetricDefinitions (the pipeline config does), so such a look-up is a
+  MetricDefinitions (their training contracts do), so such a look-up is a
   warning naming the metric definition to add, unless ``metric_names`` are
   passed in.
 - Each MetricDefinition's regex must match a ``key=value`` line the training

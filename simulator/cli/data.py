@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from simulator.cli.options import json_option, number_option
 from simulator.cli.output import EXIT_UNUSABLE, console, emit_json, err_console
 
 # simulator.datasets.FORMATS, spelled out here: importing simulator.datasets pulls in
@@ -18,19 +19,14 @@ def data_group() -> None:
 
 
 @data_group.command("synth")
-@click.option(
+@number_option(
     "--rows",
-    type=click.IntRange(min=10),
-    default=3000,
-    show_default=True,
-    help="Number of orders to generate (split 70/15/15 into train/val/test).",
+    click.IntRange(min=10),
+    3000,
+    "Number of orders to generate (split 70/15/15 into train/val/test).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Random seed; the same seed always gives the same rows.",
+@number_option(
+    "--seed", click.IntRange(min=0), 0, "Random seed; the same seed always gives the same rows."
 )
 @click.option(
     "--out",
@@ -43,7 +39,7 @@ def data_group() -> None:
 @click.option(
     "--raw", is_flag=True, help="Write all rows to raw/ unsplit (input for preprocess.py) instead."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option()
 def synth(rows: int, seed: int, out_dir: str, fmt: str, raw: bool, as_json: bool) -> None:
     """Write synthetic buyer–seller messaging data (dialogue + order fields + refund label)."""
     from simulator.datasets import write_dataset

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.padding import Padding
 from rich.text import Text
 
@@ -32,6 +33,23 @@ def print_indented(text: Text | str, indent: int = 2) -> None:
 def emit_json(obj: Any) -> None:
     """Print one JSON document to stdout (datetimes as ISO strings)."""
     sys.stdout.write(json.dumps(obj, indent=2, default=_default) + "\n")
+
+
+def fail(
+    message: str,
+    as_json: bool = False,
+    *,
+    code: int = EXIT_UNUSABLE,
+    prefix: str = "error:",
+    document: dict[str, Any] | None = None,
+) -> NoReturn:
+    """End the command: ``{"error": message}`` on stdout with ``--json`` (plus ``document``),
+    else the message in red on stderr; exit ``code`` (default 2, could not run)."""
+    if as_json:
+        emit_json({**(document or {}), "error": message})
+    else:
+        err_console.print(f"[red]{prefix}[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    raise SystemExit(code)
 
 
 def _default(value: Any) -> Any:

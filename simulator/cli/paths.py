@@ -17,21 +17,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.markup import escape
 from rich.text import Text
 
-from simulator.cli.output import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_UNUSABLE,
-    console,
-    emit_json,
-    err_console,
-    print_indented,
-)
+from simulator.cli.options import json_option
+from simulator.cli.output import EXIT_FAILED, EXIT_OK, console, emit_json, fail, print_indented
 from simulator.properties import PathCheck, check_property_path
 from simulator.shapes import STEP_OPERATIONS, STEP_TYPE_ALIASES
 
@@ -60,7 +53,7 @@ def paths() -> None:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Check every row of FILE ({'step_type', 'path', …} per line; '-' for stdin).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (PATH form).")
+@json_option("Machine-readable output (PATH form).")
 @click.argument("path_args", metavar="PATH…", nargs=-1)
 def check(
     step_type: str | None, jsonl_file: str | None, as_json: bool, path_args: tuple[str, ...]
@@ -68,21 +61,16 @@ def check(
     """Check PATHs for --step-type, or every row of --jsonl FILE."""
     if jsonl_file is not None:
         if path_args or step_type:
-            _unusable("give either --jsonl FILE or --step-type T PATH…, not both")
+            fail("give either --jsonl FILE or --step-type T PATH…, not both")
         sys.exit(_check_jsonl(jsonl_file))
     if not step_type or not path_args:
-        _unusable("give --step-type T and at least one PATH (or --jsonl FILE)")
+        fail("give --step-type T and at least one PATH (or --jsonl FILE)")
     results = [(p, check_property_path(step_type, p)) for p in path_args]
     if as_json:
         emit_json([{"step_type": step_type, "path": p, **r.to_dict()} for p, r in results])
     else:
         _print_results(step_type, results)
     sys.exit(EXIT_OK if all(r.valid for _, r in results) else EXIT_FAILED)
-
-
-def _unusable(message: str) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    sys.exit(EXIT_UNUSABLE)
 
 
 def _print_results(step_type: str, results: list[tuple[str, PathCheck]]) -> None:
@@ -109,7 +97,7 @@ def _read_rows(jsonl_file: str) -> list[dict[str, Any]]:
             with open(jsonl_file, encoding="utf-8") as fh:
                 text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
-        _unusable(f"cannot read {jsonl_file}: {exc}")
+        fail(f"cannot read {jsonl_file}: {exc}")
     rows: list[dict[str, Any]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -117,9 +105,9 @@ def _read_rows(jsonl_file: str) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            _unusable(f"{jsonl_file} line {number}: not JSON ({exc.msg}); fix or remove the line")
+            fail(f"{jsonl_file} line {number}: not JSON ({exc.msg}); fix or remove the line")
         if not isinstance(row, dict):
-            _unusable(
+            fail(
                 f"{jsonl_file} line {number}: expected an object with 'step_type' and "
                 f"'path', got {type(row).__name__}"
             )

@@ -9,19 +9,13 @@ pipeline definition that wiring compiles to — the JSON a user deploys with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from rich.markup import escape
 from rich.table import Table
 
-from simulator.cli.output import (
-    EXIT_FAILED,
-    EXIT_UNUSABLE,
-    console,
-    emit_json,
-    err_console,
-)
+from simulator.cli.options import directory_option, json_option
+from simulator.cli.output import EXIT_FAILED, console, emit_json, fail
 from simulator.errors import SmsimError
 from simulator.pipeline.build.assembly import (
     PARAM_INPUT_DATA,
@@ -60,7 +54,7 @@ _CONFIG_OPTION = click.option(
 @click.command(short_help="Show how a DAG's steps are wired, with scores.")
 @_DAG_OPTION
 @_CONFIG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option()
 def plan(dag_name: str, config_path: Path | None, as_json: bool) -> None:
     """Show how each step's dependencies are wired to upstream outputs, with scores."""
     assembled = _assemble_or_exit(dag_name, config_path, as_json)
@@ -82,13 +76,12 @@ def plan(dag_name: str, config_path: Path | None, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the pipeline definition JSON.",
 )
-@click.option(
+@directory_option(
     "--write-code",
     "code_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also write the code objects the definition names under DIR/<bucket>/<key>.",
+    "Also write the code objects the definition names under DIR/<bucket>/<key>.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@json_option("Print a JSON summary.")
 def export(
     dag_name: str, config_path: Path | None, output: Path, code_dir: Path | None, as_json: bool
 ) -> None:
@@ -104,7 +97,7 @@ def export(
         output.write_text(assembled.to_json() + "\n")
         written = write_code(assembled.code, code_dir) if code_dir else []
     except OSError as exc:
-        _fail(f"cannot write {exc.filename or output}: {exc.strerror}", as_json, EXIT_UNUSABLE)
+        fail(f"cannot write {exc.filename or output}: {exc.strerror}", as_json)
     summary = export_summary(assembled, output)
     summary["code_files"] = [str(p) for p in written]
     if as_json:
@@ -149,19 +142,11 @@ def _assemble_or_exit(dag_name: str, config_path: Path | None, as_json: bool) ->
         dag = get_dag(dag_name)
         config = load_config(config_path) if config_path else PipelineConfig()
     except SmsimError as exc:
-        _fail(str(exc), as_json, EXIT_UNUSABLE)
+        fail(str(exc), as_json)
     try:
         return assemble(dag, config)
     except SmsimError as exc:
-        _fail(str(exc), as_json, EXIT_FAILED)
-
-
-def _fail(message: str, as_json: bool, code: int) -> NoReturn:
-    if as_json:
-        emit_json({"error": message})
-    else:
-        err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
-    raise SystemExit(code)
+        fail(str(exc), as_json, code=EXIT_FAILED)
 
 
 # ---------------------------------------------------------------------------

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 
+from simulator.cli.options import json_option, verbose_option
 from simulator.cli.output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -28,6 +29,7 @@ from simulator.cli.output import (
     console,
     emit_json,
     err_console,
+    fail,
 )
 from simulator.cli.pipeline_progress import (
     STEP_COLOURS,
@@ -53,14 +55,14 @@ def register(group: click.Group) -> None:
 
 @click.command("validate")
 @click.argument("definition", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option()
 def validate_cmd(definition: str, as_json: bool) -> None:
     """Check a pipeline definition (Pipeline.definition() JSON) before running or deploying it."""
     text = _read(definition, as_json)
     report = validate_definition(text)
     if report.definition is None and _unreadable_document(report):
         # Not a JSON object at all: nothing to validate (a usage error, like a missing file).
-        _unusable(f"{definition}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
+        fail(f"{definition}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
     if as_json:
         emit_json({"definition": definition, **report.to_dict()})
     else:
@@ -144,8 +146,8 @@ def _print_problems(report: DefinitionReport, out: Console) -> None:
     default=None,
     help="Stop the execution after this many seconds.",
 )
-@click.option("--verbose", is_flag=True, help="Stream the jobs' logs to stderr.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@verbose_option()
+@json_option()
 def run_cmd(
     definition: str,
     parameters: tuple[str, ...],
@@ -170,13 +172,13 @@ def run_cmd(
     pairs = [_split_pair(u, "--upload", "LOCAL=S3URI") for u in uploads]
     for local, uri in pairs:
         if not Path(local).exists():
-            _unusable(
+            fail(
                 f"--upload {local}={uri}: no file or directory {local!r}; "
                 "give an existing local path before the '='",
                 as_json,
             )
         if not uri.startswith("s3://"):
-            _unusable(
+            fail(
                 f"--upload {local}={uri}: {uri!r} is not an s3:// URI; write "
                 "s3://BUCKET/KEY (ending in '/' to upload under that prefix)",
                 as_json,
@@ -185,7 +187,7 @@ def run_cmd(
     try:
         Path(workspace).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _unusable(
+        fail(
             f"--workspace {workspace}: cannot create it ({exc.strerror}); "
             "pass a directory you can write to",
             as_json,
@@ -217,7 +219,7 @@ def run_cmd(
             names = {n: r.job_name for n, r in record.steps.items() if r.job_name}
             exec_dir = sm.pipelines.execution_dir(arn)
     except SmsimError as exc:
-        _unusable(str(exc), as_json)
+        fail(str(exc), as_json)
     status = desc["PipelineExecutionStatus"]
     if as_json:
         emit_json(
@@ -243,7 +245,7 @@ def _check_before_running(
     listed, as `smsim pipeline validate` shows them), bad --parameter names or values."""
     report = validate_definition(text)
     if report.definition is None and _unreadable_document(report):
-        _unusable(f"{path}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
+        fail(f"{path}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
     if not report.ok:
         message = f"{path}: {len(report.problems)} problem(s) in the definition; nothing was run"
         if report.unsupported:
@@ -267,7 +269,7 @@ def _check_before_running(
             lines.append(f"{where}: {p.message}{got}{fix}")
         if len(lines) > 1:
             lines = [f"{len(lines)} bad --parameter values:"] + [f"  - {x}" for x in lines]
-        _unusable("\n".join(lines), as_json)
+        fail("\n".join(lines), as_json)
 
 
 def _quiet(line: str) -> None:
@@ -337,14 +339,12 @@ def _detail(metadata: dict[str, Any]) -> str:
 def _upload(s3: Any, local: Path, uri: str) -> None:
     """A file to a key (or under a prefix ending in '/'); a directory under a prefix, or
     packed into one archive when the URI ends in .tar.gz (a ``sourcedir.tar.gz``)."""
-    from simulator.pipeline.build.step_code import sourcedir_tarball
-    from simulator.s3 import ensure_bucket, parse_s3_uri, upload_dir, upload_file
+    from simulator.s3 import ensure_bucket, parse_s3_uri, upload_dir, upload_file, upload_sourcedir
 
     target = parse_s3_uri(uri, "--upload")
     ensure_bucket(s3, target.bucket)
     if local.is_dir() and uri.endswith((".tar.gz", ".tgz")):
-        # One PUT of the finished archive: whole or absent.
-        s3.put_object(Bucket=target.bucket, Key=target.key, Body=sourcedir_tarball(local))
+        upload_sourcedir(s3, local, target)
     elif local.is_dir():
         upload_dir(s3, local, target)
     elif uri.endswith("/"):
@@ -361,24 +361,19 @@ def _split_pair(text: str, option: str, form: str) -> tuple[str, str]:
 
 
 def _pipeline_name(path: str) -> str:
-    # A pipeline name matches [a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}.
+    """The file's stem as a PipelineName: runs of other characters become one hyphen, cut
+    to botocore's maximum length (the pattern is letters and digits, single hyphens)."""
+    from simulator.shapes import limit
+
     stem = re.sub(r"[^a-zA-Z0-9]+", "-", Path(path).stem).strip("-")
-    return stem or "pipeline"
+    return stem[: limit("PipelineName")].rstrip("-") or "pipeline"
 
 
 def _read(path: str, as_json: bool) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        _unusable(f"{path}: no such file; {_DEFINITION_FIX}", as_json)
+        fail(f"{path}: no such file; {_DEFINITION_FIX}", as_json)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        _unusable(f"{path}: cannot read it ({reason}); {_DEFINITION_FIX}", as_json)
-
-
-def _unusable(message: str, as_json: bool) -> NoReturn:
-    if as_json:
-        emit_json({"error": message})
-    else:
-        err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise SystemExit(EXIT_UNUSABLE)
+        fail(f"{path}: cannot read it ({reason}); {_DEFINITION_FIX}", as_json)

@@ -23,14 +23,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from simulator.cli.output import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_UNUSABLE,
-    console,
-    emit_json,
-    err_console,
-)
+from simulator.cli.options import json_option, number_option, workspace_option
+from simulator.cli.output import EXIT_FAILED, EXIT_OK, console, emit_json, err_console, fail
 from simulator.errors import SmsimError
 from simulator.requests import DEFAULT_SOURCE_DIR
 from simulator.shapes import describe_rule, value_problems
@@ -131,12 +125,8 @@ def register(main: click.Group) -> None:
     @click.option("--job-name", default=None, help="Training job name (default: spec + timestamp).")
     @click.option("--output-path", default=None, help="S3OutputPath (default: the SDK's bucket).")
     @click.option("--checkpoint-s3-uri", default=None, help="CheckpointConfig.S3Uri.")
-    @click.option(
-        "--max-runtime",
-        type=click.IntRange(min=1),
-        default=86400,
-        show_default=True,
-        help="StoppingCondition.MaxRuntimeInSeconds.",
+    @number_option(
+        "--max-runtime", click.IntRange(min=1), 86400, "StoppingCondition.MaxRuntimeInSeconds."
     )
     @click.option(
         "--source-dir",
@@ -146,27 +136,20 @@ def register(main: click.Group) -> None:
         help="Directory holding the contract's entry point.",
     )
     @click.option("--image", default=None, help="TrainingImage URI (mapped to an interpreter).")
-    @click.option(
-        "--workspace", type=click.Path(path_type=Path), default=Path(".smsim"), show_default=True
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+    @workspace_option()
+    @json_option()
     def train(
         spec_name: str,
         inputs: tuple[str, ...],
         hp_file: Path | None,
         job_name: str | None,
-        output_path: str | None,
-        checkpoint_s3_uri: str | None,
-        max_runtime: int,
-        source_dir: Path,
-        image: str | None,
-        workspace: Path,
         as_json: bool,
+        **options: Any,  # output_path … workspace: run_training_spec's own keywords
     ) -> None:
         """Run one SageMaker training job locally from a step spec."""
         try:
             spec, given, hyperparameters = _checked_arguments(
-                spec_name, inputs, hp_file, job_name, source_dir
+                spec_name, inputs, hp_file, job_name, options["source_dir"]
             )
             name = job_name or default_job_name(spec)
             desc, outputs = run_training_spec(
@@ -174,40 +157,26 @@ def register(main: click.Group) -> None:
                 given["input_path"],
                 hyperparameters,
                 name=name,
-                output_path=output_path,
-                checkpoint_s3_uri=checkpoint_s3_uri,
-                max_runtime=max_runtime,
-                source_dir=source_dir,
-                image=image,
-                workspace=workspace,
                 on_start=None if as_json else _announce,
+                **options,
             )
         except InputError as exc:
             bad = click.BadParameter(exc.message, param_hint=exc.option)
-            if as_json:
-                emit_json({"error": bad.format_message()})
-                raise SystemExit(EXIT_UNUSABLE) from exc
-            raise bad from exc
-        except (click.BadParameter, SmsimError) as exc:
-            message = exc.format_message() if isinstance(exc, click.BadParameter) else str(exc)
-            if as_json:
-                emit_json({"error": message})
-                raise SystemExit(EXIT_UNUSABLE) from exc
-            if isinstance(exc, click.BadParameter):
+            if not as_json:
+                raise bad from exc
+            fail(bad.format_message(), as_json)
+        except click.BadParameter as exc:
+            if not as_json:
                 raise
-            err_console.print(f"[red]error:[/] {escape(message)}")
-            raise SystemExit(EXIT_UNUSABLE) from exc
+            fail(exc.format_message(), as_json)
+        except SmsimError as exc:
+            fail(str(exc), as_json)
+        where = str((options["workspace"] / "jobs" / name).resolve())
         if as_json:
-            emit_json(
-                {
-                    "job": desc,
-                    "outputs": outputs,
-                    "workspace": str((workspace / "jobs" / name).resolve()),
-                }
-            )
+            emit_json({"job": desc, "outputs": outputs, "workspace": where})
         else:
             print_summary(desc, outputs)
-            console.print(f"workspace: {escape(str((workspace / 'jobs' / name).resolve()))}")
+            console.print(f"workspace: {escape(where)}")
         raise SystemExit(EXIT_OK if desc["TrainingJobStatus"] == "Completed" else EXIT_FAILED)
 
 

@@ -25,15 +25,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from simulator.cli.output import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_UNUSABLE,
-    console,
-    emit_json,
-    err_console,
-    print_indented,
-)
+from simulator.cli.options import json_option
+from simulator.cli.output import EXIT_FAILED, EXIT_OK, console, emit_json, fail, print_indented
 
 if TYPE_CHECKING:  # the alignment package loads botocore and pydantic: only when run
     from simulator.alignment import Finding, Report
@@ -48,7 +41,7 @@ def register(main: click.Group) -> None:
 @click.argument(
     "path", required=False, type=click.Path(file_okay=False, path_type=Path), metavar="[PATH]"
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON document for tools.")
+@json_option("One JSON document for tools.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option(
     "--scripts",
@@ -111,11 +104,7 @@ def validate(
 
 
 def _unusable(message: str, as_json: bool) -> NoReturn:
-    if as_json:
-        emit_json({"ok": False, "error": message})
-    else:
-        err_console.print(f"[red]smsim validate could not run:[/red] {escape(message)}")
-    sys.exit(EXIT_UNUSABLE)
+    fail(message, as_json, prefix="smsim validate could not run:", document={"ok": False})
 
 
 def print_report(name: str, report: Report) -> None:

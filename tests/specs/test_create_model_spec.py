@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from pydantic import ValidationError as PydanticValidationError
-
 from simulator.properties import check_property_path, resolve_property_path
-from specs.base import DependencyType, OutputSpec, SageMakerStepType, StepSpecification
+from specs.base import DependencyType, SageMakerStepType
 from specs.create_model import CREATE_MODEL_SPEC as SPEC
 from specs.registry import default_registry
 
@@ -37,16 +34,3 @@ def test_outputs_resolve_on_a_describe_model_response() -> None:
     assert resolve_property_path(description, SPEC.outputs["model_data_url"].property_path) == (
         "s3://b/model.tar.gz"
     )
-
-
-def test_a_training_only_path_is_refused_on_a_model_step() -> None:
-    data = SPEC.model_dump()
-    data["outputs"] = {
-        "model_name": OutputSpec(
-            logical_name="model_name",
-            output_type=DependencyType.CUSTOM_PROPERTY,
-            property_path="properties.TrainingJobName",
-        )
-    }
-    with pytest.raises(PydanticValidationError, match="TrainingJobName"):
-        StepSpecification(**data)

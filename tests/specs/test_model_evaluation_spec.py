@@ -14,12 +14,6 @@ def test_registered_processing_internal_node() -> None:
     assert SPEC.node_type is NodeType.INTERNAL
 
 
-def test_aligned_with_its_contract() -> None:
-    result = SPEC.validate_contract_alignment()
-    assert result.is_valid, result.errors
-    assert result.warnings == []
-
-
 def test_dependencies_and_their_types() -> None:
     assert {d.logical_name for d in SPEC.required_dependencies} == {"model_input", "processed_data"}
     assert SPEC.get_dependency("model_input").dependency_type is DependencyType.MODEL_ARTIFACTS

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 import contracts
 import specs
 from contracts.base import ScriptContract
-from specs.base import StepSpecification
+from specs.base import DependencyType, OutputSpec, StepSpecification
 from specs.pytorch_training import PYTORCH_TRAINING_SPEC
 from specs.registry import SpecRegistry, default_contracts, default_registry
 
@@ -55,6 +56,41 @@ def test_every_builtin_spec_has_valid_property_paths_by_construction() -> None:
     # Construction already checks the paths; the registry holding them is the proof.
     for spec in default_registry():
         assert all(out.property_path.startswith("properties.") for out in spec.outputs.values())
+
+
+BUILTIN_STEP_TYPES = default_registry().list()
+# A property path that exists for another step type but not for the spec's own.
+_FOREIGN_PATH = {
+    "Processing": "properties.ModelArtifacts.S3ModelArtifacts",
+    "Training": "properties.ProcessingJobName",
+    "Model": "properties.TrainingJobName",
+    "RegisterModel": "properties.TrainingJobName",
+}
+
+
+@pytest.mark.parametrize("step_type", BUILTIN_STEP_TYPES)
+def test_every_builtin_spec_is_aligned_with_its_contract(step_type: str) -> None:
+    spec = default_registry().get(step_type)
+    assert spec.step_type == step_type
+    result = spec.validate_contract_alignment()
+    assert result.is_valid, result.errors
+    assert result.errors == [] and result.warnings == []
+
+
+@pytest.mark.parametrize("step_type", BUILTIN_STEP_TYPES)
+def test_every_builtin_spec_refuses_another_step_types_property_path(step_type: str) -> None:
+    spec = default_registry().get(step_type)
+    path = _FOREIGN_PATH[spec.sagemaker_step_type.value]
+    name = next(iter(spec.outputs))
+    data = spec.model_dump()
+    data["outputs"] = {
+        name: OutputSpec(
+            logical_name=name, output_type=DependencyType.CUSTOM_PROPERTY, property_path=path
+        )
+    }
+    data["script_contract"] = spec.script_contract
+    with pytest.raises(PydanticValidationError, match=path.rsplit(".", 1)[-1]):
+        StepSpecification(**data)
 
 
 def test_default_contracts_hold_one_contract_per_builtin_module() -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from pydantic import ValidationError as PydanticValidationError
-
 from simulator.properties import check_property_path, resolve_property_path
-from specs.base import DependencyType, NodeType, OutputSpec, SageMakerStepType, StepSpecification
+from specs.base import DependencyType, NodeType, SageMakerStepType
 from specs.registry import default_registry
 from specs.tabular_preprocessing import TABULAR_PREPROCESSING_SPEC as SPEC
 
@@ -14,12 +11,6 @@ from specs.tabular_preprocessing import TABULAR_PREPROCESSING_SPEC as SPEC
 def test_registered_under_its_step_type() -> None:
     assert default_registry().get("TabularPreprocessing") is SPEC
     assert SPEC.sagemaker_step_type is SageMakerStepType.PROCESSING
-
-
-def test_aligned_with_its_contract() -> None:
-    result = SPEC.validate_contract_alignment()
-    assert result.is_valid, result.errors
-    assert result.warnings == []
 
 
 def test_raw_data_dependency_is_optional_so_the_step_can_start_a_dag() -> None:
@@ -50,17 +41,3 @@ def test_property_path_resolves_on_a_processing_description() -> None:
     }
     path = SPEC.outputs["processed_data"].property_path
     assert resolve_property_path(description, path) == "s3://b/pd"
-
-
-def test_a_training_property_path_is_refused_for_a_processing_step() -> None:
-    data = SPEC.model_dump()
-    data["outputs"] = {
-        "processed_data": OutputSpec(
-            logical_name="processed_data",
-            output_type=DependencyType.PROCESSING_OUTPUT,
-            property_path="properties.ModelArtifacts.S3ModelArtifacts",
-        )
-    }
-    data["script_contract"] = SPEC.script_contract
-    with pytest.raises(PydanticValidationError, match="ModelArtifacts"):
-        StepSpecification(**data)

@@ -79,14 +79,8 @@ def assemble(
     specs = _specs_for(dag, registry)
     wiring_specs, inline = _inline_dependencies(specs)
     resolutions = resolve_dag(wiring_specs, list(dag.edges))
-    assembled = AssembledPipeline(
-        dag=dag,
-        config=config,
-        code=code,
-        specs=specs,
-        resolutions=resolutions,
-        inline_dependencies=inline,
-    )
+    # Positional, in the dataclass's field order: what is built, from what, wired how.
+    assembled = AssembledPipeline(dag, config, code, specs, resolutions, inline)
     assembled.definition = _Builder(assembled).definition()
     check_definition(assembled.definition)
     return assembled

@@ -4,27 +4,21 @@ A definition names its code by S3 URI, as the SageMaker SDK's does: processing s
 under a prefix that a ``code`` ProcessingInput mounts, and a ``sourcedir.tar.gz`` the
 training container downloads (``sagemaker_submit_directory``). The keys are content
 addressed (a hash of the files), so new code gets a new key and an old definition keeps
-pointing at the code it was built with — the SDK's uploads behave the same way.
+pointing at the code it was built with — the SDK's uploads behave the same way. The
+archive itself is :func:`simulator.s3.sourcedir_tarball`, the one packer.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import Problem, ValidationError
 from simulator.pipeline.build.config import PipelineConfig
 from simulator.requests import DEFAULT_SOURCE_DIR
-from simulator.s3 import S3Uri
-
-# Files of the source dir never shipped as code.
-_SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+from simulator.s3 import code_files, sourcedir_tarball
 
 
 @dataclass(frozen=True)
@@ -33,55 +27,6 @@ class CodeLocations:
 
     processing_prefix: str  # holds preprocess.py, evaluate.py and bsm/ (ends with "/")
     sourcedir: str  # sourcedir.tar.gz for the training job (sagemaker_submit_directory)
-
-
-def code_files(source_dir: Path | None = None) -> list[Path]:
-    """Files of the source dir to ship, sorted (caches and compiled files left out)."""
-    source_dir = _source(source_dir)
-    if not source_dir.is_dir():
-        raise ValidationError(
-            "step code",
-            [
-                Problem(
-                    "source_dir", "not a directory", str(source_dir), "point at dockers/pytorch_bsm"
-                )
-            ],
-        )
-    return sorted(
-        p
-        for p in source_dir.rglob("*")
-        if p.is_file()
-        and not _SKIP_PARTS.intersection(p.relative_to(source_dir).parts)
-        and p.suffix not in (".pyc", ".pyo")
-    )
-
-
-def sourcedir_tarball(source_dir: Path | None = None) -> bytes:
-    """sourcedir.tar.gz of the source dir, byte-identical for identical files.
-
-    Fixed mtimes, owners and order make the archive (and so its content hash and
-    S3 key) depend on the code only, as the SDK's content-addressed code keys do.
-    """
-    source_dir = _source(source_dir)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in code_files(source_dir):
-            info = tarfile.TarInfo(path.relative_to(source_dir).as_posix())
-            data = path.read_bytes()
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), mtime=0)
-
-
-def upload_sourcedir(s3_client: Any, source_dir: Path, prefix: S3Uri) -> str:
-    """Upload ``source_dir`` as ``<prefix>/sourcedir.tar.gz`` (the SDK's code upload).
-
-    One PUT of the finished archive: the object is whole or absent, never half-written.
-    Returns its URI, the ``sagemaker_submit_directory`` of a training request.
-    """
-    target = prefix.join("sourcedir.tar.gz")
-    s3_client.put_object(Bucket=target.bucket, Key=target.key, Body=sourcedir_tarball(source_dir))
-    return str(target)
 
 
 def code_locations(config: PipelineConfig, source_dir: Path | None = None) -> CodeLocations:
@@ -112,26 +57,28 @@ def upload_code(
     s3_client: Any, locations: CodeLocations, source_dir: Path | None = None
 ) -> list[str]:
     """Upload the step code to ``locations`` with a boto3 S3 client; return the URIs written."""
-    written = []
-    for uri, body in code_objects(locations, source_dir):
-        bucket, key = _split_s3(uri)
-        s3_client.put_object(Bucket=bucket, Key=key, Body=body)
-        written.append(uri)
-    return written
+    return [_put(s3_client, uri, body) for uri, body in code_objects(locations, source_dir)]
 
 
 def write_code(
     locations: CodeLocations, out_dir: Path, source_dir: Path | None = None
 ) -> list[Path]:
     """Write the code objects under ``out_dir/<bucket>/<key>`` (for ``aws s3 sync``)."""
-    written = []
-    for uri, body in code_objects(locations, source_dir):
-        bucket, key = _split_s3(uri)
-        target = Path(out_dir) / bucket / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
-        written.append(target)
-    return written
+    return [_write(Path(out_dir), uri, body) for uri, body in code_objects(locations, source_dir)]
+
+
+def _put(s3_client: Any, uri: str, body: bytes) -> str:
+    bucket, key = _split_s3(uri)
+    s3_client.put_object(Bucket=bucket, Key=key, Body=body)
+    return uri
+
+
+def _write(out_dir: Path, uri: str, body: bytes) -> Path:
+    bucket, key = _split_s3(uri)
+    target = out_dir / bucket / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    return target
 
 
 def _source(source_dir: Path | None) -> Path:

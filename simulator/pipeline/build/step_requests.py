@@ -170,23 +170,7 @@ class StepRequests:
         contract = self._contract(name, spec, TrainingScriptContract)
         if contract is None:
             return {}
-        wired = self.inputs(name)
-        channels: dict[str, Any] = {}
-        for dep in spec.dependencies.values():
-            if dep.logical_name in self.a.inline_dependencies.get(name, []):
-                if dep.logical_name in wired:
-                    self.problems.append(
-                        Problem(
-                            f"steps.{name}.{dep.logical_name}",
-                            "hyperparameters from an upstream step are not supported; the "
-                            "assembly passes the config's hyperparameters in the request",
-                            fix="remove the edge that feeds them",
-                        )
-                    )
-                continue
-            if dep.logical_name not in wired:
-                continue
-            channels.update(_channels(dep, wired[dep.logical_name]))
+        channels = self._training_channels(name, spec)
         hps: dict[str, Any] = dict(self.cfg.hyperparameters)
         if "max_epochs" in hps:
             # The SDK renders a pipeline parameter in HyperParameters as a one-value Join.
@@ -201,6 +185,27 @@ class StepRequests:
             checkpoint_uri=self.s3_uri(name, "checkpoints"),
             metric_definitions=self.cfg.metric_definitions,
         )
+
+    def _training_channels(self, name: str, spec: StepSpecification) -> dict[str, Any]:
+        """Channel name → URI expression of each wired dependency the request does not
+        supply itself (a training-data prefix gives one channel per split folder)."""
+        wired = self.inputs(name)
+        channels: dict[str, Any] = {}
+        for dep in spec.dependencies.values():
+            if dep.logical_name in self.a.inline_dependencies.get(name, []):
+                if dep.logical_name in wired:
+                    self.problems.append(
+                        Problem(
+                            f"steps.{name}.{dep.logical_name}",
+                            "hyperparameters from an upstream step are not supported; the "
+                            "assembly passes the config's hyperparameters in the request",
+                            fix="remove the edge that feeds them",
+                        )
+                    )
+                continue
+            if dep.logical_name in wired:
+                channels.update(_channels(dep, wired[dep.logical_name]))
+        return channels
 
     def model(self, name: str, spec: StepSpecification) -> dict[str, Any]:
         model_data = self._model_data(name, spec)

@@ -147,6 +147,10 @@ class _Checker:
     def problem(self, step: str | None, path: str, message: str, fix: str = "") -> None:
         self.report.problems.append(DefinitionProblem(step, path, message, fix))
 
+    def unknown(self, step: str | None, path: str, message: str, name: str, known: Any) -> None:
+        """A name that is not one of ``known``: the problem, with the closest known name."""
+        self.problem(step, path, message, did_you_mean(name, list(known)))
+
     def run(self) -> None:
         defn = self.defn
         try:
@@ -314,23 +318,13 @@ class _Checker:
         if root == "Parameters":
             param = self.defn.parameters.get(name)
             if param is None:
-                self.problem(
-                    sname,
-                    path,
-                    f"Get {ref!r}: no parameter {name!r} is declared",
-                    did_you_mean(name, list(self.defn.parameters)),
-                )
-                return None
+                msg = f"Get {ref!r}: no parameter {name!r} is declared"
+                return self.unknown(sname, path, msg, name, self.defn.parameters)
             return _PARAMETER_TYPES[param.type]
         if root == "Execution":
             if name not in EXECUTION_VARIABLES:
-                self.problem(
-                    sname,
-                    path,
-                    f"Get {ref!r}: {name!r} is not an execution variable",
-                    did_you_mean(name, list(EXECUTION_VARIABLES)),
-                )
-                return None
+                msg = f"Get {ref!r}: {name!r} is not an execution variable"
+                return self.unknown(sname, path, msg, name, EXECUTION_VARIABLES)
             job_var = {"TrainingJobName": "Training", "ProcessingJobName": "Processing"}
             if name in job_var and (step is None or step.type != job_var[name]):
                 self.problem(
@@ -340,22 +334,12 @@ class _Checker:
                 )
             return "string"
         if root != "Steps":
-            self.problem(
-                sname,
-                path,
-                f"Get {ref!r}: a reference starts with Parameters., Execution. or Steps.",
-                did_you_mean(root, ["Parameters", "Execution", "Steps"]),
-            )
-            return None
+            msg = f"Get {ref!r}: a reference starts with Parameters., Execution. or Steps."
+            return self.unknown(sname, path, msg, root, ["Parameters", "Execution", "Steps"])
         target = self.defn.steps.get(name)
         if target is None:
-            self.problem(
-                sname,
-                path,
-                f"Get {ref!r}: no step {name!r} in this pipeline",
-                did_you_mean(name, list(self.defn.steps)),
-            )
-            return None
+            msg = f"Get {ref!r}: no step {name!r} in this pipeline"
+            return self.unknown(sname, path, msg, name, self.defn.steps)
         if step is not None and name == step.name:
             self.problem(
                 sname,

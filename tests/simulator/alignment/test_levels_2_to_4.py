@@ -161,16 +161,20 @@ def test_level4_processing_output_lookup_must_name_a_contract_output(specs) -> N
     assert "Outputs['metrics_output']" in f.fix
 
 
-def test_level4_metric_lookup_needs_metric_definitions(specs) -> None:
-    training = specs["PyTorchTraining"]
-    auroc = training.outputs["metrics_output"].model_copy(
+def _with_metric_lookup(training, name: str, metric: str):
+    """``training`` plus an output ``name`` reading one metric of FinalMetricDataList."""
+    lookup = training.outputs["metrics_output"].model_copy(
         update={
-            "logical_name": "val_auroc",
+            "logical_name": name,
             "aliases": [],
-            "property_path": "properties.FinalMetricDataList['val:auroc'].Value",
+            "property_path": f"properties.FinalMetricDataList['{metric}'].Value",
         }
     )
-    spec = _with_outputs(training, val_auroc=auroc)
+    return _with_outputs(training, **{name: lookup})
+
+
+def test_level4_metric_lookup_needs_metric_definitions(specs) -> None:
+    spec = _with_metric_lookup(specs["PyTorchTraining"], "val_auroc", "val:auroc")
     [f] = check_spec_sagemaker(spec)
     assert (f.severity, f.rule) == (Severity.WARNING, "property_path.metric_unknown")
     assert "MetricDefinitions" in f.fix and "'val:auroc'" in f.fix
@@ -216,16 +220,8 @@ def test_level4_metric_lookups_checked_against_our_metric_definitions(specs) -> 
     from simulator.alignment import builtin_project, validate_project
 
     project = builtin_project()
-    training = specs["PyTorchTraining"]
-    lookup = training.outputs["metrics_output"].model_copy(
-        update={
-            "logical_name": "val_acc",
-            "aliases": [],
-            "property_path": "properties.FinalMetricDataList['val:acc'].Value",
-        }
-    )
     project.specs = [
-        _with_outputs(s, val_acc=lookup) if s.step_type == "PyTorchTraining" else s
+        _with_metric_lookup(s, "val_acc", "val:acc") if s.step_type == "PyTorchTraining" else s
         for s in project.specs
     ]
     [f] = validate_project(project).findings

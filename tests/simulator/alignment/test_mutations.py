@@ -69,6 +69,14 @@ def _only_errors_at(findings: list[Finding], level: int, warnings_too: bool = Fa
     assert {(f.level, f.severity) for f in findings} <= allowed, findings
 
 
+def _the_error(root: Path, baseline: set[tuple], level: int) -> Finding:
+    """The one finding a mutation adds: an error of ``level``."""
+    added = _added(root, baseline)
+    _only_errors_at(added, level)
+    [f] = added
+    return f
+
+
 def test_the_untouched_copy_validates_like_our_own_steps(pristine: Path) -> None:
     copied = validate_project(load_project(pristine))
     ours = validate_project(builtin_project())
@@ -106,9 +114,7 @@ def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline) -> None:
         + "\nMODEL_EVALUATION_SPEC = MODEL_EVALUATION_SPEC.model_copy(update={'outputs': {\n"
         "    k: v for k, v in MODEL_EVALUATION_SPEC.outputs.items() if k != 'eval_output'}})\n"
     )
-    added = _added(copy, baseline)
-    _only_errors_at(added, 2)
-    [f] = added
+    f = _the_error(copy, baseline, 2)
     assert f.step == "ModelEvaluation" and "'eval_output'" in f.message
     assert "add OutputSpec(logical_name='eval_output'" in f.fix
 
@@ -117,9 +123,7 @@ def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseli
     script = copy / "dockers/pytorch_bsm/train.py"
     text = script.read_text()
     script.write_text(text + '\nDEBUG = os.environ.get("BSM_DEBUG", "0")\n')
-    added = _added(copy, baseline)
-    _only_errors_at(added, 1)
-    [f] = added
+    f = _the_error(copy, baseline, 1)
     assert f.rule == "env.undeclared" and "'BSM_DEBUG'" in f.message
     assert f.location.endswith(f"train.py:{len(text.splitlines()) + 2}")
     assert "optional_env_vars" in f.fix
@@ -128,9 +132,7 @@ def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseli
 def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline) -> None:
     spec = copy / "specs/pytorch_training.py"
     _edit(spec, "properties.ModelArtifacts.S3ModelArtifacts", "properties.ModelArtifacts.S3Model")
-    added = _added(copy, baseline)
-    _only_errors_at(added, 4)
-    [f] = added
+    f = _the_error(copy, baseline, 4)
     assert f.step == "PyTorchTraining" and "'model_output'" in f.message
     assert "S3ModelArtifacts" in f.message  # the member it should have named
 
@@ -143,9 +145,7 @@ def test_unwireable_dependency_is_caught_by_level_3(copy: Path, baseline) -> Non
         "dependency_type=DependencyType.HYPERPARAMETERS",
         1,
     )
-    added = _added(copy, baseline)
-    _only_errors_at(added, 3)
-    [f] = added
+    f = _the_error(copy, baseline, 3)
     assert f.rule == "dependency.unresolved" and "'model_data'" in f.message
     assert "type compatible with hyperparameters" in f.message
     assert "PyTorchTraining" in f.fix  # the compatible source to provide

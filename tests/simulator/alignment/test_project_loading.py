@@ -261,3 +261,31 @@ def test_a_script_too_deep_to_analyse_is_a_warning_not_a_crash(user_project: Pat
     assert f.severity is Severity.WARNING and f.rule == "script.not_analysed"
     assert "clean.py" in f.message and "RecursionError" in f.message
     assert report.ok and report.checked["Clean"][1].endswith("clean.py")
+
+
+_MODULE_METRICS = 'METRIC_DEFINITIONS = [{"Name": "valid:auc", "Regex": "valid_auc=([0-9.]+)"}]\n'
+_CONTRACT = 'entry_point="fit.py", expected_output_paths={"model": "/opt/ml/model"}'
+
+
+def test_contract_metric_definitions_are_used_by_level_4(tmp_path: Path) -> None:
+    on_contract = TRAIN_SPEC.replace(_MODULE_METRICS, "").replace(
+        _CONTRACT,
+        _CONTRACT
+        + ',\n    metric_definitions=[{"Name": "valid:auc", "Regex": "valid_auc=([0-9.]+)"}]',
+    )
+    assert "METRIC_DEFINITIONS" not in on_contract
+    root = _project(tmp_path / "fit", {"specs/fit.py": on_contract, "fit.py": FIT})
+    assert validate_project(load_project(root)).findings == []
+    (root / "specs/fit.py").write_text(on_contract.replace("'valid:auc'].Value", "'valid:acc'"))
+    [f] = validate_project(load_project(root)).findings
+    assert (f.level, f.severity) == (4, Severity.ERROR) and "'valid:acc'" in f.message
+
+
+def test_module_metric_definitions_win_over_the_contracts(tmp_path: Path) -> None:
+    # Projects written before contracts carried metric definitions keep their meaning.
+    both = TRAIN_SPEC.replace(
+        _CONTRACT,
+        _CONTRACT + ',\n    metric_definitions=[{"Name": "other:m", "Regex": "other=([0-9.]+)"}]',
+    )
+    root = _project(tmp_path / "fit", {"specs/fit.py": both, "fit.py": FIT})
+    assert validate_project(load_project(root)).findings == []  # valid:auc is defined

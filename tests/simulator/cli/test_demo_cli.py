@@ -7,20 +7,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from simulator.cli import main
 from simulator.cli.demo_report import print_result
 from simulator.demo import run_demo
 from simulator.requests import DEFAULT_SOURCE_DIR
 
 
 @pytest.fixture(scope="module")
-def demo_json(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def demo_json(tmp_path_factory: pytest.TempPathFactory, smsim) -> dict:
     workspace = tmp_path_factory.mktemp("demo-cli")
     args = ["demo", "--workspace", str(workspace), "--rows", "200", "--epochs", "1"]
     # Threshold 0: the gate passes whatever AUROC one epoch on 200 rows reaches.
-    result = CliRunner().invoke(main, [*args, "--threshold", "0", "--json"])
+    result = smsim(*args, "--threshold", "0", "--json")
     assert result.exit_code == 0, result.output
     # Progress goes to stderr; stdout is the one JSON document, nothing else.
     return json.loads(result.stdout)
@@ -98,12 +96,10 @@ def test_a_failing_step_is_reported_with_its_log(
     assert "Pipeline execution Failed" in text
 
 
-def test_a_workspace_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_workspace_that_cannot_be_created_is_a_usage_error(tmp_path: Path, smsim) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = CliRunner().invoke(
-        main, ["demo", "--workspace", str(blocker / "ws"), "--rows", "50", "--json"]
-    )
+    result = smsim("demo", "--workspace", blocker / "ws", "--rows", "50", "--json")
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
     assert error.startswith(f"--workspace {blocker / 'ws'}: cannot create it")

@@ -3,31 +3,30 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from simulator.cli import main, output
+from simulator.cli import output
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "property_paths.jsonl"
 
 
-def _run(*args: str, stdin: str | None = None):
-    return CliRunner().invoke(main, ["paths", "check", *args], input=stdin)
+@pytest.fixture
+def check_paths(smsim):
+    """`smsim paths check ARGS…`, stdin from ``stdin``."""
+    return lambda *args, stdin=None: smsim("paths", "check", *args, input=stdin)
 
 
-def test_valid_paths_exit_zero() -> None:
-    result = _run("--step-type", "Training", "properties.ModelArtifacts.S3ModelArtifacts")
+def test_valid_paths_exit_zero(check_paths) -> None:
+    result = check_paths("--step-type", "Training", "properties.ModelArtifacts.S3ModelArtifacts")
     assert result.exit_code == 0, result.output
     assert "✓ properties.ModelArtifacts.S3ModelArtifacts" in result.output
 
 
-def test_an_invalid_path_exits_one_and_shows_the_suggestion(monkeypatch) -> None:
+def test_an_invalid_path_exits_one_and_shows_the_suggestion(monkeypatch, check_paths) -> None:
     monkeypatch.setattr(output.console, "width", 80)
-    result = _run(
+    result = check_paths(
         "--step-type",
         "Training",
         "properties.ModelArtifacts.S3ModelArtifacts",
@@ -40,8 +39,10 @@ def test_an_invalid_path_exits_one_and_shows_the_suggestion(monkeypatch) -> None
     assert max(len(line.rstrip()) for line in result.output.splitlines()) <= 80
 
 
-def test_json_output_of_the_path_form() -> None:
-    result = _run("--json", "--step-type", "Processing", "properties.ProcessingJobName", "x.y")
+def test_json_output_of_the_path_form(check_paths) -> None:
+    result = check_paths(
+        "--json", "--step-type", "Processing", "properties.ProcessingJobName", "x.y"
+    )
     rows = json.loads(result.output)
     assert [r["valid"] for r in rows] == [True, False]
     assert rows[0] == {
@@ -53,8 +54,8 @@ def test_json_output_of_the_path_form() -> None:
     }
 
 
-def test_jsonl_agrees_with_the_sdk_fixture_on_every_row(tmp_path: Path) -> None:
-    result = _run("--jsonl", str(FIXTURE))
+def test_jsonl_agrees_with_the_sdk_fixture_on_every_row(tmp_path: Path, check_paths) -> None:
+    result = check_paths("--jsonl", str(FIXTURE))
     assert result.exit_code == 0
     inputs = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
@@ -67,7 +68,7 @@ def test_jsonl_agrees_with_the_sdk_fixture_on_every_row(tmp_path: Path) -> None:
         assert isinstance(got["warnings"], list)
 
 
-def test_jsonl_from_stdin_with_row_fields_and_bad_rows() -> None:
+def test_jsonl_from_stdin_with_row_fields_and_bad_rows(check_paths) -> None:
     rows = [
         {"step_type": "Training", "path": "properties.TrainingMetrics", "id": 7},
         {
@@ -79,7 +80,7 @@ def test_jsonl_from_stdin_with_row_fields_and_bad_rows() -> None:
         {"step_type": "Lambda", "path": "properties.X"},
     ]
     text = "\n".join(json.dumps(r) for r in rows) + "\n\n"
-    result = _run("--jsonl", "-", stdin=text)
+    result = check_paths("--jsonl", "-", stdin=text)
     assert result.exit_code == 0
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == 4 and not any(o["valid"] for o in out)
@@ -93,33 +94,32 @@ def test_jsonl_from_stdin_with_row_fields_and_bad_rows() -> None:
     "content",
     ['{"step_type": "Training", "path": "properties.X"}\nnot json\n', "[1, 2]\n"],
 )
-def test_unreadable_jsonl_exits_two_with_nothing_on_stdout(tmp_path: Path, content: str) -> None:
+def test_unreadable_jsonl_exits_two_with_nothing_on_stdout(
+    tmp_path: Path, content: str, check_paths
+) -> None:
     bad = tmp_path / "rows.jsonl"
     bad.write_text(content)
-    result = _run("--jsonl", str(bad))
+    result = check_paths("--jsonl", str(bad))
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "rows.jsonl line" in result.stderr
 
 
-def test_missing_jsonl_file_exits_two() -> None:
-    result = _run("--jsonl", "/nonexistent/rows.jsonl")
+def test_missing_jsonl_file_exits_two(check_paths) -> None:
+    result = check_paths("--jsonl", "/nonexistent/rows.jsonl")
     assert result.exit_code == 2
     assert "cannot read" in result.stderr
 
 
-def test_usage_errors_exit_two() -> None:
-    assert _run().exit_code == 2
-    assert _run("--step-type", "Training").exit_code == 2
-    assert _run("--jsonl", str(FIXTURE), "--step-type", "Training").exit_code == 2
-    assert _run("--step-type", "Lambda", "properties.X").exit_code == 2  # click's Choice
+def test_usage_errors_exit_two(check_paths) -> None:
+    assert check_paths().exit_code == 2
+    assert check_paths("--step-type", "Training").exit_code == 2
+    assert check_paths("--jsonl", str(FIXTURE), "--step-type", "Training").exit_code == 2
+    assert check_paths("--step-type", "Lambda", "properties.X").exit_code == 2  # click's Choice
 
 
-def test_console_script_runs_the_jsonl_form() -> None:
-    smsim = str(Path(sys.executable).parent / "smsim")  # the venv running the tests
+def test_console_script_runs_the_jsonl_form(smsim_process) -> None:
     rows = '{"step_type": "CreateModel", "path": "properties.ModelName"}\n'
-    done = subprocess.run(
-        [smsim, "paths", "check", "--jsonl", "-"], input=rows, capture_output=True, text=True
-    )
+    done = smsim_process("paths", "check", "--jsonl", "-", input=rows)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["valid"] is True

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
+import pytest
 
-from simulator.cli import main
 from simulator.pipeline.run.validate import validate_definition
 
 
-def _run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+@pytest.fixture
+def run(smsim):
+    return lambda *args: smsim(*args, catch_exceptions=False)
 
 
-def test_plan_json_shows_every_wiring_with_scores() -> None:
-    result = _run("pipeline", "plan", "--dag", "bsm", "--json")
+def test_plan_json_shows_every_wiring_with_scores(run) -> None:
+    result = run("pipeline", "plan", "--dag", "bsm", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     steps = {s["name"]: s for s in report["steps"]}
@@ -35,8 +35,8 @@ def test_plan_json_shows_every_wiring_with_scores() -> None:
     assert report["config"]["bucket"] == "smsim-demo"  # usable as a --config template
 
 
-def test_plan_for_people_names_steps_outputs_and_scores() -> None:
-    result = _run("pipeline", "plan")
+def test_plan_for_people_names_steps_outputs_and_scores(run) -> None:
+    result = run("pipeline", "plan")
     assert result.exit_code == 0, result.output
     text = result.output
     assert "TabularPreprocessing.processed_data" in text
@@ -44,9 +44,9 @@ def test_plan_for_people_names_steps_outputs_and_scores() -> None:
     assert "CheckAUROC" in text and "AurocTooLow" in text
 
 
-def test_export_writes_a_valid_definition(tmp_path: Path) -> None:
+def test_export_writes_a_valid_definition(tmp_path: Path, run) -> None:
     out = tmp_path / "defs" / "bsm.json"
-    result = _run("pipeline", "export", "--dag", "bsm", "-o", str(out), "--json")
+    result = run("pipeline", "export", "--dag", "bsm", "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     definition = json.loads(out.read_text())
@@ -60,11 +60,11 @@ def test_export_writes_a_valid_definition(tmp_path: Path) -> None:
     assert any(uri.endswith("sourcedir.tar.gz") for uri in summary["code"])
 
 
-def test_export_with_a_config_file(tmp_path: Path) -> None:
+def test_export_with_a_config_file(tmp_path: Path, run) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"bucket": "other-bucket", "auroc_threshold": 0.75}))
     out = tmp_path / "bsm.json"
-    result = _run("pipeline", "export", "-o", str(out), "--config", str(config))
+    result = run("pipeline", "export", "-o", str(out), "--config", str(config))
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.output
     definition = json.loads(out.read_text())
@@ -73,21 +73,21 @@ def test_export_with_a_config_file(tmp_path: Path) -> None:
     assert params["InputData"] == "s3://other-bucket/bsm/raw/"
 
 
-def test_bad_config_and_unknown_dag_exit_2(tmp_path: Path) -> None:
+def test_bad_config_and_unknown_dag_exit_2(tmp_path: Path, run) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"bucket": "Not_A_Bucket"}))
-    result = _run("pipeline", "export", "-o", str(tmp_path / "x.json"), "--config", str(config))
+    result = run("pipeline", "export", "-o", str(tmp_path / "x.json"), "--config", str(config))
     assert result.exit_code == 2
     assert "bucket" in result.output and "Not_A_Bucket" in result.output
     assert not (tmp_path / "x.json").exists()
-    result = _run("pipeline", "plan", "--dag", "nope", "--json")
+    result = run("pipeline", "plan", "--dag", "nope", "--json")
     assert result.exit_code == 2
     assert "bsm" in json.loads(result.output)["error"]
 
 
-def test_export_writes_the_code_objects_the_definition_names(tmp_path: Path) -> None:
+def test_export_writes_the_code_objects_the_definition_names(tmp_path: Path, run) -> None:
     out, code = tmp_path / "bsm.json", tmp_path / "code"
-    result = _run("pipeline", "export", "-o", str(out), "--write-code", str(code), "--json")
+    result = run("pipeline", "export", "-o", str(out), "--write-code", str(code), "--json")
     assert result.exit_code == 0, result.output
     definition = json.loads(out.read_text())
     hps = definition["Steps"][1]["Arguments"]["HyperParameters"]

@@ -6,39 +6,38 @@ import copy
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from simulator.cli import main
+import pytest
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "sdk_pipeline_definition.json"
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+@pytest.fixture
+def run(smsim):
+    return lambda *args: smsim(*args, catch_exceptions=False)
 
 
-def test_validate_the_sdk_fixture_is_clean() -> None:
-    result = invoke("pipeline", "validate", str(FIXTURE), "--json")
+def test_validate_the_sdk_fixture_is_clean(run) -> None:
+    result = run("pipeline", "validate", str(FIXTURE), "--json")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     assert report["valid"] is True and report["problems"] == []
     assert [s["name"] for s in report["steps"]][:2] == ["TabularPreprocessing", "PyTorchTraining"]
 
 
-def test_validate_reports_a_broken_path_and_exits_1(tmp_path: Path) -> None:
+def test_validate_reports_a_broken_path_and_exits_1(tmp_path: Path, run) -> None:
     doc = json.loads(FIXTURE.read_text())
     broken = copy.deepcopy(doc)
     inputs = broken["Steps"][2]["Arguments"]["ProcessingInputs"]
     inputs[0]["S3Input"]["S3Uri"] = {"Get": "Steps.PyTorchTraining.ModelArtifacts.S3ModelArtifact"}
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))
-    result = invoke("pipeline", "validate", str(path), "--json")
+    result = run("pipeline", "validate", str(path), "--json")
     assert result.exit_code == 1
     [problem] = json.loads(result.stdout)["problems"]
     assert problem["step"] == "ModelEvaluation"
     assert problem["path"] == "Arguments.ProcessingInputs[0].S3Input.S3Uri"
     assert problem["fix"] == "did you mean 'Steps.PyTorchTraining.ModelArtifacts.S3ModelArtifacts'?"
-    human = invoke("pipeline", "validate", str(path))
+    human = run("pipeline", "validate", str(path))
     assert human.exit_code == 1
     assert "ModelEvaluation" in human.stdout and "did you mean" in human.stdout
 
@@ -86,7 +85,7 @@ def gate_definition() -> dict:
     }
 
 
-def test_run_with_parameters_and_uploads(tmp_path: Path) -> None:
+def test_run_with_parameters_and_uploads(tmp_path: Path, run) -> None:
     definition = tmp_path / "gate.json"
     definition.write_text(json.dumps(gate_definition()))
     scores = tmp_path / "scores.json"
@@ -101,7 +100,7 @@ def test_run_with_parameters_and_uploads(tmp_path: Path) -> None:
         "--json",
     ]
 
-    passed = invoke("pipeline", "run", str(definition), *common)
+    passed = run("pipeline", "run", str(definition), *common)
     assert passed.exit_code == 0, passed.output
     out = json.loads(passed.stdout)
     assert out["pipeline_execution_status"] == "Succeeded"
@@ -111,7 +110,7 @@ def test_run_with_parameters_and_uploads(tmp_path: Path) -> None:
     assert out["steps"][0]["metadata"] == {"Condition": {"Outcome": "True"}}
     assert Path(out["workspace"], "execution.json").is_file()
 
-    failed = invoke("pipeline", "run", str(definition), "--parameter", "Threshold=0.9", *common)
+    failed = run("pipeline", "run", str(definition), "--parameter", "Threshold=0.9", *common)
     assert failed.exit_code == 1
     out = json.loads(failed.stdout)
     assert out["pipeline_execution_status"] == "Failed"
@@ -119,23 +118,21 @@ def test_run_with_parameters_and_uploads(tmp_path: Path) -> None:
     assert "below 0.9" in out["failure_reason"]
 
 
-def test_run_refuses_unsupported_steps_before_running(tmp_path: Path) -> None:
+def test_run_refuses_unsupported_steps_before_running(tmp_path: Path, run) -> None:
     doc = gate_definition()
     doc["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
     definition = tmp_path / "lambda.json"
     definition.write_text(json.dumps(doc))
-    result = invoke(
-        "pipeline", "run", str(definition), "--workspace", str(tmp_path / "ws"), "--json"
-    )
+    result = run("pipeline", "run", str(definition), "--workspace", str(tmp_path / "ws"), "--json")
     assert result.exit_code == 2
     assert "Notify (Lambda)" in json.loads(result.stdout)["error"]
     assert not (tmp_path / "ws" / "pipelines").exists()
 
 
-def test_run_rejects_a_bad_parameter_pair(tmp_path: Path) -> None:
+def test_run_rejects_a_bad_parameter_pair(tmp_path: Path, smsim) -> None:
     definition = tmp_path / "gate.json"
     definition.write_text(json.dumps(gate_definition()))
-    result = CliRunner().invoke(main, ["pipeline", "run", str(definition), "--parameter", "nope"])
+    result = smsim("pipeline", "run", definition, "--parameter", "nope")
     assert result.exit_code == 2
     assert "NAME=VALUE" in result.output
 
@@ -167,30 +164,30 @@ def test_uploads_files_directories_and_source_archives(tmp_path: Path) -> None:
         assert {m.name for m in tar.getmembers() if m.isfile()} == {"train.py", "pkg/m.py"}
 
 
-def test_a_missing_or_non_json_definition_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_missing_or_non_json_definition_is_a_usage_error(tmp_path: Path, run) -> None:
     not_json = tmp_path / "broken.json"
     not_json.write_text("{not json")
     a_list = tmp_path / "list.json"
     a_list.write_text("[1, 2]")
     for command in ("validate", "run"):
-        missing = invoke("pipeline", command, str(tmp_path / "nope.json"), "--json")
+        missing = run("pipeline", command, str(tmp_path / "nope.json"), "--json")
         assert missing.exit_code == 2
         assert "nope.json: no such file" in json.loads(missing.stdout)["error"]
-        bad = invoke("pipeline", command, str(not_json), "--json")
+        bad = run("pipeline", command, str(not_json), "--json")
         assert bad.exit_code == 2
         assert "not valid JSON" in json.loads(bad.stdout)["error"]
-    listed = invoke("pipeline", "validate", str(a_list))
+    listed = run("pipeline", "validate", str(a_list))
     assert listed.exit_code == 2
     assert "must be a JSON object" in listed.stderr
 
 
 def test_bad_parameters_are_refused_naming_the_option_before_anything_runs(
-    tmp_path: Path,
+    tmp_path: Path, run
 ) -> None:
     definition = tmp_path / "gate.json"
     definition.write_text(json.dumps(gate_definition()))
     workspace = tmp_path / "ws"
-    result = invoke(
+    result = run(
         "pipeline",
         "run",
         str(definition),
@@ -208,29 +205,29 @@ def test_bad_parameters_are_refused_naming_the_option_before_anything_runs(
     assert not workspace.exists()  # refused before the embedded AWS started
 
 
-def test_validate_for_people_lists_steps_and_problems_with_fixes(tmp_path: Path) -> None:
+def test_validate_for_people_lists_steps_and_problems_with_fixes(tmp_path: Path, run) -> None:
     doc = json.loads(FIXTURE.read_text())
-    clean = invoke("pipeline", "validate", str(FIXTURE))
+    clean = run("pipeline", "validate", str(FIXTURE))
     assert clean.exit_code == 0
     assert "PyTorchTraining" in clean.stdout and "valid" in clean.stdout
     train = next(s for s in doc["Steps"] if s["Type"] == "Training")
     train["Arguments"]["ResourceConfig"]["InstanceCount"] = "one"
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps(doc))
-    result = invoke("pipeline", "validate", str(broken))
+    result = run("pipeline", "validate", str(broken))
     assert result.exit_code == 1
     assert f"step {train['Name']}, Arguments.ResourceConfig.InstanceCount" in result.stdout
 
 
 def test_an_invalid_definition_is_refused_with_every_problem_before_running(
-    tmp_path: Path,
+    tmp_path: Path, run
 ) -> None:
     doc = gate_definition()
     doc["Steps"][0]["Arguments"]["Conditions"][0]["RightValue"] = {"Get": "Parameters.Treshold"}
     definition = tmp_path / "typo.json"
     definition.write_text(json.dumps(doc))
     workspace = tmp_path / "ws"
-    result = invoke("pipeline", "run", str(definition), "--workspace", str(workspace), "--json")
+    result = run("pipeline", "run", str(definition), "--workspace", str(workspace), "--json")
     assert result.exit_code == 2
     out = json.loads(result.stdout)
     assert "nothing was run" in out["error"]

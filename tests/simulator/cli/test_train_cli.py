@@ -5,42 +5,30 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from simulator.cli import main
-
-SMSIM = [str(Path(sys.executable).parent / "smsim")]
+TRAIN = ["train", "--spec", "pytorch_training"]
 
 
-def test_smsim_train_runs_the_spec_and_resolves_its_outputs(tmp_path, tiny_bsm_data):
+def test_smsim_train_runs_the_spec_and_resolves_its_outputs(tmp_path, tiny_bsm_data, smsim_process):
     hps = tmp_path / "hps.json"
     hps.write_text(json.dumps({"max_epochs": 2, "model_class": "multimodal_cnn", "lr": 0.01}))
     workspace = tmp_path / "ws"
-    proc = subprocess.run(
-        [
-            *SMSIM,
-            "train",
-            "--spec",
-            "pytorch_training",
-            "--input",
-            f"input_path={tiny_bsm_data['dir']}",
-            "--hyperparameters",
-            str(hps),
-            "--job-name",
-            "cli-train",
-            "--checkpoint-s3-uri",
-            "s3://cli-bucket/ckpt",
-            "--max-runtime",
-            "600",
-            "--workspace",
-            str(workspace),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
+    proc = smsim_process(
+        *TRAIN,
+        "--input",
+        f"input_path={tiny_bsm_data['dir']}",
+        "--hyperparameters",
+        hps,
+        "--job-name",
+        "cli-train",
+        "--checkpoint-s3-uri",
+        "s3://cli-bucket/ckpt",
+        "--max-runtime",
+        "600",
+        "--workspace",
+        workspace,
+        "--json",
         timeout=600,
         cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -69,55 +57,27 @@ def test_smsim_train_runs_the_spec_and_resolves_its_outputs(tmp_path, tiny_bsm_d
     assert "[cli-train/algo-1] epoch=2" in proc.stderr
     assert (workspace / "jobs" / "cli-train" / "describe.json").is_file()
 
-    listed = subprocess.run(
-        [*SMSIM, "jobs", "list", "--workspace", str(workspace), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = smsim_process("jobs", "list", "--workspace", workspace, "--json")
     assert listed.returncode == 0
     rows = json.loads(listed.stdout)["jobs"]
     assert [(r["name"], r["status"]) for r in rows] == [("cli-train", "Completed")]
 
 
-def test_smsim_train_refuses_bad_arguments(tmp_path):
-    runner = CliRunner()
-    result = runner.invoke(main, ["train", "--spec", "no_such_spec", "--input", "input_path=x"])
+def test_smsim_train_refuses_bad_arguments(tmp_path, smsim):
+    result = smsim("train", "--spec", "no_such_spec", "--input", "input_path=x")
     assert result.exit_code == 2
     assert "no spec 'no_such_spec'" in result.output
-    result = runner.invoke(
-        main,
-        [
-            "train",
-            "--spec",
-            "pytorch_training",
-            "--input",
-            "bogus=x",
-            "--workspace",
-            str(tmp_path / "ws"),
-        ],
-    )
+    result = smsim(*TRAIN, "--input", "bogus=x", "--workspace", tmp_path / "ws")
     assert result.exit_code == 2
     assert "'bogus' is not a dependency of PyTorchTraining" in result.output
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = runner.invoke(
-        main,
-        [
-            "train",
-            "--spec",
-            "pytorch_training",
-            "--input",
-            f"input_path={empty}",
-            "--workspace",
-            str(tmp_path / "ws"),
-        ],
-    )
+    result = smsim(*TRAIN, "--input", f"input_path={empty}", "--workspace", tmp_path / "ws")
     assert result.exit_code == 2
     assert "no train, val/ subfolder" in result.output
 
 
-def test_smsim_train_explains_each_bad_argument(tmp_path):
+def test_smsim_train_explains_each_bad_argument(tmp_path, smsim):
     """Each user mistake: exit 2, no traceback, the option, the value and the fix named;
     with --json, one JSON document holding the error."""
     data = tmp_path / "data"
@@ -125,8 +85,7 @@ def test_smsim_train_explains_each_bad_argument(tmp_path):
     (data / "val").mkdir()
     listed = tmp_path / "list.json"
     listed.write_text("[1, 2]")
-    runner = CliRunner()
-    base = ["train", "--spec", "pytorch_training", "--workspace", str(tmp_path / "ws")]
+    base = [*TRAIN, "--workspace", tmp_path / "ws"]
     cases = [
         (
             ["--input", f"input_path={data}", "--hyperparameters", str(tmp_path / "nope.json")],
@@ -155,20 +114,18 @@ def test_smsim_train_explains_each_bad_argument(tmp_path):
         ),
     ]
     for args, needles in cases:
-        result = runner.invoke(main, [*base, *args])
+        result = smsim(*base, *args)
         assert result.exit_code == 2, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), args
         text = " ".join(result.output.split())
         for needle in needles:
             assert needle in text, (args, needle, result.output)
-    result = runner.invoke(
-        main, [*base, "--input", f"input_path={data}", "--job-name", "a_b", "--json"]
-    )
+    result = smsim(*base, "--input", f"input_path={data}", "--job-name", "a_b", "--json")
     assert result.exit_code == 2
     assert "--job-name" in json.loads(result.output)["error"]
 
 
-def test_ctrl_c_twice_stops_the_job_and_leaves_no_script_behind(tmp_path):
+def test_ctrl_c_twice_stops_the_job_and_leaves_no_script_behind(tmp_path, smsim_path):
     """The first Ctrl-C stops the job (SIGTERM, grace period); a second one, while a
     script deaf to SIGTERM holds that grace period, kills it: nothing outlives `smsim
     train` (the script runs in its own session, so the terminal's SIGINT misses it)."""
@@ -191,10 +148,8 @@ def test_ctrl_c_twice_stops_the_job_and_leaves_no_script_behind(tmp_path):
     with open(err, "w") as err_file:
         proc = subprocess.Popen(
             [
-                *SMSIM,
-                "train",
-                "--spec",
-                "pytorch_training",
+                smsim_path,
+                *TRAIN,
                 "--input",
                 f"input_path={data['dir']}",
                 "--source-dir",

@@ -9,9 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from simulator.cli import main, output
+from simulator.cli import output
 
 CONTRACT = """
 from contracts.base import ProcessingScriptContract
@@ -62,13 +61,19 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def _run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["validate", *args], catch_exceptions=False)
-    return result.exit_code, result.output
+@pytest.fixture
+def validate(smsim):
+    """`smsim validate ARGS…`: (exit code, output)."""
+
+    def run(*args: object) -> tuple[int, str]:
+        result = smsim("validate", *args, catch_exceptions=False)
+        return result.exit_code, result.output
+
+    return run
 
 
-def test_our_own_steps_validate_clean() -> None:
-    code, out = _run("--json")
+def test_our_own_steps_validate_clean(validate) -> None:
+    code, out = validate("--json")
     data = json.loads(out)
     assert (code, data["ok"], data["error_count"], data["warning_count"]) == (0, True, 0, 0), [
         f["message"] for f in data["findings"]
@@ -79,48 +84,48 @@ def test_our_own_steps_validate_clean() -> None:
     assert (wired["step"], wired["output"]) == ("PyTorchTraining", "model_output")
 
 
-def test_table_output_for_people(project: Path) -> None:
-    code, out = _run(str(project))
+def test_table_output_for_people(project: Path, validate) -> None:
+    code, out = validate(str(project))
     assert code == 0
     assert "Split" in out and "1 step aligned: 0 errors, 0 warnings" in out
 
 
-def test_errors_exit_1_with_location_and_fix(project: Path) -> None:
+def test_errors_exit_1_with_location_and_fix(project: Path, validate) -> None:
     script = project / "dockers/img/split.py"
     script.write_text(script.read_text() + 'TOKEN = os.environ["HF_TOKEN"]\n')
-    code, out = _run(str(project), "--json")
+    code, out = validate(str(project), "--json")
     data = json.loads(out)
     assert code == 1 and not data["ok"]
     [f] = data["findings"]
     assert f["level"] == 1 and f["severity"] == "error" and f["level_name"] == "script ↔ contract"
     assert f["location"].endswith("split.py:5") and "HF_TOKEN" in f["message"] and f["fix"]
-    code, out = _run(str(project))
+    code, out = validate(str(project))
     assert code == 1 and "HF_TOKEN" in out and "1 error," in out
 
 
-def test_strict_turns_warnings_into_errors(project: Path) -> None:
+def test_strict_turns_warnings_into_errors(project: Path, validate) -> None:
     script = project / "dockers/img/split.py"
     script.write_text(script.read_text().replace('os.environ.get("SEED", "0")', '"0"'))
-    code, out = _run(str(project), "--json")
+    code, out = validate(str(project), "--json")
     data = json.loads(out)
     assert code == 0 and data["warning_count"] == 1 and data["error_count"] == 0
-    code, out = _run(str(project), "--json", "--strict")
+    code, out = validate(str(project), "--json", "--strict")
     data = json.loads(out)
     assert code == 1 and data["error_count"] == 1
     assert data["findings"][0]["severity"] == "error"
 
 
 @pytest.mark.parametrize("as_json", [False, True])
-def test_a_project_that_cannot_be_read_exits_2(tmp_path: Path, as_json: bool) -> None:
+def test_a_project_that_cannot_be_read_exits_2(tmp_path: Path, as_json: bool, validate) -> None:
     args = [str(tmp_path)] + (["--json"] if as_json else [])
-    code, out = _run(*args)
+    code, out = validate(*args)
     assert code == 2
     if as_json:
         data = json.loads(out)
         assert data["ok"] is False and "contracts/ nor specs/" in data["error"]
 
 
-def test_a_broken_project_reads_well_in_80_columns(project: Path, monkeypatch) -> None:
+def test_a_broken_project_reads_well_in_80_columns(project: Path, monkeypatch, validate) -> None:
     monkeypatch.setattr(output.console, "width", 80)
     script = project / "dockers/img/split.py"
     script.write_text(script.read_text() + 'TOKEN = os.environ["HF_TOKEN"]\n')
@@ -135,7 +140,7 @@ def test_a_broken_project_reads_well_in_80_columns(project: Path, monkeypatch) -
         )
         .replace("import DependencyType", "import DependencySpec, DependencyType")
     )
-    code, out = _run(str(project))
+    code, out = validate(str(project))
     assert code == 1
     lines = [line.rstrip() for line in out.splitlines()]
     assert max(map(len, lines)) <= 80, "\n".join(line for line in lines if len(line) > 80)
@@ -172,8 +177,8 @@ def test_validate_loads_only_its_own_command() -> None:
     assert json.loads(done.stdout)["ok"] is True
 
 
-def test_help_lists_every_command() -> None:
-    result = CliRunner().invoke(main, ["--help"])
+def test_help_lists_every_command(smsim) -> None:
+    result = smsim("--help")
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line]
     assert listed == ["validate", "paths", "data", "train", "jobs", "pipeline", "demo", "serve"]
