@@ -45,6 +45,9 @@ class RunContext:
     cloudwatch: Callable[[str, str], LineSink] | None = None
     # "auto" | "namespace" | "fallback"; None: $SMSIM_CONTAINER_MODE, else auto.
     container_mode: str | None = None
+    # (job, host) → a sink publishing each MetricDefinitions match (name, value, time) to
+    # CloudWatch metrics, as the service does.
+    metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
 
     def launcher(self) -> HostLauncher:
         """The host launcher for this job (a bad mode fails the job, by name)."""
@@ -110,6 +113,9 @@ class JobRun:
         stream = f"{self.prefix}-{int(now().timestamp())}"
         cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
 
+        if metrics is not None and self.ctx.metrics is not None:
+            _publish_matches(metrics, self.ctx.metrics(self.name, self.host))
+
         def spawned(pgid: int) -> None:
             self.record.process_group = pgid
 
@@ -130,3 +136,18 @@ class JobRun:
             return self.launcher.run(command, watch)
         finally:
             self.record.process_group = None  # reaped: its id may be reused
+
+
+def _publish_matches(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> None:
+    """Send every value ``parser`` takes from a line to ``publish`` too (the parser keeps
+    only each metric's last value, for FinalMetricDataList)."""
+    feed = parser.feed
+
+    def feed_and_publish(line: str) -> None:
+        before = dict(parser.values)
+        feed(line)
+        for name, value in parser.values.items():
+            if before.get(name) is not value:
+                publish(name, value.value, value.timestamp)
+
+    parser.feed = feed_and_publish  # type: ignore[method-assign]

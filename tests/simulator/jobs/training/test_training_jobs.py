@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from simulator.errors import ResourceInUse, ResourceNotFound, UnsupportedFeature, ValidationError
+from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
 from simulator.shapes import enum_values, validate_response
 
 # A script written only against the training toolkit's documented conventions: the
@@ -495,8 +495,10 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
     ]
     with pytest.raises(ValidationError, match="MetricDefinitions"):
         sm.create_training_job(**too_many)
-    with pytest.raises(ResourceNotFound):
+    # The service's answer to an unknown job: ValidationException, "Requested resource not found."
+    with pytest.raises(sm.exceptions.ClientError, match="Requested resource not found") as info:
         sm.describe_training_job(TrainingJobName="piped")
+    assert info.value.response["Error"]["Code"] == "ValidationException"
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 
 
