@@ -213,7 +213,8 @@ def test_sklearn_processor_runs_its_script(sm, session, tmp_path, container_mode
     assert result(sm, "out/n/n.txt") == "3"
 
 
-def test_requirements_the_image_lacks_fail_the_job_clearly(sm, session, tmp_path, container_mode):
+def test_requirements_the_image_lacks_fail_the_job_clearly(sm, session, tmp_path):
+    # Checked before the host starts: the same in both container modes (default: auto).
     from sagemaker.pytorch.processing import PyTorchProcessor
 
     src, dep = source_tree(tmp_path, requirements="numpy\nsmsim-no-such-package==9.9\n")
@@ -236,7 +237,7 @@ def test_requirements_the_image_lacks_fail_the_job_clearly(sm, session, tmp_path
     assert processor.image_uri in reason  # the key to put in the images map
 
 
-def test_requirements_the_image_has_let_the_job_run(sm, session, tmp_path, container_mode):
+def test_requirements_the_image_has_let_the_job_run(sm, session, tmp_path):
     from sagemaker.pytorch.processing import PyTorchProcessor
 
     src, dep = source_tree(tmp_path, requirements="numpy\n")
