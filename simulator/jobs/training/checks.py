@@ -17,6 +17,7 @@ from typing import Any
 from simulator.errors import Problem, UnsupportedFeature, ValidationError
 from simulator.hosts.launcher import MAX_METRICS
 from simulator.hosts.toolkit import decode_hyperparameters
+from simulator.images import builtin_algorithm
 from simulator.s3 import s3_uri_problems
 from simulator.shapes import validate_request
 
@@ -151,10 +152,13 @@ def _check_supported(request: dict[str, Any], algo: dict[str, Any]) -> None:
     entrypoint = algo.get("ContainerEntrypoint")
     hps = decode_hyperparameters(request.get("HyperParameters", {}))
     if not entrypoint and not hps.get("sagemaker_program"):
+        if builtin_algorithm(algo.get("TrainingImage")) is not None:
+            return  # the image's built-in algorithm (simulator.algorithms) runs
         raise UnsupportedFeature(
             "no entry point: set the 'sagemaker_program' hyperparameter (with "
             "'sagemaker_submit_directory') or AlgorithmSpecification.ContainerEntrypoint; "
-            "smsim cannot run an image's built-in entry point"
+            "smsim runs no image's own entry point except its built-in algorithms' "
+            "(sagemaker-xgboost)"
         )
     if not entrypoint and not hps.get("sagemaker_submit_directory"):
         raise UnsupportedFeature(

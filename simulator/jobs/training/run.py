@@ -30,6 +30,7 @@ from simulator.hosts.layout import (
     write_training_config,
 )
 from simulator.hosts.toolkit import decode_hyperparameters, training_environment
+from simulator.images import builtin_algorithm
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
@@ -60,9 +61,18 @@ class TrainingRun(JobRun):
         self.hps = decode_hyperparameters(self.request.get("HyperParameters", {}))
         out = parse_s3_uri(self.request["OutputDataConfig"]["S3OutputPath"])
         self.output_prefix = out.join(self.name, "output")
-        self.metrics = MetricParser(
-            list(self.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", []))
+        algo = self.request.get("AlgorithmSpecification", {})
+        # No script and an algorithm image: the image's built-in algorithm runs (with its
+        # own metric definitions), as on the service.
+        self.builtin = (
+            builtin_algorithm(algo.get("TrainingImage"))
+            if not algo.get("ContainerEntrypoint") and "sagemaker_program" not in self.hps
+            else None
         )
+        definitions = list(algo.get("MetricDefinitions", []))
+        if self.builtin is not None:
+            definitions = definitions or list(self.builtin.metric_definitions)
+        self.metrics = MetricParser(definitions)
         self.checkpoint_sync: DirSync | None = None
         self.tensorboard_sync: DirSync | None = None
         self.started_at: dt.datetime | None = None
@@ -195,6 +205,8 @@ class TrainingRun(JobRun):
                 self.layout,
                 interpreter,
             )
+        if self.builtin is not None:
+            return [interpreter, str(self.builtin.entry_point)]
         program = str(self.hps["sagemaker_program"])
         _, user_args = training_environment(
             self.layout, self.request, module_dir=self._module_dir()
