@@ -14,7 +14,8 @@ SageMaker contract (framework mode of the sagemaker-xgboost image, ``sagemaker_p
   gives its model and its serving stack loads), ``xgboost-model.json``, ``preprocessor.json``;
 - output/data/ becomes output.tar.gz: predictions.csv and metrics.json;
 - checkpoints/ is synced with CheckpointConfig.S3Uri; a restarted job resumes from it;
-- each round prints ``[N]#011train-logloss:…#011validation-auc:…``, the XGBoost metric line;
+- each round prints ``[N]#011train-logloss:…#011validation-auc:…``, the XGBoost metric line
+  (logloss and auc on train and validation; early stopping on one of them);
 - on error the reason goes to output/failure (the job's FailureReason) and the exit code is 1.
 """
 
@@ -69,6 +70,17 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+def metric_line(row: dict[str, float]) -> str:
+    """The line SageMaker's XGBoost prints each round, as CloudWatch shows it (a tab is #011
+    there), for MetricDefinitions such as `#011validation-auc:([0-9\\.]+)`."""
+    return (
+        f"[{row['round']}]#011train-logloss:{row['train-logloss']:.5f}"
+        f"#011train-auc:{row['train-auc']:.5f}"
+        f"#011validation-logloss:{row['validation-logloss']:.5f}"
+        f"#011validation-auc:{row['validation-auc']:.5f}"
+    )
+
+
 def configure(argv: list[str]) -> Hyperparameters:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     # The toolkit also passes every hyperparameter as `--key value`; hyperparameters.json
@@ -79,7 +91,7 @@ def configure(argv: list[str]) -> Hyperparameters:
     hp = load_hyperparameters(HYPERPARAMETERS_PATH)
     log(
         f"xgboost {xgb.__version__}: num_round={hp.num_round} eta={hp.eta} "
-        f"max_depth={hp.max_depth} eval_metric={','.join(hp.eval_metric)} "
+        f"max_depth={hp.max_depth} early_stop_metric=validation-{hp.early_stop_metric} "
         f"early_stopping_rounds={hp.early_stopping_rounds}"
     )
     return hp
@@ -150,8 +162,8 @@ def fit(hp: Hyperparameters, data: dict) -> tuple[xgb.Booster, Progress]:
     else:
         booster = None
         stopping = Stopping(
-            metric=hp.stopping_metric,
-            maximize=hp.stopping_metric in MAXIMIZED_METRICS,
+            metric=hp.early_stop_metric,
+            maximize=hp.early_stop_metric in MAXIMIZED_METRICS,
             patience=hp.early_stopping_rounds,
         )
         context = {
@@ -168,7 +180,7 @@ def fit(hp: Hyperparameters, data: dict) -> tuple[xgb.Booster, Progress]:
             matrices["train"],
             num_boost_round=remaining,
             evals=[(matrices["train"], "train"), (matrices["val"], "validation")],
-            callbacks=[RoundCallback(progress, CHECKPOINT_DIR, log)],
+            callbacks=[RoundCallback(progress, CHECKPOINT_DIR, log, metric_line)],
             xgb_model=booster,
             verbose_eval=False,
         )

@@ -17,9 +17,10 @@ import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-# xgboost's own names for its metrics; the last one of eval_metric drives early stopping.
-MAXIMIZED_METRICS = ("auc", "aucpr", "map", "ndcg")
-KNOWN_METRICS = (*MAXIMIZED_METRICS, "logloss", "error", "rmse", "mae")
+# The metrics every round reports on train and validation (xgboost's names); early
+# stopping watches one of them on the validation channel.
+EVAL_METRICS = ("logloss", "auc")
+MAXIMIZED_METRICS = ("auc",)
 
 
 class HyperparameterError(ValueError):
@@ -64,7 +65,7 @@ class Hyperparameters:
     colsample_bytree: float = 1.0
     reg_lambda: float = 1.0
     reg_alpha: float = 0.0
-    eval_metric: list[str] = field(default_factory=lambda: ["logloss", "auc"])
+    early_stop_metric: str = "auc"
     seed: int = 0
     nthread: int = 0  # 0: 1 thread on a 2-core host, else half the cores (at most 4)
 
@@ -81,14 +82,10 @@ class Hyperparameters:
             "colsample_bytree": self.colsample_bytree,
             "lambda": self.reg_lambda,
             "alpha": self.reg_alpha,
-            "eval_metric": list(self.eval_metric),
+            "eval_metric": list(EVAL_METRICS),
             "seed": self.seed,
             "nthread": self.nthread or (1 if cpus <= 2 else min(4, cpus // 2)),
         }
-
-    @property
-    def stopping_metric(self) -> str:
-        return self.eval_metric[-1]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -169,11 +166,10 @@ def parse(raw: dict[str, str]) -> Hyperparameters:
             continue
         values[name] = _convert(name, decode(text), getattr(defaults, name))
     hp = dataclasses.replace(defaults, **values)
-    unknown = [m for m in hp.eval_metric if m not in KNOWN_METRICS]
-    if unknown:
+    if hp.early_stop_metric not in EVAL_METRICS:
         raise HyperparameterError(
-            f"hyperparameter 'eval_metric': {unknown} not supported; use names from "
-            f"{', '.join(KNOWN_METRICS)}"
+            f"hyperparameter 'early_stop_metric': {hp.early_stop_metric!r} is not one of "
+            f"{', '.join(EVAL_METRICS)}"
         )
     return hp
 

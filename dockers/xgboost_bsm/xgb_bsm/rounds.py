@@ -28,7 +28,7 @@ _KEEP = 2
 
 @dataclass
 class Stopping:
-    """Early stopping on the validation channel's last eval_metric."""
+    """Early stopping on one metric of the validation channel."""
 
     metric: str
     maximize: bool
@@ -68,11 +68,14 @@ class Progress:
 class RoundCallback(xgb.callback.TrainingCallback):
     """After each round: update early stopping, write the checkpoint, print the metric line."""
 
-    def __init__(self, progress: Progress, checkpoint_dir: str | None, log: Any) -> None:
+    def __init__(
+        self, progress: Progress, checkpoint_dir: str | None, log: Any, metric_line: Any
+    ) -> None:
         super().__init__()
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
         self.log = log
+        self.metric_line = metric_line  # row of the round -> the line to print
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
         round_ = model.num_boosted_rounds() - 1  # 0-based, as xgboost prints it
@@ -85,11 +88,7 @@ class RoundCallback(xgb.callback.TrainingCallback):
         self.progress.history.append(row)
         if self.checkpoint_dir:
             save_checkpoint(self.checkpoint_dir, round_, model, self.progress)
-        # The line SageMaker's XGBoost writes each round, as CloudWatch shows it (a tab is
-        # #011 there), so the built-in's MetricDefinitions regexes match it, e.g.
-        # `.*\[[0-9]+\].*#011validation-auc:(\S+)`.
-        shown = "".join(f"#011{k}:{v:.5f}" for k, v in row.items() if k != "round")
-        self.log(f"[{round_}]{shown}")
+        self.log(self.metric_line(row))  # once the round's checkpoint is durable
         return stopping.stopped
 
 
