@@ -253,6 +253,11 @@ def export(hp: Hyperparameters, data: dict, booster: xgb.Booster, progress: Prog
     }
     with open(os.path.join(OUTPUT_DATA_DIR, "metrics.json"), "w") as handle:
         json.dump(summary, handle, indent=2)
+    # The kept round's line last: FinalMetricDataList (the last match of each regex) then
+    # holds the metrics of the model that was saved, not of the rounds after it.
+    best = progress.stopping.best_round
+    if best >= 0:
+        log("kept " + metric_line(progress.history[best]))
     if "test" in final and final["test"]["auroc"] is not None:
         log(f"test_loss={final['test']['loss']:.4f} test_auroc={final['test']['auroc']:.4f}")
 

@@ -2,7 +2,8 @@
 
 Built-in (``smsim validate`` without PATH): the specs of
 ``specs.registry.default_registry()``, the contracts of
-``specs.registry.default_contracts()`` and the scripts in ``dockers/pytorch_bsm/``.
+``specs.registry.default_contracts()`` and the scripts in ``dockers/pytorch_bsm/`` and
+``dockers/xgboost_bsm/``.
 
 A user's project (``smsim validate PATH``) is laid out like ours::
 
@@ -56,8 +57,10 @@ from simulator.alignment.script_facts import display_path
 from simulator.errors import SmsimError
 from specs.base import SageMakerStepType, StepSpecification
 
-# Our own scripts, beside the packages in the repository.
+# Our own scripts, beside the packages in the repository (xgboost_bsm links the
+# processing scripts of pytorch_bsm, so a script found in both is one file).
 BUILTIN_SCRIPTS_DIR = Path(specs.__file__).resolve().parent.parent / "dockers" / "pytorch_bsm"
+BUILTIN_SCRIPT_DIRS = (BUILTIN_SCRIPTS_DIR, BUILTIN_SCRIPTS_DIR.parent / "xgboost_bsm")
 _SKIPPED_MODULES = {"__init__", "base", "registry"}
 _KEEP_MODULES = {"contracts", "contracts.base", "specs", "specs.base", "specs.registry"}
 
@@ -89,7 +92,7 @@ class Project:
 
 
 def builtin_project(scripts_dir: Path | None = None) -> Project:
-    """Our own steps: the default registry, its contracts and dockers/pytorch_bsm."""
+    """Our own steps: the default registry, its contracts and dockers/{pytorch,xgboost}_bsm."""
     from specs.registry import default_contracts, default_registry
 
     project = Project(name="smsim built-in steps")
@@ -99,14 +102,31 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)
-    project.script_dirs = [scripts_dir] if scripts_dir else [BUILTIN_SCRIPTS_DIR]
-    # Our training steps run with the metric definitions of the pipeline config.
+    project.script_dirs = [scripts_dir] if scripts_dir else list(BUILTIN_SCRIPT_DIRS)
+    # Our training steps run with the metric definitions of their spec module
+    # (METRIC_DEFINITIONS), else those of the pipeline config.
     from simulator.pipeline.build.config import DEFAULT_METRIC_DEFINITIONS
 
+    defined = _module_metric_definitions()
     for spec in project.specs:
         if spec.sagemaker_step_type is SageMakerStepType.TRAINING:
-            project.metric_definitions[spec.step_type] = list(DEFAULT_METRIC_DEFINITIONS)
+            project.metric_definitions[spec.step_type] = list(
+                defined.get(spec.step_type, DEFAULT_METRIC_DEFINITIONS)
+            )
     return project
+
+
+def _module_metric_definitions() -> dict[str, list[dict[str, str]]]:
+    """METRIC_DEFINITIONS of each built-in spec module, by the step type it defines."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for name in specs.BUILTIN_SPEC_MODULES:
+        module = importlib.import_module(f"specs.{name}")
+        definitions = getattr(module, "METRIC_DEFINITIONS", None)
+        if isinstance(definitions, list):
+            for value in vars(module).values():
+                if isinstance(value, StepSpecification):
+                    found[value.step_type] = definitions
+    return found
 
 
 def load_project(root: Path | str, scripts_dir: Path | None = None) -> Project:

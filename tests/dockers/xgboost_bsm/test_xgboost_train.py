@@ -98,6 +98,8 @@ def test_trains_a_model_that_ranks_held_out_orders(tmp_path, data_dir) -> None:
     assert any(name.startswith("word=") for name in metrics["feature_importance"])
     # One metric line per round, in the form the built-in's regexes read.
     lines = [line for line in proc.stdout.splitlines() if re.match(VALIDATION_AUC, line)]
+    kept = lines.pop()  # the kept (best) round's line comes last: FinalMetricDataList's values
+    assert kept.startswith(f"kept [{metrics['best_round']}]#011")
     assert len(lines) == metrics["rounds_run"]
     assert lines[0].startswith("[0]#011train-logloss:")
     last = float(re.match(VALIDATION_AUC, lines[-1]).group(1))

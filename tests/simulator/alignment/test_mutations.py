@@ -27,11 +27,13 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for path in (REPO / package).glob("*.py"):
             if path.name not in _SKIP:
                 shutil.copy(path, root / package / path.name)
-    shutil.copytree(
-        REPO / "dockers" / "pytorch_bsm",
-        root / "dockers" / "pytorch_bsm",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for docker in ("pytorch_bsm", "xgboost_bsm"):
+        shutil.copytree(
+            REPO / "dockers" / docker,
+            root / "dockers" / docker,
+            symlinks=True,  # xgboost_bsm links pytorch_bsm's processing scripts
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     return root
 
 
@@ -43,7 +45,7 @@ def baseline(pristine: Path) -> set[tuple]:
 @pytest.fixture
 def copy(pristine: Path, tmp_path: Path) -> Path:
     root = tmp_path / "project"
-    shutil.copytree(pristine, root)
+    shutil.copytree(pristine, root, symlinks=True)
     return root
 
 
