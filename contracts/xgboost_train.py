@@ -26,6 +26,13 @@ XGBOOST_TRAIN_CONTRACT = TrainingScriptContract(
     optional_env_vars={"SM_CHECKPOINT_DIR": "/opt/ml/checkpoints"},
     expected_arguments={},
     framework_requirements={"xgboost": ">=3.0"},
+    # SageMaker's XGBoost metric names, matched on the round line xgboost_train.py prints
+    # (`[N]#011train-logloss:…#011validation-auc:…`; #011 is a tab in CloudWatch's text).
+    metric_definitions=[
+        {"Name": f"{channel}:{metric}", "Regex": rf"#011{channel}-{metric}:([0-9\.]+)"}
+        for channel in ("train", "validation")
+        for metric in ("logloss", "auc")
+    ],
     description=(
         "Trains an XGBoost BSM classifier on the tabular fields plus word counts of the "
         "dialogue. Reads the channels train, val and test under /opt/ml/input/data/<channel>/ "

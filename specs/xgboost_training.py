@@ -99,11 +99,3 @@ XGBOOST_TRAINING_SPEC = StepSpecification(
     ],
 )
 
-# MetricDefinitions of the training job (what the pipeline's request and `smsim validate`
-# use): SageMaker's XGBoost metric names, matched on the round line xgboost_train.py prints
-# (`[N]#011train-logloss:…#011validation-auc:…`; #011 is a tab in CloudWatch's text).
-METRIC_DEFINITIONS: list[dict[str, str]] = [
-    {"Name": f"{channel}:{metric}", "Regex": rf"#011{channel}-{metric}:([0-9\.]+)"}
-    for channel in ("train", "validation")
-    for metric in ("logloss", "auc")
-]

@@ -14,7 +14,7 @@ from simulator.pipeline.build.resolver import resolve_step
 from specs.base import SageMakerStepType
 from specs.pytorch_training import PYTORCH_TRAINING_SPEC
 from specs.registry import default_contracts, default_registry
-from specs.xgboost_training import METRIC_DEFINITIONS, XGBOOST_TRAINING_SPEC
+from specs.xgboost_training import XGBOOST_TRAINING_SPEC
 
 SPEC = XGBOOST_TRAINING_SPEC
 CODE_DIR = Path(__file__).resolve().parents[2] / "dockers" / "xgboost_bsm"
@@ -74,7 +74,10 @@ def test_metric_definitions_read_the_round_line_the_script_prints(monkeypatch) -
         "validation-auc": 0.888,
     }
     line = script["metric_line"](row)
-    values = {d["Name"]: float(re.search(d["Regex"], line).group(1)) for d in METRIC_DEFINITIONS}
+    values = {
+        d["Name"]: float(re.search(d["Regex"], line).group(1))
+        for d in XGBOOST_TRAIN_CONTRACT.metric_definitions
+    }
     assert values == {
         "train:logloss": 0.41234,
         "train:auc": 0.901,

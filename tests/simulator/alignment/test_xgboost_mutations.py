@@ -128,7 +128,7 @@ def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline) -> None:
 
 
 def test_a_metric_regex_the_script_never_prints_is_reported(copy: Path, baseline) -> None:
-    _edit(copy / "specs/xgboost_training.py", '("logloss", "auc")', '("logloss", "auc", "rmse")')
+    _edit(copy / "contracts/xgboost_train.py", '("logloss", "auc")', '("logloss", "auc", "rmse")')
     added = _added(copy, baseline)
     assert {f.rule for f in added} == {"metric_definition.unmatched"}
     assert all("rmse" in f.message and f.step == "XGBoostTraining" for f in added)
