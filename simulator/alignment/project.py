@@ -138,6 +138,8 @@ def load_project(root: Path | str, scripts_dir: Path | None = None) -> Project:
                     _collect(project, package, path)
                 elif f"{package}.{path.stem}" in _KEEP_MODULES and path.stat().st_size:
                     project.problems.append(_shadowed(package, path))
+    for spec in project.specs:  # a module's METRIC_DEFINITIONS first, else the contract's
+        _contract_metrics(project, spec)
     if scripts_dir is not None:
         project.script_dirs = [Path(scripts_dir)]
     else:
