@@ -24,6 +24,7 @@ from simulator.cli.output import (
 from simulator.cli.pipeline_progress import follow_execution
 from simulator.demo import run_demo
 from simulator.errors import SmsimError
+from simulator.pipeline.build.dags import dag_names
 
 
 def register(main: click.Group) -> None:
@@ -67,6 +68,14 @@ def register(main: click.Group) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Data seed.")
 @click.option(
+    "--dag",
+    "dag_name",
+    type=click.Choice(list(dag_names())),
+    default="bsm",
+    show_default=True,
+    help="The DAG to run (bsm-xgboost: the XGBoost trainer; --epochs/--model-class then unused).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=1800,
@@ -82,6 +91,7 @@ def demo(
     threshold: float | None,
     model_class: str,
     seed: int,
+    dag_name: str,
     timeout: float,
     verbose: bool,
     as_json: bool,
@@ -103,6 +113,7 @@ def demo(
             threshold=threshold,
             model_class=model_class,
             seed=seed,
+            dag_name=dag_name,
             timeout=timeout,
             say=None if as_json else _say,
             follow=lambda sm, arn, limit: follow_execution(
