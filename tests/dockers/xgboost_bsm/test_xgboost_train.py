@@ -10,6 +10,7 @@ import runpy
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,15 @@ def run(base: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def test_trains_a_model_that_ranks_held_out_orders(tmp_path, data_dir) -> None:
-    base = make_base(tmp_path, data_dir, {"num_round": 120, "eta": 0.15})
-    proc = run(base)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):
+    """One real job (a subprocess, as SageMaker runs it); its /opt/ml tree and its output."""
+    base = make_base(tmp_path_factory.mktemp("job"), data_dir, {"num_round": 120, "eta": 0.15})
+    return base, run(base)
+
+
+def test_trains_a_model_that_ranks_held_out_orders(trained, data_dir) -> None:
+    base, proc = trained
 
     metrics = json.loads((base / "output" / "data" / "metrics.json").read_text())
     assert metrics["test"]["auroc"] > 0.85, metrics["test"]
@@ -166,3 +173,33 @@ def test_a_bad_hyperparameter_fails_the_job_naming_it(tmp_path, data_dir) -> Non
     assert proc.returncode == 1
     failure = (base / "output" / "failure").read_text()
     assert "'num_round'" in failure and "'many'" in failure and "an integer" in failure
+
+
+def test_evaluate_py_scores_the_xgboost_model_as_training_did(trained, data_dir, tmp_path):
+    base, _ = trained
+    job = tmp_path / "eval"
+    model_in = job / "processing" / "input" / "model"
+    model_in.mkdir(parents=True)
+    with tarfile.open(model_in / "model.tar.gz", "w:gz") as tar:  # as training uploaded it
+        for path in (base / "model").iterdir():
+            tar.add(path, arcname=path.name)
+    shutil.copytree(data_dir / "test", job / "processing" / "input" / "eval_data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+    proc = subprocess.run(
+        [sys.executable, str(CODE_DIR / "evaluate.py")],
+        cwd=job,
+        env={**env, "SAGEMAKER_BASE_DIR": str(job)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((job / "processing/output/metrics/evaluation.json").read_text())
+    trained_metrics = json.loads((base / "output" / "data" / "metrics.json").read_text())
+    assert report["model_class"] == "xgboost"
+    auroc = report["metrics"]["auroc"]["value"]
+    assert auroc == pytest.approx(trained_metrics["test"]["auroc"], abs=1e-6)
+    scored = pd.read_csv(job / "processing/output/eval/predictions.csv")
+    training = pd.read_csv(base / "output" / "data" / "predictions.csv")
+    training = training[training["split"] == "test"]
+    np.testing.assert_allclose(scored["prob_1"], training["prob_1"], rtol=1e-5)
