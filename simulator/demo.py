@@ -88,7 +88,7 @@ def run_demo(
         sm.s3.upload_file(str(raw_file), config.bucket, raw_key)
         tell(f"Synthesized {rows} BSM orders -> s3://{config.bucket}/{raw_key}", False)
 
-        source = Path(source_dir) if source_dir else dag.source_dir
+        source = Path(source_dir) if source_dir else None
         assembled = assemble(dag, config, source_dir=source)
         code = upload_code(sm.s3, assembled.code, source)
         n_steps = sum(1 for _ in iter_steps(assembled.definition))

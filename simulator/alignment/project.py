@@ -58,8 +58,7 @@ from simulator.alignment.script_facts import display_path
 from simulator.errors import SmsimError
 from specs.base import SageMakerStepType, StepSpecification
 
-# Our own scripts, beside the packages in the repository (xgboost_bsm links the
-# processing scripts of pytorch_bsm, so a script found in both is one file).
+# Our own scripts, beside the packages in the repository.
 BUILTIN_SCRIPTS_DIR = Path(specs.__file__).resolve().parent.parent / "dockers" / "pytorch_bsm"
 BUILTIN_SCRIPT_DIRS = (BUILTIN_SCRIPTS_DIR, BUILTIN_SCRIPTS_DIR.parent / "xgboost_bsm")
 _SKIPPED_MODULES = {"__init__", "base", "registry"}

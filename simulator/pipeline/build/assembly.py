@@ -75,8 +75,7 @@ def assemble(
     botocore's model rejects) or the resolver's UnresolvedDependencyError.
     """
     config = dag_config(dag, config or PipelineConfig())
-    source_dir = source_dir or dag.source_dir
-    code = code or code_locations(config, source_dir)
+    code = code or code_locations(config, source_dir, dag.training_source_dir)
     specs = _specs_for(dag, registry)
     wiring_specs, inline = _inline_dependencies(specs)
     resolutions = resolve_dag(wiring_specs, list(dag.edges))

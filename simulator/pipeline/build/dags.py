@@ -49,8 +49,9 @@ class PipelineDAG:
     # What this DAG's steps need other than the config's defaults (another trainer's
     # hyperparameters and images): used for every PipelineConfig field the user left unset.
     config_defaults: dict[str, Any] = field(default_factory=dict)
-    # The step code (default: dockers/pytorch_bsm).
-    source_dir: Path | None = None
+    # The training step's code when it is not in the step code's source dir
+    # (dockers/pytorch_bsm by default, which keeps the processing scripts).
+    training_source_dir: Path | None = None
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -204,9 +205,9 @@ BSM_XGBOOST = replace(
         "training_image_uri": XGBOOST_IMAGE,
         "inference_image_uri": XGBOOST_IMAGE,
     },
-    # xgboost_train.py and its xgb_bsm/ package; preprocess.py and evaluate.py are links
-    # to dockers/pytorch_bsm's, so the processing steps run the same scripts.
-    source_dir=Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm",
+    # xgboost_train.py and its xgb_bsm/ package; the processing steps keep the scripts of
+    # dockers/pytorch_bsm (evaluate.py scores either model type).
+    training_source_dir=Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm",
 )
 
 DAGS: dict[str, PipelineDAG] = {BSM.name: BSM, BSM_XGBOOST.name: BSM_XGBOOST}

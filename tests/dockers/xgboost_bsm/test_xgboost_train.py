@@ -186,7 +186,7 @@ def test_evaluate_py_scores_the_xgboost_model_as_training_did(trained, data_dir,
     shutil.copytree(data_dir / "test", job / "processing" / "input" / "eval_data")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
     proc = subprocess.run(
-        [sys.executable, str(CODE_DIR / "evaluate.py")],
+        [sys.executable, str(CODE_DIR.parent / "pytorch_bsm" / "evaluate.py")],
         cwd=job,
         env={**env, "SAGEMAKER_BASE_DIR": str(job)},
         capture_output=True,

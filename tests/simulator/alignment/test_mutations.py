@@ -31,7 +31,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(
             REPO / "dockers" / docker,
             root / "dockers" / docker,
-            symlinks=True,  # xgboost_bsm links pytorch_bsm's processing scripts
             ignore=shutil.ignore_patterns("__pycache__"),
         )
     return root
@@ -45,7 +44,7 @@ def baseline(pristine: Path) -> set[tuple]:
 @pytest.fixture
 def copy(pristine: Path, tmp_path: Path) -> Path:
     root = tmp_path / "project"
-    shutil.copytree(pristine, root, symlinks=True)
+    shutil.copytree(pristine, root)
     return root
 
 

@@ -1,1 +1,0 @@
-../pytorch_bsm/evaluate.py
