@@ -14,6 +14,11 @@ Keys are exact URIs or ``fnmatch`` patterns; the first exact match wins, then
 the longest matching pattern. The file is looked up, first found wins:
 ``LocalSageMaker(images=...)`` (a path or a dict), ``$SMSIM_IMAGES``,
 ``<workspace>/images.json``.
+
+An image also decides what runs when a training request names no script: SageMaker's
+algorithm images run their built-in algorithm. :func:`builtin_algorithm` maps those
+images to smsim's stand-in entry points (``simulator/algorithms/``), run with the
+image's interpreter.
 """
 
 from __future__ import annotations
