@@ -3,6 +3,7 @@
 # Modules (under contracts/) each defining one built-in ScriptContract.
 BUILTIN_CONTRACT_MODULES: tuple[str, ...] = (
     "pytorch_train",
+    "xgboost_train",
     "tabular_preprocess",
     "model_evaluation",
 )

@@ -46,31 +46,36 @@ def run_demo(
     seed: int = 0,
     timeout: float = 1800,
     source_dir: Path | None = None,
+    dag_name: str = "bsm",
     log_sink: Callable[[str], None] | None = _quiet,
     say: Narrator | None = None,
     follow: Follower | None = None,
 ) -> dict[str, Any]:
     """Run the demo pipeline and return its result (what `smsim demo --json` prints).
 
-    ``source_dir`` replaces dockers/pytorch_bsm as the step code; ``log_sink`` gets
+    ``dag_name`` picks the DAG (``bsm``, or ``bsm-xgboost`` with the XGBoost trainer, whose
+    own hyperparameters then apply: ``epochs`` and ``model_class`` are PyTorch's);
+    ``source_dir`` replaces the DAG's step code; ``log_sink`` gets
     the jobs' log lines (default: none, they stay in the workspace's log files; None:
     LocalSageMaker's console sink); ``say``
     narrates; ``follow(sm, arn, timeout)`` waits for the execution (default: polls).
     """
     from simulator.datasets import write_dataset
-    from simulator.pipeline.build.assembly import assemble, iter_steps
+    from simulator.pipeline.build.assembly import assemble, dag_config, iter_steps
     from simulator.pipeline.build.config import make_config
-    from simulator.pipeline.build.dags import BSM
+    from simulator.pipeline.build.dags import get_dag
     from simulator.pipeline.build.step_code import upload_code
     from simulator.session import LocalSageMaker
 
     workspace = Path(workspace).expanduser().resolve()
-    overrides: dict[str, Any] = {
-        "hyperparameters": {"max_epochs": epochs, "model_class": model_class, "lr": 0.01}
-    }
+    dag = get_dag(dag_name)
+    overrides: dict[str, Any] = {}
+    if "hyperparameters" not in dag.config_defaults:  # the PyTorch trainer's
+        hps = {"max_epochs": epochs, "model_class": model_class, "lr": 0.01}
+        overrides["hyperparameters"] = hps
     if threshold is not None:
         overrides["auroc_threshold"] = threshold
-    config = make_config(overrides, what="demo options")
+    config = dag_config(dag, make_config(overrides, what="demo options"))
     tell: Narrator = say or (lambda text, detail: None)
     wait: Follower = follow or (lambda sm, arn, limit: watch_execution(sm, arn, timeout=limit))
 
@@ -84,11 +89,11 @@ def run_demo(
         tell(f"Synthesized {rows} BSM orders -> s3://{config.bucket}/{raw_key}", False)
 
         source = Path(source_dir) if source_dir else None
-        assembled = assemble(BSM, config, source_dir=source)
+        assembled = assemble(dag, config, source_dir=source)
         code = upload_code(sm.s3, assembled.code, source)
         n_steps = sum(1 for _ in iter_steps(assembled.definition))
         tell(
-            f"Assembled DAG {BSM.name!r} into a pipeline definition of {n_steps} steps; "
+            f"Assembled DAG {dag.name!r} into a pipeline definition of {n_steps} steps; "
             f"uploaded the step code ({len(code)} objects). Wiring by the resolver:",
             False,
         )
@@ -103,8 +108,10 @@ def run_demo(
         definition_path.write_text(assembled.to_json() + "\n")
 
         _create_or_update(sm, config, assembled.to_json())
-        params = [{"Name": "MaxEpochs", "Value": str(epochs)}]
-        params.append({"Name": BSM.gate.threshold_parameter, "Value": str(config.auroc_threshold)})
+        params = []
+        if "max_epochs" in config.hyperparameters:
+            params.append({"Name": "MaxEpochs", "Value": str(epochs)})
+        params.append({"Name": dag.gate.threshold_parameter, "Value": str(config.auroc_threshold)})
         started = sm.start_pipeline_execution(
             PipelineName=config.pipeline_name,
             PipelineExecutionDisplayName=f"demo-{int(time.time())}",
@@ -118,7 +125,7 @@ def run_demo(
         steps = sorted(list_steps(sm, arn), key=lambda s: s.get("StartTime") or 0)
         descriptions = {s["StepName"]: describe_step(sm, s) for s in steps}
         types = {s["Name"]: s["Type"] for s in iter_steps(assembled.definition)}
-        evaluation = _evaluation_report(sm, descriptions.get(BSM.gate.source_step), BSM.gate)
+        evaluation = _evaluation_report(sm, descriptions.get(dag.gate.source_step), dag.gate)
 
         return {
             "pipeline_name": config.pipeline_name,

@@ -14,6 +14,11 @@ Keys are exact URIs or ``fnmatch`` patterns; the first exact match wins, then
 the longest matching pattern. The file is looked up, first found wins:
 ``LocalSageMaker(images=...)`` (a path or a dict), ``$SMSIM_IMAGES``,
 ``<workspace>/images.json``.
+
+An image also decides what runs when a training request names no script: SageMaker's
+algorithm images run their built-in algorithm. :func:`builtin_algorithm` maps those
+images to smsim's stand-in entry points (``simulator/algorithms/``), run with the
+image's interpreter.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import Problem, ValidationError
@@ -101,3 +107,52 @@ class ImageMap:
                 ],
             )
         return str(path)
+
+
+# -- built-in algorithms --------------------------------------------------------------------
+@dataclass(frozen=True)
+class BuiltinAlgorithm:
+    """What an algorithm image runs when a request names no script (no sagemaker_program)."""
+
+    name: str
+    entry_point: Path  # a self-contained script, run as `<interpreter> <entry_point>`
+    # The algorithm's own metric definitions: SageMaker publishes them for its built-in
+    # algorithms and fills FinalMetricDataList from them without the request naming any.
+    metric_definitions: tuple[dict[str, str], ...]
+
+
+# A number, as the service's published XGBoost metric regexes capture it (the container's
+# own `(\S+)` would swallow the rest of the line after any metric but the last).
+_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+
+def _xgboost_metrics() -> tuple[dict[str, str], ...]:
+    # The sagemaker-xgboost container's metrics (algorithm_mode/metrics.py, developer
+    # guide "Tune an XGBoost model"): `<channel>:<metric>` matched on the CloudWatch text
+    # of the per-round line, where a tab shows as #011.
+    names = ("accuracy", "auc", "aucpr", "error", "f1", "logloss", "mae", "map", "merror")
+    names += ("mlogloss", "mse", "ndcg", "rmse", "precision", "recall")
+    return tuple(
+        {"Name": f"{channel}:{m}", "Regex": rf".*\[[0-9]+\].*#011{channel}-{m}:{_NUMBER}.*"}
+        for channel in ("train", "validation")
+        for m in names
+    )
+
+
+_ALGORITHMS_DIR = Path(__file__).resolve().parent / "algorithms"
+# Image URI patterns of SageMaker's own algorithm images (any account and region).
+BUILTIN_ALGORITHMS: dict[str, BuiltinAlgorithm] = {
+    "*.dkr.ecr.*.amazonaws.com*/sagemaker-xgboost:*": BuiltinAlgorithm(
+        "xgboost", _ALGORITHMS_DIR / "xgboost_algorithm.py", _xgboost_metrics()
+    ),
+}
+
+
+def builtin_algorithm(image_uri: str | None) -> BuiltinAlgorithm | None:
+    """The built-in algorithm an image runs without a script, or None for other images."""
+    if not image_uri:
+        return None
+    for pattern, algorithm in BUILTIN_ALGORITHMS.items():
+        if fnmatch.fnmatchcase(image_uri, pattern):
+            return algorithm
+    return None

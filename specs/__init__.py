@@ -4,6 +4,7 @@
 # specs.registry.default_registry() registers all of them.
 BUILTIN_SPEC_MODULES: tuple[str, ...] = (
     "pytorch_training",
+    "xgboost_training",
     "tabular_preprocessing",
     "model_evaluation",
     "create_model",

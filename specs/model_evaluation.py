@@ -23,7 +23,7 @@ MODEL_EVALUATION_SPEC = StepSpecification(
             logical_name="model_input",
             dependency_type=DependencyType.MODEL_ARTIFACTS,
             required=True,
-            compatible_sources=["PyTorchTraining", "XGBoostTraining", "TrainingStep"],
+            compatible_sources=["PyTorchTraining", "TrainingStep"],
             semantic_keywords=["model", "artifacts", "trained", "model_data", "model_output"],
             description="model.tar.gz of the training job",
         ),

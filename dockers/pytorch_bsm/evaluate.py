@@ -4,11 +4,15 @@ Runs as a SageMaker processing job (``python3 evaluate.py [--job_type testing]``
 Self-contained on purpose: the SageMaker SDK ships a processing script as a
 single file (``code=evaluate.py``), so this imports nothing from ``bsm/``.
 
-It scores with the exported ONNX graph (``model.onnx``) in ONNX Runtime, not
-with PyTorch: that is the artifact a deployment serves, and the processing
-image needs no torch. The features are encoded exactly as train.py encoded
-them, from ``preprocessor.json`` saved beside the model (tokenizer,
-imputation and scaling statistics, categorical vocabularies, label order).
+It scores either model type the BSM pipeline trains, found by what model.tar.gz holds:
+
+- PyTorch (train.py): the exported ONNX graph (``model.onnx``) in ONNX Runtime, not
+  PyTorch: that is the artifact a deployment serves, and the processing image needs no
+  torch; features encoded exactly as train.py encoded them, from ``preprocessor.json``
+  (tokenizer, imputation and scaling statistics, categorical vocabularies, label order);
+- XGBoost (dockers/xgboost_bsm/xgboost_train.py): ``xgboost-model`` with xgboost, features
+  encoded as xgb_bsm/features.py does, from its ``preprocessor.json``
+  (``"model_type": "xgboost"``: numeric fields, one-hot vocabularies, word vocabulary).
 
 - inputs: processing/input/model (model.tar.gz, as training uploaded it) and
   processing/input/eval_data (the test split: csv / tsv / parquet, any depth);
@@ -27,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import tarfile
 import tempfile
@@ -37,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # imported when scoring: a job failing on its input fails fast
-    import onnxruntime as ort
+    from collections.abc import Callable
 
 # --- Container paths (smsim sets SAGEMAKER_BASE_DIR for processing jobs too) ---
 BASE_DIR = os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")
@@ -52,20 +57,26 @@ ID_FIELD = os.environ.get("ID_FIELD", "order_id")
 LABEL_FIELD = os.environ.get("LABEL_FIELD", "label")
 
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+# xgboost_train.py's text features: words, without the BSM turn markup.
+WORD = re.compile(r"[a-z][a-z']*")
+MARKUP = {"bom", "eom", "buyer", "seller"}
 PAD_ID = 0
 BATCH = 512
 
 
 # --- Model -------------------------------------------------------------------------------
+MODEL_FILES = ("model.onnx", "xgboost-model")  # PyTorch's ONNX export, XGBoost's model
+
+
 def unpack_model(model_dir: str, work_dir: str) -> str:
-    """The directory holding model.onnx + preprocessor.json (model.tar.gz extracted)."""
+    """The directory holding the model + preprocessor.json (model.tar.gz extracted)."""
     for root, _dirs, files in os.walk(model_dir):
         if "model.tar.gz" in files:
             with tarfile.open(os.path.join(root, "model.tar.gz")) as archive:
                 # The "data" filter refuses absolute paths, links out of the tree, devices.
                 archive.extractall(work_dir, filter="data")
             return work_dir
-        if "model.onnx" in files and "preprocessor.json" in files:
+        if "preprocessor.json" in files and any(m in files for m in MODEL_FILES):
             return root  # an already extracted model dir
     raise FileNotFoundError(
         f"no model.tar.gz under {model_dir}; the model_input ProcessingInput should point "
@@ -73,20 +84,40 @@ def unpack_model(model_dir: str, work_dir: str) -> str:
     )
 
 
-def load_model(directory: str) -> tuple[dict, ort.InferenceSession]:
-    import onnxruntime as ort
-
-    for name in ("model.onnx", "preprocessor.json"):
-        if not os.path.exists(os.path.join(directory, name)):
-            raise FileNotFoundError(
-                f"{name} missing from model.tar.gz; train with export_onnx=true"
-            )
+def load_model(directory: str) -> tuple[dict, Callable[[pd.DataFrame], np.ndarray]]:
+    """The preprocessing state and a scorer: rows → class probabilities (N, C)."""
+    if not os.path.exists(os.path.join(directory, "preprocessor.json")):
+        raise FileNotFoundError("preprocessor.json missing from model.tar.gz")
     with open(os.path.join(directory, "preprocessor.json")) as handle:
         state = json.load(handle)
+    if state.get("model_type") == "xgboost":
+        return state, xgboost_scorer(directory, state)
+    import onnxruntime as ort
+
+    if not os.path.exists(os.path.join(directory, "model.onnx")):
+        raise FileNotFoundError("model.onnx missing from model.tar.gz; train with export_onnx=true")
     session = ort.InferenceSession(
         os.path.join(directory, "model.onnx"), providers=["CPUExecutionProvider"]
     )
-    return state, session
+    return state, lambda frame: predict(session, encode(frame, state))
+
+
+def xgboost_scorer(directory: str, state: dict) -> Callable[[pd.DataFrame], np.ndarray]:
+    import xgboost as xgb
+
+    path = os.path.join(directory, "xgboost-model")
+    if not os.path.exists(path):
+        raise FileNotFoundError("xgboost-model missing from model.tar.gz")
+    booster = xgb.Booster()
+    with open(path, "rb") as handle:
+        booster.load_model(bytearray(handle.read()))
+
+    def score(frame: pd.DataFrame) -> np.ndarray:
+        matrix = xgb.DMatrix(encode_xgboost(frame, state), feature_names=state["feature_names"])
+        positive = booster.predict(matrix).astype(np.float64)
+        return np.column_stack([1.0 - positive, positive])
+
+    return score
 
 
 # --- Data (the same encoding as bsm/data.py) -------------------------------------------
@@ -154,7 +185,48 @@ def encode(frame: pd.DataFrame, state: dict) -> dict[str, np.ndarray]:
     return {"input_ids": input_ids, "tab": tab, "cat": cat}
 
 
-def predict(session: ort.InferenceSession, features: dict[str, np.ndarray]) -> np.ndarray:
+def _words(text) -> list[str]:
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return []
+    return [w for w in WORD.findall(str(text).lower()) if w not in MARKUP]
+
+
+def encode_xgboost(frame: pd.DataFrame, state: dict) -> np.ndarray:
+    """The feature matrix exactly as xgboost_train.py built it (xgb_bsm/features.py)."""
+    wanted = [*state["numeric"], *state["categorical"]]
+    wanted += [state["text_name"]] if state["text_name"] else []
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"evaluation data lacks column(s) {missing} the model was trained on; columns "
+            f"present: {', '.join(map(str, frame.columns))}"
+        )
+    parts = [
+        pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float32)[:, None]
+        for c in state["numeric"]
+    ]
+    for column, values in state["categorical"].items():
+        index = {v: i for i, v in enumerate(values)}
+        onehot = np.zeros((len(frame), len(values)), dtype=np.float32)
+        for row, value in enumerate(frame[column]):
+            j = None if pd.isna(value) else index.get(str(value))
+            if j is not None:
+                onehot[row, j] = 1.0
+        parts.append(onehot)
+    if state["text_name"]:
+        index = {w: i for i, w in enumerate(state["vocabulary"])}
+        counts = np.zeros((len(frame), 1 + len(index)), dtype=np.float32)
+        for row, text in enumerate(frame[state["text_name"]]):
+            tokens = _words(text)
+            counts[row, 0] = len(tokens)
+            for w in tokens:
+                if w in index:
+                    counts[row, 1 + index[w]] += 1.0
+        parts.append(counts)
+    return np.hstack(parts).astype(np.float32)
+
+
+def predict(session, features: dict[str, np.ndarray]) -> np.ndarray:  # noqa: ANN001
     wanted = [i.name for i in session.get_inputs()]
     n = len(next(iter(features.values())))
     out = [
@@ -250,7 +322,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bsm-eval-") as work:
-        state, session = load_model(unpack_model(MODEL_INPUT_DIR, work))
+        state, score = load_model(unpack_model(MODEL_INPUT_DIR, work))
         frame = read_eval_data(EVAL_DATA_DIR)
         if LABEL_FIELD not in frame.columns:
             raise ValueError(
@@ -272,8 +344,9 @@ def main(argv: list[str]) -> None:
                 f"(known: {state['labels']})"
             )
         labels = np.array([index[v] for v in raw], dtype=np.int64)
-        probs = predict(session, encode(frame, state))
-    print(f"scored {len(frame)} rows with {state.get('model_class', 'model')}", flush=True)
+        probs = score(frame)
+    model_name = state.get("model_class") or state.get("model_type", "model")
+    print(f"scored {len(frame)} rows with {model_name}", flush=True)
 
     metrics = compute_metrics(labels, probs)
     if len(np.unique(labels)) < 2:
@@ -288,7 +361,7 @@ def main(argv: list[str]) -> None:
         "metrics": {k: {"value": json_number(v)} for k, v in metrics.items()},
         "job_type": args.job_type,
         "num_rows": len(frame),
-        "model_class": state.get("model_class"),
+        "model_class": model_name,
         "label_field": LABEL_FIELD,
         "classes": state["labels"],
     }

@@ -2,7 +2,8 @@
 
 Built-in (``smsim validate`` without PATH): the specs of
 ``specs.registry.default_registry()``, the contracts of
-``specs.registry.default_contracts()`` and the scripts in ``dockers/pytorch_bsm/``.
+``specs.registry.default_contracts()`` and the scripts in ``dockers/pytorch_bsm/`` and
+``dockers/xgboost_bsm/``.
 
 A user's project (``smsim validate PATH``) is laid out like ours::
 
@@ -60,6 +61,7 @@ from specs.base import SageMakerStepType, StepSpecification
 
 # Our own scripts: the source dir our jobs ship.
 BUILTIN_SCRIPTS_DIR = DEFAULT_SOURCE_DIR
+BUILTIN_SCRIPT_DIRS = (BUILTIN_SCRIPTS_DIR, BUILTIN_SCRIPTS_DIR.parent / "xgboost_bsm")
 _SKIPPED_MODULES = {"__init__", "base", "registry"}
 _KEEP_MODULES = {"contracts", "contracts.base", "specs", "specs.base", "specs.registry"}
 
@@ -91,7 +93,7 @@ class Project:
 
 
 def builtin_project(scripts_dir: Path | None = None) -> Project:
-    """Our own steps: the default registry, its contracts and dockers/pytorch_bsm."""
+    """Our own steps: the default registry, its contracts and dockers/{pytorch,xgboost}_bsm."""
     from specs.registry import default_contracts, default_registry
 
     project = Project(name="smsim built-in steps")
@@ -101,7 +103,7 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)
-    project.script_dirs = [scripts_dir] if scripts_dir else [BUILTIN_SCRIPTS_DIR]
+    project.script_dirs = [scripts_dir] if scripts_dir else list(BUILTIN_SCRIPT_DIRS)
     for spec in project.specs:
         _contract_metrics(project, spec)
     return project
@@ -135,6 +137,8 @@ def load_project(root: Path | str, scripts_dir: Path | None = None) -> Project:
                     _collect(project, package, path)
                 elif f"{package}.{path.stem}" in _KEEP_MODULES and path.stat().st_size:
                     project.problems.append(_shadowed(package, path))
+    for spec in project.specs:  # a module's METRIC_DEFINITIONS first, else the contract's
+        _contract_metrics(project, spec)
     if scripts_dir is not None:
         project.script_dirs = [Path(scripts_dir)]
     else:

@@ -84,7 +84,7 @@ class ExpressionEvaluator:
             return value
         if is_path_value(value):
             self.an.path_use(value, self.loc(node))
-        elif isinstance(value, str) and "=" in value and isinstance(node, ast.JoinedStr):
+        elif isinstance(value, str) and isinstance(node, ast.JoinedStr) and _metric_like(value):
             self.an.text(value, self.loc(node))
         return value
 
@@ -397,3 +397,9 @@ def _keyed_by_parameter(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[as
         if isinstance(key, ast.Name) and key.id in params:
             found.append(child)
     return found
+
+
+def _metric_like(text: str) -> bool:
+    """A line that may carry metrics: ``key=value`` (ours) or ``key:value`` (the XGBoost
+    images' ``[N]#011validation-auc:0.91``), matched later against MetricDefinitions."""
+    return "=" in text or ":" in text

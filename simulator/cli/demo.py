@@ -19,6 +19,7 @@ from simulator.cli.output import EXIT_FAILED, EXIT_OK, emit_json, err_console, f
 from simulator.cli.pipeline_progress import follow_execution
 from simulator.demo import run_demo
 from simulator.errors import SmsimError
+from simulator.pipeline.build.dags import dag_names
 
 
 def register(main: click.Group) -> None:
@@ -43,6 +44,14 @@ def register(main: click.Group) -> None:
     help="train.py model_class hyperparameter.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Data seed.")
+@click.option(
+    "--dag",
+    "dag_name",
+    type=click.Choice(list(dag_names())),
+    default="bsm",
+    show_default=True,
+    help="The DAG to run (bsm-xgboost: the XGBoost trainer; --epochs/--model-class then unused).",
+)
 @number_option(
     "--timeout",
     click.FloatRange(min=1),

@@ -73,6 +73,9 @@ class MetricParser:
         self._lock = threading.Lock()
 
     def feed(self, line: str) -> None:
+        # SageMaker matches the regexes on the CloudWatch text of a line, where a tab
+        # shows as #011 (the XGBoost images' own metric regexes rely on it).
+        line = line.replace("\t", "#011")
         for name, regex in self._compiled:
             match = regex.search(line)
             if not match:

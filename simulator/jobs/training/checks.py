@@ -17,6 +17,7 @@ from typing import Any
 from simulator.errors import Problem, UnsupportedFeature, ValidationError
 from simulator.hosts.launcher import MAX_METRICS
 from simulator.hosts.toolkit import Hyperparameters
+from simulator.images import builtin_algorithm
 from simulator.s3 import s3_uri_problems
 from simulator.shapes import validate_request
 
@@ -147,10 +148,13 @@ def _check_supported(request: dict[str, Any], algo: dict[str, Any], hps: Hyperpa
             )
     entrypoint = algo.get("ContainerEntrypoint")
     if not entrypoint and not hps.program:
+        if builtin_algorithm(algo.get("TrainingImage")) is not None:
+            return  # the image's built-in algorithm (simulator.algorithms) runs
         raise UnsupportedFeature(
             "no entry point: set the 'sagemaker_program' hyperparameter (with "
             "'sagemaker_submit_directory') or AlgorithmSpecification.ContainerEntrypoint; "
-            "smsim cannot run an image's built-in entry point"
+            "smsim runs no image's own entry point except its built-in algorithms' "
+            "(sagemaker-xgboost)"
         )
     if not entrypoint and not hps.submit_directory:
         raise UnsupportedFeature(

@@ -33,6 +33,7 @@ from simulator.hosts.layout import (
     write_training_config,
 )
 from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
+from simulator.images import builtin_algorithm
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
@@ -64,9 +65,18 @@ class TrainingRun(JobRun):
         self.toolkit: ToolkitEnvironment | None = None
         out = parse_s3_uri(self.request["OutputDataConfig"]["S3OutputPath"])
         self.output_prefix = out.join(self.name, "output")
-        self.metrics = MetricParser(
-            list(self.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", []))
+        algo = self.request.get("AlgorithmSpecification", {})
+        # No script and an algorithm image: the image's built-in algorithm runs (with its
+        # own metric definitions), as on the service.
+        self.builtin = (
+            builtin_algorithm(algo.get("TrainingImage"))
+            if not algo.get("ContainerEntrypoint") and not self.hps.program
+            else None
         )
+        definitions = list(algo.get("MetricDefinitions", []))
+        if self.builtin is not None:
+            definitions = definitions or list(self.builtin.metric_definitions)
+        self.metrics = MetricParser(definitions)
         self.checkpoint_sync: DirSync | None = None
         self.tensorboard_sync: DirSync | None = None
         self.started_at: dt.datetime | None = None
@@ -218,6 +228,8 @@ class TrainingRun(JobRun):
             return container_argv(
                 algo["ContainerEntrypoint"], algo.get("ContainerArguments", []), interpreter
             )
+        if self.builtin is not None:
+            return [interpreter, str(self.builtin.entry_point)]
         program = str(self.hps.program)
         user_args = self.toolkit.cmd_args()
         code = self.layout.code_dir

@@ -74,8 +74,8 @@ def assemble(
     Raises ValidationError (unknown spec, contract mismatch, a request that
     botocore's model rejects) or the resolver's UnresolvedDependencyError.
     """
-    config = config or PipelineConfig()
-    code = code or code_locations(config, source_dir)
+    config = dag_config(dag, config or PipelineConfig())
+    code = code or code_locations(config, source_dir, dag.training_source_dir)
     specs = _specs_for(dag, registry)
     wiring_specs, inline = _inline_dependencies(specs)
     resolutions = resolve_dag(wiring_specs, list(dag.edges))
@@ -84,6 +84,12 @@ def assemble(
     assembled.definition = _Builder(assembled).definition()
     check_definition(assembled.definition)
     return assembled
+
+
+def dag_config(dag: PipelineDAG, config: PipelineConfig) -> PipelineConfig:
+    """``config`` with the DAG's own defaults for every field the user did not set."""
+    unset = {k: v for k, v in dag.config_defaults.items() if k not in config.model_fields_set}
+    return config.model_copy(update=unset) if unset else config
 
 
 def _specs_for(dag: PipelineDAG, registry: Any) -> dict[str, StepSpecification]:

@@ -11,7 +11,9 @@ gated steps run, otherwise a Fail step ends the execution with a reason.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
 from simulator.errors import Problem, ValidationError
 
@@ -44,6 +46,12 @@ class PipelineDAG:
     # Sub-prefix a step reads from an upstream output (ModelEvaluation reads
     # <processed_data>/test), keyed by (step name, dependency logical name).
     input_subpaths: dict[tuple[str, str], str] = field(default_factory=dict)
+    # What this DAG's steps need other than the config's defaults (another trainer's
+    # hyperparameters and images): used for every PipelineConfig field the user left unset.
+    config_defaults: dict[str, Any] = field(default_factory=dict)
+    # The training step's code when it is not in the step code's source dir
+    # (dockers/pytorch_bsm by default, which keeps the processing scripts).
+    training_source_dir: Path | None = None
 
     def __post_init__(self) -> None:
         problems = self._problems()
@@ -164,7 +172,45 @@ BSM = PipelineDAG(
     input_subpaths={("ModelEvaluation", "processed_data"): "test"},
 )
 
-DAGS: dict[str, PipelineDAG] = {BSM.name: BSM}
+# The SageMaker XGBoost image: framework mode with sagemaker_program (our script), and the
+# serving image of the model it trains (it loads xgboost-model).
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+
+BSM_XGBOOST = replace(
+    BSM,
+    name="bsm-xgboost",
+    description=(
+        "BSM with the XGBoost trainer: preprocess -> train (XGBoost) -> evaluate -> if test "
+        "AUROC >= threshold create model + register it, else fail"
+    ),
+    steps={
+        "TabularPreprocessing": "TabularPreprocessing",
+        "XGBoostTraining": "XGBoostTraining",
+        "ModelEvaluation": "ModelEvaluation",
+        "CreateBSMModel": "PyTorchModel",  # CreateModel: the spec names no framework
+        "RegisterBSMModel": "RegisterModel",
+    },
+    edges=(
+        ("TabularPreprocessing", "XGBoostTraining"),
+        ("XGBoostTraining", "ModelEvaluation"),
+        ("TabularPreprocessing", "ModelEvaluation"),
+        ("XGBoostTraining", "CreateBSMModel"),
+        ("XGBoostTraining", "RegisterBSMModel"),
+        ("ModelEvaluation", "RegisterBSMModel"),
+    ),
+    config_defaults={
+        "pipeline_name": "BsmXgboostPipeline",
+        "model_package_group": "BsmXgboostModels",
+        "hyperparameters": {"num_round": 100, "eta": 0.15, "early_stopping_rounds": 15},
+        "training_image_uri": XGBOOST_IMAGE,
+        "inference_image_uri": XGBOOST_IMAGE,
+    },
+    # xgboost_train.py and its xgb_bsm/ package; the processing steps keep the scripts of
+    # dockers/pytorch_bsm (evaluate.py scores either model type).
+    training_source_dir=Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm",
+)
+
+DAGS: dict[str, PipelineDAG] = {BSM.name: BSM, BSM_XGBOOST.name: BSM_XGBOOST}
 
 
 def get_dag(name: str) -> PipelineDAG:

@@ -27,18 +27,26 @@ class CodeLocations:
 
     processing_prefix: str  # holds preprocess.py, evaluate.py and bsm/ (ends with "/")
     sourcedir: str  # sourcedir.tar.gz for the training job (sagemaker_submit_directory)
+    # The training code when it is not the source dir (another trainer's, e.g.
+    # dockers/xgboost_bsm): what sourcedir.tar.gz is packed from.
+    training_dir: Path | None = None
 
 
-def code_locations(config: PipelineConfig, source_dir: Path | None = None) -> CodeLocations:
+def code_locations(
+    config: PipelineConfig, source_dir: Path | None = None, training_dir: Path | None = None
+) -> CodeLocations:
     """Content-addressed code URIs under the config's code prefix (new code → new key)."""
     source_dir = _source(source_dir)
     digest = hashlib.sha256()
-    for path in code_files(source_dir):
-        digest.update(path.relative_to(source_dir).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    for root, tag in ((source_dir, ""), (training_dir, "training/")):
+        for path in code_files(root) if root is not None else []:
+            digest.update((tag + path.relative_to(root).as_posix()).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     base = f"{config.code_prefix_uri}/{digest.hexdigest()[:16]}"
     return CodeLocations(
-        processing_prefix=f"{base}/processing/", sourcedir=f"{base}/sourcedir.tar.gz"
+        processing_prefix=f"{base}/processing/",
+        sourcedir=f"{base}/sourcedir.tar.gz",
+        training_dir=training_dir,
     )
 
 
@@ -47,7 +55,7 @@ def code_objects(
 ) -> Iterator[tuple[str, bytes]]:
     """Every code object the definition names: (S3 URI, bytes), the archive first."""
     source_dir = _source(source_dir)
-    yield locations.sourcedir, sourcedir_tarball(source_dir)
+    yield locations.sourcedir, sourcedir_tarball(locations.training_dir or source_dir)
     for path in code_files(source_dir):
         rel = path.relative_to(source_dir).as_posix()
         yield locations.processing_prefix + rel, path.read_bytes()

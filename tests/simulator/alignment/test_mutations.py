@@ -27,11 +27,12 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for path in (REPO / package).glob("*.py"):
             if path.name not in _SKIP:
                 shutil.copy(path, root / package / path.name)
-    shutil.copytree(
-        REPO / "dockers" / "pytorch_bsm",
-        root / "dockers" / "pytorch_bsm",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for docker in ("pytorch_bsm", "xgboost_bsm"):
+        shutil.copytree(
+            REPO / "dockers" / docker,
+            root / "dockers" / docker,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     return root
 
 
