@@ -11,11 +11,8 @@ a v3 user must (``PipelineSession`` for pipeline steps).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 BSM = ROOT / "dockers" / "pytorch_bsm"
@@ -39,26 +36,6 @@ SageMaker:
         DefaultS3Bucket: {BUCKET}
       TelemetryOptOut: true
 """
-
-
-def missing_simulator_parts() -> list[str]:
-    """What smsim must have before v3's ModelTrainer can run unmodified (issue #11, req. 4).
-
-    - ModelTrainer's constructor (and its bucket check) calls IAM SimulatePrincipalPolicy
-      on the role; moto answers HTTP 500 and the SDK raises ResponseParserError.
-    - Its job runs ``/bin/bash -c "chmod +x /opt/ml/input/data/sm_drivers/sm_train.sh
-      && …"``: the container path inside a shell string.
-    """
-    missing = []
-    if importlib.util.find_spec("simulator.endpoint") is None:
-        missing.append("IAM SimulatePrincipalPolicy/GetRole answered (simulator.endpoint)")
-    if importlib.util.find_spec("simulator.hosts.namespace") is None:
-        missing.append("/opt/ml seen by shell strings (simulator.hosts.namespace)")
-    return missing
-
-
-MISSING = missing_simulator_parts()
-needs_v3_support = pytest.mark.skipif(bool(MISSING), reason="smsim lacks: " + "; ".join(MISSING))
 
 
 def metric_definitions() -> list[Any]:

@@ -26,10 +26,9 @@ from tests.e2e.sdk3.common import (  # noqa: E402
     ROLE,
     TRAINING_IMAGE,
     metric_definitions,
-    needs_v3_support,
 )
 
-pytestmark = [pytest.mark.sdk(3), needs_v3_support]
+pytestmark = pytest.mark.sdk(3)
 HYPERPARAMETERS = {"max_epochs": 2, "model_class": "multimodal_cnn", "lr": 0.01}
 
 

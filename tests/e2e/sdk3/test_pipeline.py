@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("sagemaker")
 
-from tests.e2e.sdk3.common import BUCKET, ROLE, build_pipeline, needs_v3_support, upload_raw_data  # noqa: E402
+from tests.e2e.sdk3.common import BUCKET, ROLE, build_pipeline, upload_raw_data  # noqa: E402
 
-pytestmark = [pytest.mark.sdk(3), needs_v3_support]
+pytestmark = pytest.mark.sdk(3)
 NAME = "SdkV3Pipeline"
 
 
