@@ -38,7 +38,7 @@ install: $(STAMP)
 install-sdk3: $(STAMP3)
 
 # The whole suite under SDK v2, then the SDK-facing tests again under SDK v3.
-# The two venvs install side by side (pip mostly waits on unpacking; ~35% faster).
+# The two venvs install side by side (-j2: one pip process per core).
 test:
 	$(MAKE) -j2 $(STAMP) $(STAMP3)
 	$(BIN)/ruff check .
