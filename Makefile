@@ -5,8 +5,14 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# A second venv with the SageMaker Python SDK v3: `make test` runs the SDK-facing
+# tests (marker `sdk`) there again. Same pins as .venv except the SDK's own
+# (constraints-sdk3.txt says why two files).
+VENV3   := .venv-sdk3
+BIN3    := $(VENV3)/bin
+STAMP3  := $(VENV3)/.installed
 
-.PHONY: install test demo lint bench clean
+.PHONY: install install-sdk3 test test-sdk3 demo lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -17,11 +23,30 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+$(BIN3)/python:
+	$(PY) -m venv $(VENV3)
+	$(BIN3)/pip install -q --upgrade pip
+
+# constraints.txt minus its SDK v2 pins (sagemaker, sagemaker-core), plus the v3 layer.
+$(STAMP3): $(BIN3)/python pyproject.toml constraints.txt constraints-sdk3.txt
+	grep -v -E '^sagemaker(-core)?==' constraints.txt > $(VENV3)/constraints-shared.txt
+	$(BIN3)/pip install -q -c $(VENV3)/constraints-shared.txt -c constraints-sdk3.txt -e '.[sdk3]'
+	touch $(STAMP3)
+
 install: $(STAMP)
 
-test: $(STAMP)
+install-sdk3: $(STAMP3)
+
+# The whole suite under SDK v2, then the SDK-facing tests again under SDK v3.
+# The two venvs install side by side (-j2: one pip process per core).
+test:
+	$(MAKE) -j2 $(STAMP) $(STAMP3)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadscope -q
+	$(BIN3)/python -m pytest -n 2 --dist loadscope -q -m sdk
+
+test-sdk3: $(STAMP3)
+	$(BIN3)/python -m pytest -n 2 --dist loadscope -q -m sdk
 
 demo: $(STAMP)
 	$(BIN)/smsim demo --workspace .smsim/demo

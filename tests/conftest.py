@@ -8,10 +8,17 @@
 * ``bucket``, ``put_s3(key, body)``, ``make_sourcedir_tar(files)``: S3 helpers.
 * ``upload_code``: write a script into a source dir, tar it and upload it as
   ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
+
+SDK majors: a test that drives smsim through the SageMaker Python SDK is marked
+``@pytest.mark.sdk`` (any major), ``sdk(2)`` or ``sdk(3)`` (written against one major's
+API). ``make test`` runs everything in .venv (SDK v2), then ``-m sdk`` in .venv-sdk3
+(SDK v3); a test for the other major is skipped with the reason, as is an SDK test
+where no SDK is installed.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import tarfile
@@ -24,6 +31,36 @@ import pytest
 BUCKET = "smsim-test-bucket"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+
+
+SDK_VENV = {2: ".venv (make install)", 3: ".venv-sdk3 (make install-sdk3)"}
+
+
+def installed_sdk_major() -> int | None:
+    """The major version of the installed ``sagemaker`` distribution, None if absent."""
+    try:
+        return int(importlib.metadata.version("sagemaker").split(".")[0])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    major = installed_sdk_major()
+    for item in items:
+        marker = item.get_closest_marker("sdk")
+        if marker is None:
+            continue
+        wanted = marker.args[0] if marker.args else None
+        if major is None:
+            where = SDK_VENV.get(wanted, ".venv or .venv-sdk3")
+            item.add_marker(pytest.mark.skip(reason=f"needs the SageMaker Python SDK: {where}"))
+        elif wanted is not None and wanted != major:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"written against SDK v{wanted}'s API, this venv has v{major}; "
+                    f"`make test` runs it in {SDK_VENV[wanted]}"
+                )
+            )
 
 
 class LogCollector:

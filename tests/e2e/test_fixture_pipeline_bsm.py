@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 sagemaker = pytest.importorskip("sagemaker")  # the test-only extra: its repack files
+# The repack script files of v2's sagemaker.workflow._utils.
+pytestmark = pytest.mark.sdk(2)
 
 from simulator.datasets import write_dataset  # noqa: E402
 from simulator.pipeline.run.definition import PipelineDefinition  # noqa: E402

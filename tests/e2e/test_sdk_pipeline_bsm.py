@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 sagemaker = pytest.importorskip("sagemaker")  # the test-only extra
+# v2's sagemaker.workflow; the v3 pipeline counterpart is tests/e2e/sdk3/.
+pytestmark = pytest.mark.sdk(2)
 
 from simulator.datasets import write_dataset  # noqa: E402
 from simulator.session import LocalSageMaker  # noqa: E402

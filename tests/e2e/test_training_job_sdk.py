@@ -14,6 +14,8 @@ import boto3
 import pytest
 
 sagemaker = pytest.importorskip("sagemaker")
+# v2's PyTorch estimator; the v3 ModelTrainer counterpart is tests/e2e/sdk3/.
+pytestmark = pytest.mark.sdk(2)
 
 SCRIPT = """
 import argparse, os
