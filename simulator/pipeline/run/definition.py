@@ -123,6 +123,9 @@ class Step:
     display_name: str | None = None
     description: str | None = None
     location: str = ""  # where the step sits in the document, e.g. "Steps[3].Arguments.IfSteps[0]"
+    # The step's CacheConfig ({"Enabled", "ExpireAfter"}) and RetryPolicies, as written.
+    cache_config: dict[str, Any] | None = None
+    retry_policies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def job_arguments(self) -> dict[str, Any]:
@@ -388,6 +391,10 @@ def _parse_steps(
             display_name=item.get("DisplayName"),
             description=item.get("Description"),
             location=loc,
+            cache_config=item.get("CacheConfig")
+            if isinstance(item.get("CacheConfig"), dict)
+            else None,
+            retry_policies=[r for r in item.get("RetryPolicies") or [] if isinstance(r, dict)],
         )
         steps[name] = step
         names.append(name)

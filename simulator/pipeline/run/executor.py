@@ -26,10 +26,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from simulator.errors import PropertyPathError, SmsimError
+from simulator.faults import FaultPlan, InjectedServiceError
+from simulator.pipeline.run.cache import cache_key, caching_enabled, expire_after, find_source
 from simulator.pipeline.run.conditions import evaluate_conditions
 from simulator.pipeline.run.definition import BRANCHES, Step
 from simulator.pipeline.run.expressions import ExpressionError, evaluate
 from simulator.pipeline.run.records import ExecutionRecord, StepRecord, job_name, utcnow
+from simulator.pipeline.run.retry import RetryState, type_of_client_error, type_of_job_failure
 from simulator.properties import resolve_property_path
 
 # Job statuses that end a wait, and the step status each one gives.
@@ -42,19 +45,34 @@ _UNFINISHED_STEP_STATUS = ("Starting", "Executing", "Stopping")
 class StepFailed(SmsimError):
     """A step ended Failed (its reason) or Stopped."""
 
-    def __init__(self, reason: str, status: str = "Failed") -> None:
+    def __init__(
+        self, reason: str, status: str = "Failed", exception_type: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        # The retry policies' name for this failure (None: never retried, e.g. a script error).
+        self.exception_type = exception_type
 
 
 class PipelineExecutor:
     """Runs one ExecutionRecord's definition to its end (call :meth:`run` in a thread)."""
 
-    def __init__(self, sm: Any, record: ExecutionRecord, *, poll_interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        sm: Any,
+        record: ExecutionRecord,
+        *,
+        poll_interval: float = 0.25,
+        history: Callable[[], list[ExecutionRecord]] | None = None,
+        faults: FaultPlan | None = None,
+    ) -> None:
         self.sm = sm
         self.record = record
         self.poll_interval = poll_interval
+        # The pipeline's executions, where a cached step finds the run it reuses.
+        self.history = history
+        self.faults = faults or FaultPlan()
         self._skipped: set[str] = set()
         self._order = record.definition.topological_order()
         self._deps = {name: record.definition.dependencies(name) for name in self._order}
@@ -89,6 +107,7 @@ class PipelineExecutor:
     def _schedule(self) -> None:
         record = self.record
         workers = max(1, min(record.parallelism, len(self._order)))
+        queued: list[str] = []  # ready, listed Starting, waiting for a free slot
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsim-step") as pool:
             running: dict[Future[None], str] = {}
             while True:
@@ -96,10 +115,12 @@ class PipelineExecutor:
                     halted = record.stop_requested.is_set() or any(
                         s.status in ("Failed", "Stopped") for s in record.steps.values()
                     )
-                    ready = [] if halted else self._ready_steps(set(running.values()))
-                    # MaxParallelExecutionSteps: a step starts only when a slot is free.
-                    ready = ready[: max(0, workers - len(running))]
-                    for name in ready:
+                    if halted:
+                        # Queued steps never start: they leave the listing as on the service.
+                        for name in queued:
+                            record.steps.pop(name, None)
+                        queued.clear()
+                    for name in [] if halted else self._ready_steps(set(running.values())):
                         step = record.definition.steps[name]
                         record.steps[name] = StepRecord(
                             name=name,
@@ -107,9 +128,12 @@ class PipelineExecutor:
                             display_name=step.display_name,
                             step_description=step.description,
                         )
-                    if ready:
-                        record.changed()
-                for name in ready:
+                        queued.append(name)
+                    # MaxParallelExecutionSteps: a step starts only when a slot is free.
+                    launch = queued[: max(0, workers - len(running))]
+                    del queued[: len(launch)]
+                    record.changed()
+                for name in launch:
                     running[pool.submit(self._run_step, name)] = name
                 if not running:
                     return
@@ -162,25 +186,44 @@ class PipelineExecutor:
                 rec.status, rec.end_time = "Stopped", utcnow()
                 record.changed()
                 return
-            rec.status = "Executing"
+            rec.status, rec.start_time = "Executing", utcnow()
             record.changed()
-        try:
-            runner = getattr(self, f"_run_{step.type.lower()}")
-            runner(step, rec)
-            status, reason = "Succeeded", None
-        except StepFailed as exc:
-            status, reason = exc.status, exc.reason
-        except (ExpressionError, PropertyPathError) as exc:
-            status, reason = "Failed", f"cannot evaluate the step's Arguments: {exc}"
-        except SmsimError as exc:
-            status, reason = "Failed", str(exc)
-        except Exception as exc:  # a client error from moto or boto3: the step fails with it
-            status, reason = "Failed", f"{type(exc).__name__}: {exc}"
+        retry = RetryState(step.retry_policies)
+        while True:
+            status, reason, exception_type = self._attempt(step, rec)
+            if status != "Failed" or record.stop_requested.is_set():
+                break
+            delay = retry.delay_before_retry(exception_type)
+            if delay is None:
+                break
+            # RetryPolicies: the step runs again after the policy's interval, in Executing.
+            if record.stop_requested.wait(delay):
+                status, reason = "Stopped", None
+                break
+            with record.lock:
+                rec.attempts += 1
+                rec.failure_reason = None
+                record.changed()
         with record.lock:
             rec.status = status
             rec.failure_reason = reason[:_MAX_STEP_FAILURE] if reason else None
             rec.end_time = utcnow()
             record.changed()
+
+    def _attempt(self, step: Step, rec: StepRecord) -> tuple[str, str | None, str | None]:
+        """One attempt of a step: (status, failure reason, retry exception type)."""
+        try:
+            runner = getattr(self, f"_run_{step.type.lower()}")
+            runner(step, rec)
+            return "Succeeded", None, None
+        except StepFailed as exc:
+            return exc.status, exc.reason, exc.exception_type
+        except (ExpressionError, PropertyPathError) as exc:
+            return "Failed", f"cannot evaluate the step's Arguments: {exc}", None
+        except SmsimError as exc:
+            return "Failed", str(exc), None
+        except Exception as exc:  # a client error from moto or boto3: the step fails with it
+            return "Failed", f"{type(exc).__name__}: {exc}", type_of_client_error(exc)
 
     def _evaluate(self, step: Step, current_job: str | None = None) -> Any:
         ctx = _Context(self, step, current_job)
@@ -190,7 +233,10 @@ class PipelineExecutor:
         name = self._job_name(step, "TrainingJobName")
         request = dict(self._evaluate(step, name))
         request["TrainingJobName"] = name
+        if self._reuse_cached(step, rec, request):
+            return
         rec.job_name, rec.arguments = name, request
+        self._inject(step, rec, name, "CreateTrainingJob")
         resp = self.sm.create_training_job(**request)
         rec.job = self.sm.job_record("training", name)  # the step refers to its job's record
         self._set_metadata(rec, "TrainingJob", resp["TrainingJobArn"])
@@ -205,7 +251,10 @@ class PipelineExecutor:
         name = self._job_name(step, "ProcessingJobName")
         request = dict(self._evaluate(step, name))
         request["ProcessingJobName"] = name
+        if self._reuse_cached(step, rec, request):
+            return
         rec.job_name, rec.arguments = name, request
+        self._inject(step, rec, name, "CreateProcessingJob")
         resp = self.sm.create_processing_job(**request)
         rec.job = self.sm.job_record("processing", name)
         self._set_metadata(rec, "ProcessingJob", resp["ProcessingJobArn"])
@@ -260,6 +309,49 @@ class PipelineExecutor:
         # A Fail step ends the execution as Failed with its message (SageMaker FailStep).
         raise StepFailed(message or "Fail step reached")
 
+    # ----------------------------------------------------------------- caching, faults
+
+    def _reuse_cached(self, step: Step, rec: StepRecord, request: dict[str, Any]) -> bool:
+        """CacheConfig: take the latest reusable run's results instead of running a job."""
+        if not caching_enabled(step.type, step.cache_config):
+            return False
+        key = cache_key(step.type, request)
+        rec.cache_key = key
+        if self.history is None:
+            return False
+        found = find_source(
+            self.history(),
+            self.record.execution_arn,
+            step.name,
+            key,
+            expire_after(step.cache_config),
+            utcnow(),
+        )
+        if found is None or found[1].description is None:
+            return False  # no run to reuse, or its job is gone from the workspace
+        source_execution, source = found
+        with self.record.lock:
+            rec.cache_source = source_execution.execution_arn
+            rec.job, rec.own_description = source.job, source.own_description
+            rec.job_name, rec.metadata = source.job_name, dict(source.metadata)
+            files = source_execution.property_files.get(step.name)
+            if files:
+                self.record.property_files[step.name] = dict(files)
+            self.record.changed()
+        return True
+
+    def _inject(self, step: Step, rec: StepRecord, name: str, operation: str) -> None:
+        """A planned service error for this attempt of the step (simulator.faults)."""
+        fault = self.faults.for_step(self.record.pipeline_name, step.name, rec.attempts)
+        if fault is None:
+            return
+        if fault.strikes == "create":
+            raise InjectedServiceError(fault.kind, fault.message, operation)
+        # The job fails while its instances are provisioned, before any script runs.
+        raise StepFailed(
+            f"{name} failed: {fault.message}", exception_type=(type_of_job_failure(fault.message))
+        )
+
     # ----------------------------------------------------------------- helpers
 
     def _job_name(self, step: Step, member: str) -> str:
@@ -292,7 +384,8 @@ class PipelineExecutor:
         if status == "Failed":
             reason = desc.get("FailureReason") or desc.get("ExitMessage") or "job failed"
             raise StepFailed(
-                f"{desc.get(status_key.replace('Status', 'Name'), '')} failed: {reason}".strip()
+                f"{desc.get(status_key.replace('Status', 'Name'), '')} failed: {reason}".strip(),
+                exception_type=type_of_job_failure(desc.get("FailureReason")),
             )
         if status == "Stopped":
             raise StepFailed("job stopped", status="Stopped")

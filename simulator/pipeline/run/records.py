@@ -171,6 +171,11 @@ def load_executions(
             own = directory / "steps" / name / "describe.json"
             if own.is_file():
                 step.own_description = read_json(own)
+            cache = directory / "steps" / name / "cache.json"
+            if cache.is_file():
+                step.cache_key = read_json(cache).get("CacheKey")
+            for doc in sorted((directory / "property_files" / name).glob("*.json")):
+                record.property_files.setdefault(name, {})[doc.stem] = read_json(doc)
             record.steps[name] = step
         if record.status in ("Executing", "Stopping"):
             record.status = "Failed"
@@ -200,6 +205,9 @@ class StepRecord:
     display_name: str | None = None
     step_description: str | None = None
     arguments: Any = None  # the evaluated Arguments sent to SageMaker
+    attempts: int = 1  # AttemptCount: 1 + the retries its RetryPolicies granted
+    cache_key: str | None = None  # digest of its cache-key attributes (caching on)
+    cache_source: str | None = None  # CacheHitResult.SourcePipelineExecutionArn
 
     @property
     def description(self) -> dict[str, Any] | None:
@@ -225,6 +233,8 @@ class StepRecord:
             metadata=item.get("Metadata", {}),
             display_name=item.get("StepDisplayName"),
             step_description=item.get("StepDescription"),
+            attempts=int(item.get("AttemptCount", 1)),
+            cache_source=(item.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
         )
 
     def job_arn(self) -> tuple[str, str] | None:
@@ -241,9 +251,11 @@ class StepRecord:
             "StepName": self.name,
             "StartTime": self.start_time,
             "StepStatus": self.status,
-            "AttemptCount": 1,
+            "AttemptCount": self.attempts,
             "Metadata": self.metadata,
         }
+        if self.cache_source is not None:
+            item["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_source}
         if self.display_name:
             item["StepDisplayName"] = self.display_name
         if self.step_description:
@@ -309,6 +321,8 @@ def write_execution(root: Path, record: ExecutionRecord, description: dict[str, 
             write_json(root / "steps" / step.name / "arguments.json", step.arguments)
         if step.own_description is not None:
             write_json(root / "steps" / step.name / "describe.json", step.own_description)
+        if step.cache_key is not None:
+            write_json(root / "steps" / step.name / "cache.json", {"CacheKey": step.cache_key})
     for step_name, files in record.property_files.items():
         for name, doc in files.items():
             write_json(root / "property_files" / step_name / f"{name}.json", doc)

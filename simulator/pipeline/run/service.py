@@ -31,6 +31,8 @@ from simulator.errors import (
     UnsupportedFeature,
     ValidationError,
 )
+from simulator.faults import FaultPlan
+from simulator.pipeline.run.cache import check_cache_config
 from simulator.pipeline.run.definition import SUPPORTED_STEP_TYPES, PipelineDefinition
 from simulator.pipeline.run.executor import PipelineExecutor
 from simulator.pipeline.run.expressions import ExpressionError, evaluate, to_string
@@ -45,6 +47,7 @@ from simulator.pipeline.run.records import (
     write_execution,
     write_json,
 )
+from simulator.pipeline.run.retry import check_retry_policies
 from simulator.pipeline.run.validate import validate_definition
 from simulator.shapes import validate_request, validate_response
 
@@ -59,6 +62,8 @@ class PipelineService:
         self._pipelines: dict[str, PipelineRecord] = {}
         self._executions: dict[str, ExecutionRecord] = {}
         self._lock = threading.RLock()
+        # Service errors to inject into steps (simulator.faults; $SMSIM_FAULTS by default).
+        self.faults = FaultPlan.coerce(None)
 
     def load(self) -> int:
         """The pipelines and executions an earlier server recorded; how many executions."""
@@ -228,7 +233,9 @@ class PipelineService:
             self._executions[record.execution_arn] = record
         self._persist(record)
         self._save(pipeline)
-        executor = PipelineExecutor(self.sm, record)
+        executor = PipelineExecutor(
+            self.sm, record, history=lambda: list(pipeline.executions), faults=self.faults
+        )
         thread = threading.Thread(
             target=executor.run, name=f"smsim-pipeline-{execution_id}", daemon=True
         )
@@ -411,6 +418,13 @@ class PipelineService:
         report = validate_definition(text)
         if report.definition is not None:
             _refuse_unsupported(report.definition)
+            problems = []
+            for step in report.definition.steps.values():
+                raw = _raw_step(report.definition.document, step.location)
+                problems += check_cache_config(step.location, step.name, raw.get("CacheConfig"))
+                problems += check_retry_policies(step.location, step.name, raw.get("RetryPolicies"))
+            if problems:
+                raise ValidationError("pipeline definition", problems)
         report.raise_for_problems()
 
     def _describe(self, r: ExecutionRecord) -> dict[str, Any]:
@@ -477,6 +491,16 @@ def _refuse_unsupported(definition: PipelineDefinition) -> None:
             f"smsim cannot run these steps: {listed}; it runs step types "
             f"{', '.join(SUPPORTED_STEP_TYPES)}. Nothing was run."
         )
+
+
+def _raw_step(document: dict[str, Any], location: str) -> dict[str, Any]:
+    """The step object at ``location`` ("Steps[2].Arguments.IfSteps[0]") of the document."""
+    node: Any = document
+    for part in location.replace("[", ".[").split("."):
+        if not part:
+            continue
+        node = node[int(part[1:-1])] if part.startswith("[") else node.get(part, {})
+    return node if isinstance(node, dict) else {}
 
 
 def _parallelism(request: dict[str, Any], pipeline: PipelineRecord) -> int:
