@@ -284,6 +284,8 @@ def _step_json(s: dict[str, Any], types: dict[str, str], names: dict[str, str]) 
         "end_time": s.get("EndTime"),
         "failure_reason": s.get("FailureReason"),
         "metadata": s.get("Metadata", {}),
+        "attempts": s.get("AttemptCount", 1),
+        "cache_hit_source": (s.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
     }
 
 
@@ -301,7 +303,10 @@ def _print_steps(
             types.get(s["StepName"], "?"),
             s["StepStatus"],
             step_duration(s),
-            s.get("FailureReason") or names.get(s["StepName"]) or _detail(s.get("Metadata", {})),
+            engine_note(s)
+            + (
+                s.get("FailureReason") or names.get(s["StepName"]) or _detail(s.get("Metadata", {}))
+            ),
         )
         for s in steps
     ]
@@ -319,6 +324,15 @@ def _print_steps(
         console.print(f"[dim]…- stands for {job_prefix} in job and model names[/dim]")
     if exec_dir:
         console.print(f"[dim]Records (descriptions, arguments): {exec_dir}[/dim]", highlight=False)
+
+
+def engine_note(step: dict[str, Any]) -> str:
+    """ "cached from <execution id>; " / "3 attempts; ": what the engine did beyond one run."""
+    source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+    if source:
+        return f"cached from {source.rsplit('/', 1)[-1]}; "
+    attempts = step.get("AttemptCount", 1)
+    return f"{attempts} attempts; " if attempts > 1 else ""
 
 
 def _detail(metadata: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ _PIPELINE_OPS = (
     "StopPipelineExecution",
     "DescribePipelineDefinitionForExecution",
     "ListPipelineParametersForExecution",
+    "RetryPipelineExecution",
 )
 
 

@@ -76,6 +76,18 @@ class PipelineExecutor:
         self._skipped: set[str] = set()
         self._order = record.definition.topological_order()
         self._deps = {name: record.definition.dependencies(name) for name in self._order}
+        # SelectiveExecutionConfig: only these steps run; the others' results are borrowed
+        # from the source execution (record.borrowed).
+        self._selected = record.selected_steps
+        # A resumed execution (RetryPipelineExecution): the branches its finished
+        # conditions did not take stay skipped.
+        for rec in record.steps.values():
+            outcome = (rec.metadata.get("Condition") or {}).get("Outcome")
+            if rec.status == "Succeeded" and outcome in ("True", "False"):
+                taken = "IfSteps" if outcome == "True" else "ElseSteps"
+                for branch in BRANCHES:
+                    if branch != taken:
+                        self._skipped.update(record.definition.branch_descendants(rec.name, branch))
 
     # ----------------------------------------------------------------- scheduling
 
@@ -155,11 +167,14 @@ class PipelineExecutor:
                     self._skipped.add(name)
                     changed = True
         ready = []
+        borrowed = self.record.borrowed
         for name in self._order:
             if name in steps or name in self._skipped or name in running:
                 continue
+            if self._selected is not None and name not in self._selected:
+                continue
             deps = self._deps[name]
-            if all(d in steps and steps[d].status == "Succeeded" for d in deps):
+            if all((d in steps and steps[d].status == "Succeeded") or d in borrowed for d in deps):
                 ready.append(name)
         return ready
 
@@ -472,7 +487,7 @@ class _Context:
         return values[name]
 
     def step_property(self, step: str, path: str) -> Any:
-        rec = self.record.steps.get(step)
+        rec = self.record.steps.get(step) or self.record.borrowed.get(step)
         if rec is None or rec.status != "Succeeded":
             state = "has not run" if rec is None else f"is {rec.status}"
             raise ExpressionError(f"Steps.{step}.{path}: step {step!r} {state} in this execution")

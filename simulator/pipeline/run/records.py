@@ -160,6 +160,7 @@ def load_executions(
                     "MaxParallelExecutionSteps", DEFAULT_PARALLELISM
                 )
             ),
+            selective_config=desc.get("SelectiveExecutionConfig"),
         )
         for item in steps:
             name = item["StepName"]
@@ -286,6 +287,11 @@ class ExecutionRecord:
     parallelism: int = DEFAULT_PARALLELISM
     steps: dict[str, StepRecord] = field(default_factory=dict)
     property_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # step → name → doc
+    # SelectiveExecutionConfig as given; the steps it selects (None: every step runs) and
+    # the source execution's records of the others, which later steps read.
+    selective_config: dict[str, Any] | None = None
+    selected_steps: set[str] | None = None
+    borrowed: dict[str, StepRecord] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)

@@ -42,7 +42,13 @@ open("/opt/ml/processing/out/done.txt", "w").write("ok")
 """
 # Attempt 1 of step "Train" of pipeline "retried" meets a capacity error; so does the
 # failing script's step, which must not be retried for it (its own error is a script's).
-FAULTS = [{"kind": "CapacityError", "step": "Train", "pipeline": "retried", "attempt": 1}]
+# Step "B" of "resumed" and step "A" of "refused" meet an internal error once, with no
+# retry policy: their executions fail.
+FAULTS = [
+    {"kind": "CapacityError", "step": "Train", "pipeline": "retried", "attempt": 1},
+    {"kind": "InternalServerError", "step": "B", "pipeline": "resumed"},
+    {"kind": "InternalServerError", "step": "A", "pipeline": "refused"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +114,9 @@ def training_pipeline(sm: LocalSageMaker, code: Path, name: str, lr: float) -> A
     return Pipeline(name=name, steps=[step], sagemaker_session=sess)
 
 
-def processing_step(sm: LocalSageMaker, code: Path, name: str, **kwargs: Any) -> Any:
+def processing_step(
+    sm: LocalSageMaker, code: Path, name: str, inputs: list | None = None, **kwargs: Any
+) -> Any:
     from sagemaker.processing import ProcessingOutput, ScriptProcessor
     from sagemaker.workflow.steps import ProcessingStep
 
@@ -123,6 +131,7 @@ def processing_step(sm: LocalSageMaker, code: Path, name: str, **kwargs: Any) ->
     )
     args = processor.run(
         code=str(code / "process.py"),
+        inputs=inputs,
         outputs=[ProcessingOutput(output_name="out", source="/opt/ml/processing/out")],
     )
     return ProcessingStep(name, step_args=args, **kwargs)
@@ -132,9 +141,7 @@ def run(sm: LocalSageMaker, pipeline: Any, **start: Any) -> tuple[dict, dict[str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipeline.upsert(role_arn=ROLE)
-    arn = sm.start_pipeline_execution(PipelineName=pipeline.name, **start)[
-        "PipelineExecutionArn"
-    ]
+    arn = sm.start_pipeline_execution(PipelineName=pipeline.name, **start)["PipelineExecutionArn"]
     desc = sm.wait_for_pipeline_execution(arn, timeout=300)
     steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
     return desc, {s["StepName"]: s for s in steps}
@@ -226,3 +233,79 @@ def test_max_parallel_execution_steps_2_over_6_independent_steps(
     spans = [(s["StartTime"], s["EndTime"]) for s in steps.values()]
     most = max(sum(1 for a, b in spans if a <= start < b) for start, _ in spans)
     assert most == 2
+
+
+def two_step_pipeline(sm: LocalSageMaker, code: Path, name: str) -> Any:
+    """A → B, B reading A's output location (a property reference)."""
+    from sagemaker.processing import ProcessingInput
+    from sagemaker.workflow.pipeline import Pipeline
+
+    a = processing_step(sm, code, "A")
+    out = a.properties.ProcessingOutputConfig.Outputs["out"].S3Output.S3Uri
+    b = processing_step(
+        sm, code, "B", inputs=[ProcessingInput(source=out, destination="/opt/ml/processing/in")]
+    )
+    return Pipeline(name=name, steps=[a, b], sagemaker_session=session(sm))
+
+
+def test_retry_pipeline_execution_resumes_from_the_failed_step(
+    sm: LocalSageMaker, code: Path
+) -> None:
+    from sagemaker.workflow.selective_execution_config import SelectiveExecutionConfig
+
+    pipeline = two_step_pipeline(sm, code, "resumed")
+    failed, steps = run(sm, pipeline)
+    assert failed["PipelineExecutionStatus"] == "Failed"
+    assert "InternalServerError" in steps["B"]["FailureReason"]
+    arn = failed["PipelineExecutionArn"]
+
+    assert sm.retry_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionArn"] == arn
+    desc = sm.wait_for_pipeline_execution(arn, timeout=300)
+    assert desc["PipelineExecutionStatus"] == "Succeeded"
+    resumed = {
+        s["StepName"]: s
+        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+            "PipelineExecutionSteps"
+        ]
+    }
+    assert resumed["A"]["Metadata"] == steps["A"]["Metadata"]  # A did not run again
+    assert resumed["B"]["StepStatus"] == "Succeeded"
+
+    # Selective execution of B alone: A's properties come from the source execution.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        execution = pipeline.start(
+            selective_execution_config=SelectiveExecutionConfig(
+                source_pipeline_execution_arn=arn, selected_steps=["B"]
+            )
+        )
+    desc = sm.wait_for_pipeline_execution(execution.arn, timeout=300)
+    assert desc["PipelineExecutionStatus"] == "Succeeded"
+    assert desc["SelectiveExecutionConfig"]["SourcePipelineExecutionArn"] == arn
+    listed = sm.list_pipeline_execution_steps(PipelineExecutionArn=execution.arn)
+    only = listed["PipelineExecutionSteps"]
+    assert [s["StepName"] for s in only] == ["B"]
+    b_job = only[0]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    b_desc = next(d for n, d in sm.stored_descriptions("processing").items() if n.lower() == b_job)
+    a_job = steps["A"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
+    source_uri = b_desc["ProcessingInputs"][-1]["S3Input"]["S3Uri"]
+    a_desc = next(d for n, d in sm.stored_descriptions("processing").items() if n.lower() == a_job)
+    assert source_uri == a_desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+
+
+def test_selective_execution_is_refused_when_an_upstream_step_did_not_succeed(
+    sm: LocalSageMaker, code: Path
+) -> None:
+    pipeline = two_step_pipeline(sm, code, "refused")
+    failed, _ = run(sm, pipeline)
+    assert failed["PipelineExecutionStatus"] == "Failed"
+    with pytest.raises(sm.exceptions.ClientError) as err:
+        sm.start_pipeline_execution(
+            PipelineName="refused",
+            SelectiveExecutionConfig={
+                "SourcePipelineExecutionArn": failed["PipelineExecutionArn"],
+                "SelectedSteps": [{"StepName": "B"}],
+            },
+        )
+    message = str(err.value)
+    assert "ValidationException" in message and "'A'" in message
