@@ -27,12 +27,12 @@ SUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "RegisterModel",
     "Condition",
     "Fail",
+    "Lambda",
 )
 # Step types of SageMaker Pipelines smsim recognises but does not run.
 KNOWN_UNSUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Transform",
     "Tuning",
-    "Lambda",
     "Callback",
     "EMR",
     "EMRServerless",
@@ -126,6 +126,8 @@ class Step:
     # The step's CacheConfig ({"Enabled", "ExpireAfter"}) and RetryPolicies, as written.
     cache_config: dict[str, Any] | None = None
     retry_policies: list[dict[str, Any]] = field(default_factory=list)
+    # The step object as written (FunctionArn, OutputParameters, SqsQueueUrl, … live there).
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def job_arguments(self) -> dict[str, Any]:
@@ -395,6 +397,7 @@ def _parse_steps(
             if isinstance(item.get("CacheConfig"), dict)
             else None,
             retry_policies=[r for r in item.get("RetryPolicies") or [] if isinstance(r, dict)],
+            raw=item,
         )
         steps[name] = step
         names.append(name)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -27,6 +28,7 @@ from typing import Any
 
 from simulator.errors import PropertyPathError, SmsimError
 from simulator.faults import FaultPlan, InjectedServiceError
+from simulator.pipeline.run import lambda_step
 from simulator.pipeline.run.cache import cache_key, caching_enabled, expire_after, find_source
 from simulator.pipeline.run.conditions import evaluate_conditions
 from simulator.pipeline.run.definition import BRANCHES, Step
@@ -40,6 +42,7 @@ _TERMINAL_JOB_STATUS = {"Completed": "Succeeded", "Failed": "Failed", "Stopped":
 _MAX_STEP_FAILURE = 1024  # botocore FailureReason max length
 _MAX_EXECUTION_FAILURE = 1300  # botocore PipelineExecutionFailureReason max length
 _UNFINISHED_STEP_STATUS = ("Starting", "Executing", "Stopping")
+_OUTPUT_PARAMETER = re.compile(r"""OutputParameters\[['"]([^'"]+)['"]\]""")
 
 
 class StepFailed(SmsimError):
@@ -315,6 +318,31 @@ class PipelineExecutor:
                         self.record.definition.branch_descendants(step.name, branch)
                     )
 
+    def _run_lambda(self, step: Step, rec: StepRecord) -> None:
+        """The function's handler, run locally on the step's inputs (lambda_step)."""
+        arn = step.raw.get("FunctionArn")
+        event = self._evaluate(step)
+        rec.arguments = event
+        result, _logs = lambda_step.invoke(
+            getattr(self.sm, "account_id", "123456789012"),
+            getattr(self.sm, "region", "us-east-1"),
+            str(arn),
+            event,
+            self.sm.aws.env() if hasattr(self.sm, "aws") else {},
+        )
+        outputs = lambda_step.output_parameters(result, step.raw.get("OutputParameters") or [])
+        with self.record.lock:
+            rec.outputs = outputs
+            rec.metadata = {
+                "Lambda": {
+                    "Arn": str(arn),
+                    "OutputParameters": [
+                        {"Name": k, "Value": v if isinstance(v, str) else json.dumps(v)}
+                        for k, v in outputs.items()
+                    ],
+                }
+            }
+
     def _run_fail(self, step: Step, rec: StepRecord) -> None:
         ctx = _Context(self, step, None)
         message = evaluate(step.arguments.get("ErrorMessage", ""), ctx)
@@ -491,6 +519,14 @@ class _Context:
         if rec is None or rec.status != "Succeeded":
             state = "has not run" if rec is None else f"is {rec.status}"
             raise ExpressionError(f"Steps.{step}.{path}: step {step!r} {state} in this execution")
+        if rec.outputs is not None:  # Lambda / Callback: Steps.<name>.OutputParameters['x']
+            match = _OUTPUT_PARAMETER.fullmatch(path)
+            if match is None or match.group(1) not in rec.outputs:
+                raise ExpressionError(
+                    f"Steps.{step}.{path}: a {rec.type} step has OutputParameters "
+                    f"{sorted(rec.outputs)}"
+                )
+            return rec.outputs[match.group(1)]
         if rec.description is None:
             raise ExpressionError(
                 f"Steps.{step}.{path}: step {step!r} ({rec.type}) has no properties"

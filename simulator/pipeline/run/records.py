@@ -206,6 +206,7 @@ class StepRecord:
     display_name: str | None = None
     step_description: str | None = None
     arguments: Any = None  # the evaluated Arguments sent to SageMaker
+    outputs: dict[str, Any] | None = None  # a Lambda/Callback step's OutputParameters
     attempts: int = 1  # AttemptCount: 1 + the retries its RetryPolicies granted
     cache_key: str | None = None  # digest of its cache-key attributes (caching on)
     cache_source: str | None = None  # CacheHitResult.SourcePipelineExecutionArn
@@ -235,6 +236,7 @@ class StepRecord:
             display_name=item.get("StepDisplayName"),
             step_description=item.get("StepDescription"),
             attempts=int(item.get("AttemptCount", 1)),
+            outputs=_outputs_from_metadata(item.get("Metadata", {})),
             cache_source=(item.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
         )
 
@@ -266,6 +268,15 @@ class StepRecord:
         if self.failure_reason:
             item["FailureReason"] = self.failure_reason
         return item
+
+
+def _outputs_from_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """A recorded Lambda/Callback step's OutputParameters (values as listed: strings)."""
+    for key in ("Lambda", "Callback"):
+        params = (metadata.get(key) or {}).get("OutputParameters")
+        if params is not None:
+            return {p["Name"]: p["Value"] for p in params}
+    return None
 
 
 @dataclass

@@ -372,6 +372,18 @@ class _Checker:
                 "Std:JsonGet's PropertyFile, not a plain Get",
             )
             return None
+        if target.type in ("Lambda", "Callback"):
+            # Their properties are the OutputParameters they declare.
+            declared = [o.get("OutputName") for o in target.raw.get("OutputParameters") or []]
+            match = re.fullmatch(r"""\.?OutputParameters\[['"]([^'"]+)['"]\]""", rest)
+            if match is None or match.group(1) not in declared:
+                self.problem(
+                    sname,
+                    path,
+                    f"Get {ref!r}: {target.type} step {name!r} has OutputParameters {declared}",
+                    f"use Steps.{name}.OutputParameters['<name>'] with a declared name",
+                )
+            return None
         if target.type not in STEP_OPERATIONS:
             self.problem(
                 sname,

@@ -288,7 +288,11 @@ def test_retry_pipeline_execution_resumes_from_the_failed_step(
     b_job = only[0]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
     b_desc = next(d for n, d in sm.stored_descriptions("processing").items() if n.lower() == b_job)
     a_job = steps["A"]["Metadata"]["ProcessingJob"]["Arn"].rsplit("/", 1)[1]
-    source_uri = b_desc["ProcessingInputs"][-1]["S3Input"]["S3Uri"]
+    source_uri = next(
+        i["S3Input"]["S3Uri"]
+        for i in b_desc["ProcessingInputs"]
+        if i["S3Input"]["LocalPath"] == "/opt/ml/processing/in"
+    )
     a_desc = next(d for n, d in sm.stored_descriptions("processing").items() if n.lower() == a_job)
     assert source_uri == a_desc["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
 

@@ -1,0 +1,145 @@
+"""A Lambda step built by the SageMaker Python SDK (v2): the function is created in the
+simulator's AWS with boto3 and a zip; its handler runs locally, without Docker, and its
+returned dict's OutputParameters feed a Condition."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+sagemaker = pytest.importorskip("sagemaker")  # the test-only extra
+
+from simulator.session import LocalSageMaker  # noqa: E402
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+HANDLER = """
+def handler(event, context):
+    score = float(event["score"])
+    print("scoring", score)
+    return {"verdict": "go" if score > 0.5 else "stop", "doubled": score * 2}
+"""
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSageMaker]:
+    with LocalSageMaker(workspace=tmp_path_factory.mktemp("lambda-ws"), log_sink=print) as s:
+        s.s3.create_bucket(Bucket="lambda-bucket")
+        yield s
+
+
+@pytest.fixture(scope="module")
+def function_arn(sm: LocalSageMaker) -> str:
+    import boto3
+
+    # Lambda needs a role it can assume, as on AWS.
+    trust = json.dumps(
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ]
+        }
+    )
+    role = boto3.client("iam", region_name=sm.region).create_role(
+        RoleName="gate-role", AssumeRolePolicyDocument=trust
+    )["Role"]["Arn"]
+    client = boto3.client("lambda", region_name=sm.region)
+    return client.create_function(
+        FunctionName="score-gate",
+        Runtime="python3.11",
+        Role=role,
+        Handler="gate.handler",
+        Code={"ZipFile": _zip({"gate.py": HANDLER})},
+    )["FunctionArn"]
+
+
+def pipeline(sm: LocalSageMaker, arn: str) -> Any:
+    import boto3
+    from sagemaker.lambda_helper import Lambda
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionEquals
+    from sagemaker.workflow.fail_step import FailStep
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
+    from sagemaker.workflow.parameters import ParameterFloat
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    session = PipelineSession(
+        boto_session=boto3.Session(region_name=sm.region),
+        default_bucket="lambda-bucket",
+        sagemaker_config={
+            "SchemaVersion": "1.0",
+            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+        },
+    )
+    score = ParameterFloat("Score", default_value=0.9)
+    verdict = LambdaOutput("verdict", LambdaOutputTypeEnum.String)
+    doubled = LambdaOutput("doubled", LambdaOutputTypeEnum.Float)
+    gate = LambdaStep(
+        "Gate",
+        lambda_func=Lambda(function_arn=arn, session=session),
+        inputs={"score": score},
+        outputs=[verdict, doubled],
+    )
+    check = ConditionStep(
+        "Check",
+        conditions=[ConditionEquals(left=gate.properties.Outputs["verdict"], right="go")],
+        if_steps=[],
+        else_steps=[
+            FailStep(
+                "Stop",
+                error_message=Join(
+                    on=" ", values=["doubled score", gate.properties.Outputs["doubled"]]
+                ),
+            )
+        ],
+    )
+    return Pipeline("gated", parameters=[score], steps=[gate, check], sagemaker_session=session)
+
+
+def run(sm: LocalSageMaker, **params: str) -> tuple[dict, dict]:
+    arn = sm.start_pipeline_execution(
+        PipelineName="gated",
+        PipelineParameters=[{"Name": k, "Value": v} for k, v in params.items()],
+    )["PipelineExecutionArn"]
+    desc = sm.wait_for_pipeline_execution(arn, timeout=120)
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    return desc, {s["StepName"]: s for s in steps}
+
+
+def test_a_lambda_steps_output_feeds_a_condition(sm: LocalSageMaker, function_arn: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline(sm, function_arn).upsert(role_arn=ROLE)
+
+    desc, steps = run(sm)
+    assert desc["PipelineExecutionStatus"] == "Succeeded"
+    assert steps["Check"]["Metadata"]["Condition"]["Outcome"] == "True"
+    outputs = {
+        p["Name"]: p["Value"] for p in steps["Gate"]["Metadata"]["Lambda"]["OutputParameters"]
+    }
+    assert outputs["verdict"] == "go"
+
+    desc, steps = run(sm, Score="0.25")
+    assert desc["PipelineExecutionStatus"] == "Failed"
+    assert steps["Check"]["Metadata"]["Condition"]["Outcome"] == "False"
+    assert steps["Stop"]["StepStatus"] == "Failed"
+    assert "doubled score 0.5" in desc["FailureReason"]
