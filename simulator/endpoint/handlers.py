@@ -32,6 +32,8 @@ _PIPELINE_OPS = (
     "DescribePipelineDefinitionForExecution",
     "ListPipelineParametersForExecution",
     "RetryPipelineExecution",
+    "SendPipelineExecutionStepSuccess",
+    "SendPipelineExecutionStepFailure",
 )
 
 

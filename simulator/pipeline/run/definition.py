@@ -28,12 +28,12 @@ SUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Condition",
     "Fail",
     "Lambda",
+    "Callback",
 )
 # Step types of SageMaker Pipelines smsim recognises but does not run.
 KNOWN_UNSUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Transform",
     "Tuning",
-    "Callback",
     "EMR",
     "EMRServerless",
     "ClarifyCheck",

@@ -30,6 +30,7 @@ from simulator.errors import PropertyPathError, SmsimError
 from simulator.faults import FaultPlan, InjectedServiceError
 from simulator.pipeline.run import lambda_step
 from simulator.pipeline.run.cache import cache_key, caching_enabled, expire_after, find_source
+from simulator.pipeline.run.callback import DEFAULT_TIMEOUT_SECONDS, CallbackRegistry, typed_outputs
 from simulator.pipeline.run.conditions import evaluate_conditions
 from simulator.pipeline.run.definition import BRANCHES, Step
 from simulator.pipeline.run.expressions import ExpressionError, evaluate
@@ -69,6 +70,7 @@ class PipelineExecutor:
         poll_interval: float = 0.25,
         history: Callable[[], list[ExecutionRecord]] | None = None,
         faults: FaultPlan | None = None,
+        callbacks: CallbackRegistry | None = None,
     ) -> None:
         self.sm = sm
         self.record = record
@@ -76,6 +78,7 @@ class PipelineExecutor:
         # The pipeline's executions, where a cached step finds the run it reuses.
         self.history = history
         self.faults = faults or FaultPlan()
+        self.callbacks = callbacks or CallbackRegistry()
         self._skipped: set[str] = set()
         self._order = record.definition.topological_order()
         self._deps = {name: record.definition.dependencies(name) for name in self._order}
@@ -342,6 +345,39 @@ class PipelineExecutor:
                     ],
                 }
             }
+
+    def _run_callback(self, step: Step, rec: StepRecord) -> None:
+        """Send the token to the step's queue, then wait for SendPipelineExecutionStep*."""
+        url = str(step.raw.get("SqsQueueUrl"))
+        arguments = self._evaluate(step)
+        rec.arguments = arguments
+        waiting = self.callbacks.open(self.record.execution_arn)
+        try:
+            body = {
+                "token": waiting.token,
+                "pipelineExecutionArn": self.record.execution_arn,
+                "arguments": arguments,
+                "status": "Executing",
+            }
+            self.sm.aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))
+            with self.record.lock:
+                rec.metadata = {"Callback": {"CallbackToken": waiting.token, "SqsQueueUrl": url}}
+                self.record.changed()
+            deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
+            while not waiting.answered.wait(self.poll_interval):
+                if self.record.stop_requested.is_set():
+                    raise StepFailed("execution stopped", status="Stopped")
+                if time.monotonic() > deadline:
+                    raise StepFailed("the Callback step got no answer within 7 days")
+        finally:
+            self.callbacks.close(waiting.token)
+        if waiting.failure_reason is not None:
+            raise StepFailed(waiting.failure_reason)
+        outputs = typed_outputs(waiting.outputs or [], step.raw.get("OutputParameters") or [])
+        with self.record.lock:
+            rec.outputs = outputs
+            rec.metadata["Callback"]["OutputParameters"] = waiting.outputs or []
+            self.record.changed()
 
     def _run_fail(self, step: Step, rec: StepRecord) -> None:
         ctx = _Context(self, step, None)

@@ -33,6 +33,7 @@ from simulator.errors import (
 )
 from simulator.faults import FaultPlan
 from simulator.pipeline.run.cache import check_cache_config
+from simulator.pipeline.run.callback import CallbackRegistry
 from simulator.pipeline.run.definition import (
     SUPPORTED_STEP_TYPES,
     PipelineDefinition,
@@ -68,6 +69,7 @@ class PipelineService:
         self._lock = threading.RLock()
         # Service errors to inject into steps (simulator.faults; $SMSIM_FAULTS by default).
         self.faults = FaultPlan.coerce(None)
+        self.callbacks = CallbackRegistry()  # tokens of waiting Callback steps
 
     def load(self) -> int:
         """The pipelines and executions an earlier server recorded; how many executions."""
@@ -275,9 +277,32 @@ class PipelineService:
             "RetryPipelineExecution", {"PipelineExecutionArn": record.execution_arn}
         )
 
+    def send_pipeline_execution_step_success(self, **request: Any) -> dict[str, Any]:
+        """A Callback step's answer: it succeeds with these output parameters."""
+        request.setdefault("ClientRequestToken", str(uuid.uuid4()))
+        validate_request("SendPipelineExecutionStepSuccess", request)
+        arn = self.callbacks.answer(
+            request["CallbackToken"], outputs=request.get("OutputParameters", [])
+        )
+        return self._respond("SendPipelineExecutionStepSuccess", {"PipelineExecutionArn": arn})
+
+    def send_pipeline_execution_step_failure(self, **request: Any) -> dict[str, Any]:
+        """A Callback step's answer: it fails with this reason."""
+        request.setdefault("ClientRequestToken", str(uuid.uuid4()))
+        validate_request("SendPipelineExecutionStepFailure", request)
+        arn = self.callbacks.answer(
+            request["CallbackToken"],
+            failure=request.get("FailureReason") or "the callback reported a failure",
+        )
+        return self._respond("SendPipelineExecutionStepFailure", {"PipelineExecutionArn": arn})
+
     def _launch(self, pipeline: PipelineRecord, record: ExecutionRecord) -> None:
         executor = PipelineExecutor(
-            self.sm, record, history=lambda: list(pipeline.executions), faults=self.faults
+            self.sm,
+            record,
+            history=lambda: list(pipeline.executions),
+            faults=self.faults,
+            callbacks=self.callbacks,
         )
         thread = threading.Thread(
             target=executor.run, name=f"smsim-pipeline-{record.execution_id}", daemon=True

@@ -1,6 +1,7 @@
-"""A Lambda step built by the SageMaker Python SDK (v2): the function is created in the
-simulator's AWS with boto3 and a zip; its handler runs locally, without Docker, and its
-returned dict's OutputParameters feed a Condition."""
+"""A Lambda step and a Callback step built by the SageMaker Python SDK (v2). The function
+is created in the simulator's AWS with boto3 and a zip; its handler runs locally, without
+Docker, and its returned dict's OutputParameters feed a Condition. The Callback's token
+goes to moto's SQS and is answered from another thread through boto3."""
 
 from __future__ import annotations
 
@@ -70,8 +71,21 @@ def function_arn(sm: LocalSageMaker) -> str:
     )["FunctionArn"]
 
 
-def pipeline(sm: LocalSageMaker, arn: str) -> Any:
+def _session(sm: LocalSageMaker) -> Any:
     import boto3
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    return PipelineSession(
+        boto_session=boto3.Session(region_name=sm.region),
+        default_bucket="lambda-bucket",
+        sagemaker_config={
+            "SchemaVersion": "1.0",
+            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+        },
+    )
+
+
+def pipeline(sm: LocalSageMaker, arn: str) -> Any:
     from sagemaker.lambda_helper import Lambda
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionEquals
@@ -80,16 +94,8 @@ def pipeline(sm: LocalSageMaker, arn: str) -> Any:
     from sagemaker.workflow.lambda_step import LambdaOutput, LambdaOutputTypeEnum, LambdaStep
     from sagemaker.workflow.parameters import ParameterFloat
     from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
 
-    session = PipelineSession(
-        boto_session=boto3.Session(region_name=sm.region),
-        default_bucket="lambda-bucket",
-        sagemaker_config={
-            "SchemaVersion": "1.0",
-            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-        },
-    )
+    session = _session(sm)
     score = ParameterFloat("Score", default_value=0.9)
     verdict = LambdaOutput("verdict", LambdaOutputTypeEnum.String)
     doubled = LambdaOutput("doubled", LambdaOutputTypeEnum.Float)
@@ -143,3 +149,87 @@ def test_a_lambda_steps_output_feeds_a_condition(sm: LocalSageMaker, function_ar
     assert steps["Check"]["Metadata"]["Condition"]["Outcome"] == "False"
     assert steps["Stop"]["StepStatus"] == "Failed"
     assert "doubled score 0.5" in desc["FailureReason"]
+
+
+def callback_pipeline(sm: LocalSageMaker, queue_url: str) -> Any:
+    from sagemaker.workflow.callback_step import (
+        CallbackOutput,
+        CallbackOutputTypeEnum,
+        CallbackStep,
+    )
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionEquals
+    from sagemaker.workflow.fail_step import FailStep
+    from sagemaker.workflow.pipeline import Pipeline
+
+    approval = CallbackStep(
+        "Approval",
+        sqs_queue_url=queue_url,
+        inputs={"model": "m-1"},
+        outputs=[CallbackOutput("decision", CallbackOutputTypeEnum.String)],
+    )
+    check = ConditionStep(
+        "Approved",
+        conditions=[ConditionEquals(left=approval.properties.Outputs["decision"], right="yes")],
+        if_steps=[],
+        else_steps=[FailStep("Rejected", error_message="rejected")],
+    )
+    return Pipeline("approval", steps=[approval, check], sagemaker_session=_session(sm))
+
+
+def _answer(sm: LocalSageMaker, queue_url: str, succeed: bool, box: list) -> None:
+    """Another party: reads the token from the queue and answers through boto3."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=sm.region)
+    client = boto3.client("sagemaker", region_name=sm.region)
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+        if got:
+            break
+    body = json.loads(got[0]["Body"])
+    box.append(body)
+    if succeed:
+        client.send_pipeline_execution_step_success(
+            CallbackToken=body["token"], OutputParameters=[{"Name": "decision", "Value": "yes"}]
+        )
+    else:
+        client.send_pipeline_execution_step_failure(
+            CallbackToken=body["token"], FailureReason="reviewer said no"
+        )
+
+
+@pytest.mark.parametrize("succeed", [True, False])
+def test_a_callback_step_is_answered_from_another_thread(sm: LocalSageMaker, succeed: bool) -> None:
+    import threading
+
+    import boto3
+
+    queue_url = boto3.client("sqs", region_name=sm.region).create_queue(
+        QueueName=f"approvals-{succeed}"
+    )["QueueUrl"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        callback_pipeline(sm, queue_url).upsert(role_arn=ROLE)
+    box: list = []
+    answerer = threading.Thread(target=_answer, args=(sm, queue_url, succeed, box), daemon=True)
+    answerer.start()
+    arn = sm.start_pipeline_execution(PipelineName="approval")["PipelineExecutionArn"]
+    desc = sm.wait_for_pipeline_execution(arn, timeout=120)
+    answerer.join(10)
+    steps = {
+        s["StepName"]: s
+        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+            "PipelineExecutionSteps"
+        ]
+    }
+    assert box[0]["pipelineExecutionArn"] == arn and box[0]["arguments"] == {"model": "m-1"}
+    assert steps["Approval"]["Metadata"]["Callback"]["CallbackToken"] == box[0]["token"]
+    if succeed:
+        assert desc["PipelineExecutionStatus"] == "Succeeded"
+        assert steps["Approved"]["Metadata"]["Condition"]["Outcome"] == "True"
+    else:
+        assert desc["PipelineExecutionStatus"] == "Failed"
+        assert steps["Approval"]["StepStatus"] == "Failed"
+        assert steps["Approval"]["FailureReason"] == "reviewer said no"
+        assert "Approved" not in steps
