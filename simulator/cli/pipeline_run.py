@@ -88,6 +88,8 @@ def _print_report(path: str, report: DefinitionReport) -> None:
                 when = f"{s['condition']} {'true' if s['branch'] == 'IfSteps' else 'false'}"
             table.add_row(s["name"], s["type"], "\n".join(after) or "-", when)
         console.print(table)
+    for note in report.ignored:
+        console.print(f"[yellow]{path}: {note}[/yellow]", highlight=False)
     if report.ok:
         console.print(f"[green]{path}: valid[/green]", highlight=False)
         return
@@ -244,6 +246,8 @@ def _check_before_running(
     report = validate_definition(text)
     if report.definition is None and _unreadable_document(report):
         _unusable(f"{path}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
+    for note in [] if as_json else report.ignored:
+        err_console.print(f"[yellow]{escape(path)}: {escape(note)}[/yellow]", highlight=False)
     if not report.ok:
         message = f"{path}: {len(report.problems)} problem(s) in the definition; nothing was run"
         if report.unsupported:

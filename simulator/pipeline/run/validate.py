@@ -60,6 +60,10 @@ _PARAMETER_TYPES = {
 }
 
 
+# The top-level keys smsim acts on; others (SDK v3's MlflowConfig, …) are reported ignored.
+_TOP_LEVEL_KEYS = ("Version", "Metadata", "Parameters", "Steps", "PipelineExperimentConfig")
+
+
 @dataclass(frozen=True)
 class DefinitionProblem:
     """One problem: the step (None for pipeline-level), the path inside it, what and the fix."""
@@ -86,6 +90,8 @@ class DefinitionReport:
     steps: list[dict[str, Any]] = field(default_factory=list)  # name, type, depends_on, branch
     parameters: list[dict[str, Any]] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)  # "Name (Type)"
+    # Top-level keys smsim accepts but does not act on (SDK v3's MlflowConfig, …).
+    ignored: list[str] = field(default_factory=list)
     definition: PipelineDefinition | None = None
 
     @property
@@ -97,6 +103,7 @@ class DefinitionReport:
             "valid": self.ok,
             "problems": [p.to_dict() for p in self.problems],
             "unsupported_steps": self.unsupported,
+            "ignored": self.ignored,
             "parameters": self.parameters,
             "steps": self.steps,
         }
@@ -166,6 +173,11 @@ class _Checker:
                 }
             )
             self._check_step(step)
+        self.report.ignored = [
+            f"{key}: accepted, not acted on by smsim"
+            for key in defn.document
+            if key not in _TOP_LEVEL_KEYS
+        ]
         config = defn.document.get("PipelineExperimentConfig")
         if config is not None:
             self._check_values(

@@ -121,14 +121,14 @@ def test_run_with_parameters_and_uploads(tmp_path: Path) -> None:
 
 def test_run_refuses_unsupported_steps_before_running(tmp_path: Path) -> None:
     doc = gate_definition()
-    doc["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
+    doc["Steps"].append({"Name": "Notify", "Type": "EMR", "Arguments": {}})
     definition = tmp_path / "lambda.json"
     definition.write_text(json.dumps(doc))
     result = invoke(
         "pipeline", "run", str(definition), "--workspace", str(tmp_path / "ws"), "--json"
     )
     assert result.exit_code == 2
-    assert "Notify (Lambda)" in json.loads(result.stdout)["error"]
+    assert "Notify (EMR)" in json.loads(result.stdout)["error"]
     assert not (tmp_path / "ws" / "pipelines").exists()
 
 
