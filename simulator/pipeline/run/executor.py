@@ -67,7 +67,7 @@ class PipelineExecutor:
         sm: Any,
         record: ExecutionRecord,
         *,
-        poll_interval: float = 0.25,
+        poll_interval: float = 0.1,
         history: Callable[[], list[ExecutionRecord]] | None = None,
         faults: FaultPlan | None = None,
         callbacks: CallbackRegistry | None = None,
@@ -138,7 +138,8 @@ class PipelineExecutor:
                         for name in queued:
                             record.steps.pop(name, None)
                         queued.clear()
-                    for name in [] if halted else self._ready_steps(set(running.values())):
+                    added = [] if halted else self._ready_steps(set(running.values()))
+                    for name in added:
                         step = record.definition.steps[name]
                         record.steps[name] = StepRecord(
                             name=name,
@@ -150,7 +151,8 @@ class PipelineExecutor:
                     # MaxParallelExecutionSteps: a step starts only when a slot is free.
                     launch = queued[: max(0, workers - len(running))]
                     del queued[: len(launch)]
-                    record.changed()
+                    if launch or added or halted:
+                        record.changed()
                 for name in launch:
                     running[pool.submit(self._run_step, name)] = name
                 if not running:

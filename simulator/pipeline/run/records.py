@@ -307,6 +307,7 @@ class ExecutionRecord:
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     on_change: Callable[[ExecutionRecord], None] | None = field(default=None, repr=False)
+    written: dict[str, Any] = field(default_factory=dict, repr=False)  # path → what it holds
 
     def changed(self) -> None:
         self.last_modified_time = utcnow()
@@ -334,15 +335,25 @@ def write_execution(root: Path, record: ExecutionRecord, description: dict[str, 
         {"PipelineExecutionSteps": [s.to_api() for s in record.steps.values()]},
     )
     for step in record.steps.values():
-        if step.arguments is not None:
-            write_json(root / "steps" / step.name / "arguments.json", step.arguments)
-        if step.own_description is not None:
-            write_json(root / "steps" / step.name / "describe.json", step.own_description)
+        base = root / "steps" / step.name
+        _write_once(record, base / "arguments.json", step.arguments)
+        _write_once(record, base / "describe.json", step.own_description)
         if step.cache_key is not None:
-            write_json(root / "steps" / step.name / "cache.json", {"CacheKey": step.cache_key})
+            _write_once(record, base / "cache.json", {"CacheKey": step.cache_key}, step.cache_key)
     for step_name, files in record.property_files.items():
         for name, doc in files.items():
-            write_json(root / "property_files" / step_name / f"{name}.json", doc)
+            _write_once(record, root / "property_files" / step_name / f"{name}.json", doc)
+
+
+def _write_once(record: ExecutionRecord, path: Path, obj: Any, identity: Any = None) -> None:
+    """Write a step's file when its object changed: a 40-step execution changes ~200 times,
+    and rewriting every step's files each time was most of the engine's overhead."""
+    if obj is None:
+        return
+    key = id(obj) if identity is None else identity
+    if record.written.get(str(path)) != key:
+        write_json(path, obj)
+        record.written[str(path)] = key
 
 
 def write_json(path: Path, obj: Any) -> None:
