@@ -132,7 +132,38 @@ def find_source(
     return execution, rec
 
 
+def reuse_cached(executor: Any, step: Any, rec: Any, request: dict[str, Any]) -> bool:
+    """CacheConfig: take the latest reusable run's results instead of running a job."""
+    if not caching_enabled(step.type, step.cache_config):
+        return False
+    key = cache_key(step.type, request)
+    rec.cache_key = key
+    if executor.history is None:
+        return False
+    found = find_source(
+        executor.history(),
+        executor.record.execution_arn,
+        step.name,
+        key,
+        expire_after(step.cache_config),
+        dt.datetime.now(dt.UTC),
+    )
+    if found is None or found[1].description is None:
+        return False  # no run to reuse, or its job is gone from the workspace
+    source_execution, source = found
+    with executor.record.lock:
+        rec.cache_source = source_execution.execution_arn
+        rec.job, rec.own_description = source.job, source.own_description
+        rec.job_name, rec.metadata = source.job_name, dict(source.metadata)
+        files = source_execution.property_files.get(step.name)
+        if files:
+            executor.record.property_files[step.name] = dict(files)
+        executor.record.changed()
+    return True
+
+
 __all__ = [
+    "reuse_cached",
     "CACHE_KEY_ATTRIBUTES",
     "cache_key",
     "caching_enabled",

@@ -8,13 +8,16 @@ The message body is the service's: ``{"token", "pipelineExecutionArn", "argument
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import ValidationError
+from simulator.pipeline.run.step_failed import StepFailed
 
 # The service fails a Callback step that gets no answer within 7 days.
 DEFAULT_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -92,4 +95,38 @@ def typed_outputs(given: list[dict[str, str]], declared: list[dict[str, Any]]) -
     return out
 
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "CallbackRegistry", "Waiting", "typed_outputs"]
+def run_step(executor: Any, step: Any, rec: Any) -> None:
+    """Send the token to the step's queue, then wait for SendPipelineExecutionStep*."""
+    url = str(step.raw.get("SqsQueueUrl"))
+    arguments = executor._evaluate(step)
+    rec.arguments = arguments
+    waiting = executor.callbacks.open(executor.record.execution_arn)
+    try:
+        body = {
+            "token": waiting.token,
+            "pipelineExecutionArn": executor.record.execution_arn,
+            "arguments": arguments,
+            "status": "Executing",
+        }
+        executor.sm.aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))
+        with executor.record.lock:
+            rec.metadata = {"Callback": {"CallbackToken": waiting.token, "SqsQueueUrl": url}}
+            executor.record.changed()
+        deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
+        while not waiting.answered.wait(executor.poll_interval):
+            if executor.record.stop_requested.is_set():
+                raise StepFailed("execution stopped", status="Stopped")
+            if time.monotonic() > deadline:
+                raise StepFailed("the Callback step got no answer within 7 days")
+    finally:
+        executor.callbacks.close(waiting.token)
+    if waiting.failure_reason is not None:
+        raise StepFailed(waiting.failure_reason)
+    outputs = typed_outputs(waiting.outputs or [], step.raw.get("OutputParameters") or [])
+    with executor.record.lock:
+        rec.outputs = outputs
+        rec.metadata["Callback"]["OutputParameters"] = waiting.outputs or []
+        executor.record.changed()
+
+
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "CallbackRegistry", "Waiting", "run_step", "typed_outputs"]

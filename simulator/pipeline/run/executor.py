@@ -28,14 +28,15 @@ from typing import Any
 
 from simulator.errors import PropertyPathError, SmsimError
 from simulator.faults import FaultPlan, InjectedServiceError
-from simulator.pipeline.run import lambda_step
-from simulator.pipeline.run.cache import cache_key, caching_enabled, expire_after, find_source
-from simulator.pipeline.run.callback import DEFAULT_TIMEOUT_SECONDS, CallbackRegistry, typed_outputs
+from simulator.pipeline.run import callback, lambda_step
+from simulator.pipeline.run.cache import reuse_cached
+from simulator.pipeline.run.callback import CallbackRegistry
 from simulator.pipeline.run.conditions import evaluate_conditions
 from simulator.pipeline.run.definition import BRANCHES, Step
 from simulator.pipeline.run.expressions import ExpressionError, evaluate
 from simulator.pipeline.run.records import ExecutionRecord, StepRecord, job_name, utcnow
 from simulator.pipeline.run.retry import RetryState, type_of_client_error, type_of_job_failure
+from simulator.pipeline.run.step_failed import StepFailed
 from simulator.properties import resolve_property_path
 
 # Job statuses that end a wait, and the step status each one gives.
@@ -44,19 +45,6 @@ _MAX_STEP_FAILURE = 1024  # botocore FailureReason max length
 _MAX_EXECUTION_FAILURE = 1300  # botocore PipelineExecutionFailureReason max length
 _UNFINISHED_STEP_STATUS = ("Starting", "Executing", "Stopping")
 _OUTPUT_PARAMETER = re.compile(r"""OutputParameters\[['"]([^'"]+)['"]\]""")
-
-
-class StepFailed(SmsimError):
-    """A step ended Failed (its reason) or Stopped."""
-
-    def __init__(
-        self, reason: str, status: str = "Failed", exception_type: str | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        # The retry policies' name for this failure (None: never retried, e.g. a script error).
-        self.exception_type = exception_type
 
 
 class PipelineExecutor:
@@ -324,62 +312,10 @@ class PipelineExecutor:
                     )
 
     def _run_lambda(self, step: Step, rec: StepRecord) -> None:
-        """The function's handler, run locally on the step's inputs (lambda_step)."""
-        arn = step.raw.get("FunctionArn")
-        event = self._evaluate(step)
-        rec.arguments = event
-        result, _logs = lambda_step.invoke(
-            getattr(self.sm, "account_id", "123456789012"),
-            getattr(self.sm, "region", "us-east-1"),
-            str(arn),
-            event,
-            self.sm.aws.env() if hasattr(self.sm, "aws") else {},
-        )
-        outputs = lambda_step.output_parameters(result, step.raw.get("OutputParameters") or [])
-        with self.record.lock:
-            rec.outputs = outputs
-            rec.metadata = {
-                "Lambda": {
-                    "Arn": str(arn),
-                    "OutputParameters": [
-                        {"Name": k, "Value": v if isinstance(v, str) else json.dumps(v)}
-                        for k, v in outputs.items()
-                    ],
-                }
-            }
+        lambda_step.run_step(self, step, rec)
 
     def _run_callback(self, step: Step, rec: StepRecord) -> None:
-        """Send the token to the step's queue, then wait for SendPipelineExecutionStep*."""
-        url = str(step.raw.get("SqsQueueUrl"))
-        arguments = self._evaluate(step)
-        rec.arguments = arguments
-        waiting = self.callbacks.open(self.record.execution_arn)
-        try:
-            body = {
-                "token": waiting.token,
-                "pipelineExecutionArn": self.record.execution_arn,
-                "arguments": arguments,
-                "status": "Executing",
-            }
-            self.sm.aws.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body))
-            with self.record.lock:
-                rec.metadata = {"Callback": {"CallbackToken": waiting.token, "SqsQueueUrl": url}}
-                self.record.changed()
-            deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
-            while not waiting.answered.wait(self.poll_interval):
-                if self.record.stop_requested.is_set():
-                    raise StepFailed("execution stopped", status="Stopped")
-                if time.monotonic() > deadline:
-                    raise StepFailed("the Callback step got no answer within 7 days")
-        finally:
-            self.callbacks.close(waiting.token)
-        if waiting.failure_reason is not None:
-            raise StepFailed(waiting.failure_reason)
-        outputs = typed_outputs(waiting.outputs or [], step.raw.get("OutputParameters") or [])
-        with self.record.lock:
-            rec.outputs = outputs
-            rec.metadata["Callback"]["OutputParameters"] = waiting.outputs or []
-            self.record.changed()
+        callback.run_step(self, step, rec)
 
     def _run_fail(self, step: Step, rec: StepRecord) -> None:
         ctx = _Context(self, step, None)
@@ -393,33 +329,7 @@ class PipelineExecutor:
     # ----------------------------------------------------------------- caching, faults
 
     def _reuse_cached(self, step: Step, rec: StepRecord, request: dict[str, Any]) -> bool:
-        """CacheConfig: take the latest reusable run's results instead of running a job."""
-        if not caching_enabled(step.type, step.cache_config):
-            return False
-        key = cache_key(step.type, request)
-        rec.cache_key = key
-        if self.history is None:
-            return False
-        found = find_source(
-            self.history(),
-            self.record.execution_arn,
-            step.name,
-            key,
-            expire_after(step.cache_config),
-            utcnow(),
-        )
-        if found is None or found[1].description is None:
-            return False  # no run to reuse, or its job is gone from the workspace
-        source_execution, source = found
-        with self.record.lock:
-            rec.cache_source = source_execution.execution_arn
-            rec.job, rec.own_description = source.job, source.own_description
-            rec.job_name, rec.metadata = source.job_name, dict(source.metadata)
-            files = source_execution.property_files.get(step.name)
-            if files:
-                self.record.property_files[step.name] = dict(files)
-            self.record.changed()
-        return True
+        return reuse_cached(self, step, rec, request)
 
     def _inject(self, step: Step, rec: StepRecord, name: str, operation: str) -> None:
         """A planned service error for this attempt of the step (simulator.faults)."""

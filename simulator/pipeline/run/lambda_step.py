@@ -124,6 +124,32 @@ def _typed(value: Any, kind: str, name: str) -> Any:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def run_step(executor: Any, step: Any, rec: Any) -> None:
+    """The function's handler, run locally on the step's inputs (lambda_step)."""
+    arn = step.raw.get("FunctionArn")
+    event = executor._evaluate(step)
+    rec.arguments = event
+    result, _logs = invoke(
+        getattr(executor.sm, "account_id", "123456789012"),
+        getattr(executor.sm, "region", "us-east-1"),
+        str(arn),
+        event,
+        executor.sm.aws.env() if hasattr(executor.sm, "aws") else {},
+    )
+    outputs = output_parameters(result, step.raw.get("OutputParameters") or [])
+    with executor.record.lock:
+        rec.outputs = outputs
+        rec.metadata = {
+            "Lambda": {
+                "Arn": str(arn),
+                "OutputParameters": [
+                    {"Name": k, "Value": v if isinstance(v, str) else json.dumps(v)}
+                    for k, v in outputs.items()
+                ],
+            }
+        }
+
+
 def _function(account_id: str, region: str, function: str) -> Any:
     from moto.awslambda.models import lambda_backends
 
@@ -136,4 +162,4 @@ def _function(account_id: str, region: str, function: str) -> Any:
         ) from None
 
 
-__all__ = ["LambdaError", "invoke", "output_parameters"]
+__all__ = ["LambdaError", "invoke", "output_parameters", "run_step"]
