@@ -77,6 +77,15 @@ def transition_line(step: dict[str, Any]) -> str:
     return text
 
 
+def engine_note(step: dict[str, Any]) -> str:
+    """ "cached from <execution id>; " / "3 attempts; ": what the engine did beyond one run."""
+    source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+    if source:
+        return f"cached from {source.rsplit('/', 1)[-1]}; "
+    attempts = step.get("AttemptCount", 1)
+    return f"{attempts} attempts; " if attempts > 1 else ""
+
+
 def compact_table(title: str) -> Table:
     """A table with a header rule and no borders: two more columns fit in 80."""
     return Table(

@@ -32,6 +32,7 @@ from simulator.cli.output import (
 from simulator.cli.pipeline_progress import (
     STEP_COLOURS,
     compact_table,
+    engine_note,
     follow_execution,
     step_table,
 )
@@ -328,15 +329,6 @@ def _print_steps(
         console.print(f"[dim]…- stands for {job_prefix} in job and model names[/dim]")
     if exec_dir:
         console.print(f"[dim]Records (descriptions, arguments): {exec_dir}[/dim]", highlight=False)
-
-
-def engine_note(step: dict[str, Any]) -> str:
-    """ "cached from <execution id>; " / "3 attempts; ": what the engine did beyond one run."""
-    source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
-    if source:
-        return f"cached from {source.rsplit('/', 1)[-1]}; "
-    attempts = step.get("AttemptCount", 1)
-    return f"{attempts} attempts; " if attempts > 1 else ""
 
 
 def _detail(metadata: dict[str, Any]) -> str:
