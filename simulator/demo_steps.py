@@ -32,6 +32,8 @@ def step_summary(
         "failure_reason": step.get("FailureReason"),
         "metadata": step.get("Metadata") or {},
         "log": log_path(workspace, description),
+        "attempts": step.get("AttemptCount", 1),
+        "cache_hit_source": (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
     }
 
 

@@ -111,10 +111,7 @@ def problems_header(exc: SmsimError) -> str:
     if not problems:
         return ""
     return json.dumps(
-        [
-            {"path": p.path, "message": p.message, "value": p.value, "fix": p.fix}
-            for p in problems
-        ],
+        [{"path": p.path, "message": p.message, "value": p.value, "fix": p.fix} for p in problems],
         default=repr,
     )
 

@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from simulator.aws import CLIENT_CONFIG, DEFAULT_REGION
 from simulator.endpoint import Endpoint, local_channels
 from simulator.errors import SmsimError, service_error
+from simulator.faults import FaultPlan
 from simulator.hosts.launcher import LineSink
 from simulator.images import ImageMap
 from simulator.jobs.records import load_descriptions
@@ -59,6 +60,7 @@ class LocalSageMaker:
         host: str = "127.0.0.1",
         port: int = 0,
         s3_endpoint: str | None = None,
+        faults: Any = None,
     ) -> None:
         self.endpoint = Endpoint(
             workspace,
@@ -72,6 +74,9 @@ class LocalSageMaker:
             checkpoint_sync_seconds=checkpoint_sync_seconds,
             container_mode=container_mode,
         )
+        # Service errors to inject (simulator.faults: a list, a FaultPlan, a JSON file's path;
+        # $SMSIM_FAULTS when None).
+        self.endpoint.backend.pipelines.faults = FaultPlan.coerce(faults)
         self.workspace = self.endpoint.workspace
         self.region = region
         self.account_id = self.endpoint.aws.account_id

@@ -13,7 +13,7 @@ from typing import Any
 from rich.markup import escape
 
 from simulator.cli.output import console
-from simulator.cli.pipeline_progress import step_table
+from simulator.cli.pipeline_progress import engine_note, step_table
 from simulator.demo_steps import metric_values
 
 # Metrics of evaluation.json worth one line in the report (all are in --json).
@@ -25,7 +25,21 @@ def print_result(result: dict[str, Any]) -> None:
     colour = "green" if status == "Succeeded" else "red"
     console.print()
     rows = [
-        (s["name"], s["type"], s["status"], s["duration_seconds"], s["key_output"])
+        (
+            s["name"],
+            s["type"],
+            s["status"],
+            s["duration_seconds"],
+            engine_note(
+                {
+                    "AttemptCount": s.get("attempts", 1),
+                    "CacheHitResult": {"SourcePipelineExecutionArn": s["cache_hit_source"]}
+                    if s.get("cache_hit_source")
+                    else None,
+                }
+            )
+            + (s["key_output"] or ""),
+        )
         for s in result["steps"]
     ]
     execution_id = result["pipeline_execution_arn"].rsplit("/", 1)[-1]

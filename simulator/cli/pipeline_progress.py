@@ -38,8 +38,11 @@ def follow_execution(
     with err_console.status("running…") as spinner:
 
         def running(statuses: dict[str, str]) -> None:
-            names = [n for n, s in statuses.items() if s in ("Starting", "Executing")]
-            spinner.update(f"running: {', '.join(names) or 'scheduling'}")
+            names = [n for n, s in statuses.items() if s == "Executing"]
+            # Starting: ready, waiting for a MaxParallelExecutionSteps slot.
+            queued = [n for n, s in statuses.items() if s == "Starting"]
+            text = f"running: {', '.join(names) or 'scheduling'}"
+            spinner.update(text + (f"; queued: {', '.join(queued)}" if queued else ""))
 
         return watch_execution(
             sm,
@@ -61,12 +64,26 @@ def transition_line(step: dict[str, Any]) -> str:
     duration = step_duration(step)
     if status in ("Succeeded", "Failed", "Stopped") and duration is not None:
         text += f" [dim]({duration:.1f}s)[/]"
+    source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+    if source:
+        text += f" [dim]cached from {source.rsplit('/', 1)[-1]}[/]"
+    if step.get("AttemptCount", 1) > 1:
+        text += f" [dim]attempt {step['AttemptCount']}[/]"
     outcome = (step.get("Metadata") or {}).get("Condition", {}).get("Outcome")
     if outcome:
         text += f" [dim]outcome {outcome}[/]"
     if step.get("FailureReason"):
         text += f"\n             [red]{first_line(step['FailureReason'])}[/]"
     return text
+
+
+def engine_note(step: dict[str, Any]) -> str:
+    """ "cached from <execution id>; " / "3 attempts; ": what the engine did beyond one run."""
+    source = (step.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn")
+    if source:
+        return f"cached from {source.rsplit('/', 1)[-1]}; "
+    attempts = step.get("AttemptCount", 1)
+    return f"{attempts} attempts; " if attempts > 1 else ""
 
 
 def compact_table(title: str) -> Table:

@@ -34,6 +34,7 @@ from simulator.cli.output import (
 from simulator.cli.pipeline_progress import (
     STEP_COLOURS,
     compact_table,
+    engine_note,
     follow_execution,
     step_table,
 )
@@ -90,6 +91,8 @@ def _print_report(path: str, report: DefinitionReport) -> None:
                 when = f"{s['condition']} {'true' if s['branch'] == 'IfSteps' else 'false'}"
             table.add_row(s["name"], s["type"], "\n".join(after) or "-", when)
         console.print(table)
+    for note in report.ignored:
+        console.print(f"[yellow]{path}: {note}[/yellow]", highlight=False)
     if report.ok:
         console.print(f"[green]{path}: valid[/green]", highlight=False)
         return
@@ -246,6 +249,8 @@ def _check_before_running(
     report = validate_definition(text)
     if report.definition is None and _unreadable_document(report):
         fail(f"{path}: {report.problems[0].message}; {_DEFINITION_FIX}", as_json)
+    for note in [] if as_json else report.ignored:
+        err_console.print(f"[yellow]{escape(path)}: {escape(note)}[/yellow]", highlight=False)
     if not report.ok:
         message = f"{path}: {len(report.problems)} problem(s) in the definition; nothing was run"
         if report.unsupported:
@@ -286,6 +291,8 @@ def _step_json(s: dict[str, Any], types: dict[str, str], names: dict[str, str]) 
         "end_time": s.get("EndTime"),
         "failure_reason": s.get("FailureReason"),
         "metadata": s.get("Metadata", {}),
+        "attempts": s.get("AttemptCount", 1),
+        "cache_hit_source": (s.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
     }
 
 
@@ -303,7 +310,10 @@ def _print_steps(
             types.get(s["StepName"], "?"),
             s["StepStatus"],
             step_duration(s),
-            s.get("FailureReason") or names.get(s["StepName"]) or _detail(s.get("Metadata", {})),
+            engine_note(s)
+            + (
+                s.get("FailureReason") or names.get(s["StepName"]) or _detail(s.get("Metadata", {}))
+            ),
         )
         for s in steps
     ]

@@ -31,6 +31,9 @@ _PIPELINE_OPS = (
     "StopPipelineExecution",
     "DescribePipelineDefinitionForExecution",
     "ListPipelineParametersForExecution",
+    "RetryPipelineExecution",
+    "SendPipelineExecutionStepSuccess",
+    "SendPipelineExecutionStepFailure",
 )
 
 

@@ -27,13 +27,13 @@ SUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "RegisterModel",
     "Condition",
     "Fail",
+    "Lambda",
+    "Callback",
 )
 # Step types of SageMaker Pipelines smsim recognises but does not run.
 KNOWN_UNSUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Transform",
     "Tuning",
-    "Lambda",
-    "Callback",
     "EMR",
     "EMRServerless",
     "ClarifyCheck",
@@ -123,6 +123,11 @@ class Step:
     display_name: str | None = None
     description: str | None = None
     location: str = ""  # where the step sits in the document, e.g. "Steps[3].Arguments.IfSteps[0]"
+    # The step's CacheConfig ({"Enabled", "ExpireAfter"}) and RetryPolicies, as written.
+    cache_config: dict[str, Any] | None = None
+    retry_policies: list[dict[str, Any]] = field(default_factory=list)
+    # The step object as written (FunctionArn, OutputParameters, SqsQueueUrl, … live there).
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def job_arguments(self) -> dict[str, Any]:
@@ -388,6 +393,11 @@ def _parse_steps(
             display_name=item.get("DisplayName"),
             description=item.get("Description"),
             location=loc,
+            cache_config=item.get("CacheConfig")
+            if isinstance(item.get("CacheConfig"), dict)
+            else None,
+            retry_policies=[r for r in item.get("RetryPolicies") or [] if isinstance(r, dict)],
+            raw=item,
         )
         steps[name] = step
         names.append(name)

@@ -20,16 +20,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from simulator.errors import PropertyPathError, SmsimError
+from simulator.faults import FaultPlan, InjectedServiceError
+from simulator.pipeline.run import callback, lambda_step
+from simulator.pipeline.run.cache import reuse_cached
+from simulator.pipeline.run.callback import CallbackRegistry
 from simulator.pipeline.run.conditions import evaluate_conditions
 from simulator.pipeline.run.definition import BRANCHES, Step
 from simulator.pipeline.run.expressions import ExpressionError, evaluate
 from simulator.pipeline.run.records import ExecutionRecord, StepRecord, job_name, utcnow
+from simulator.pipeline.run.retry import RetryState, type_of_client_error, type_of_job_failure
+from simulator.pipeline.run.step_failed import StepFailed
 from simulator.properties import resolve_property_path
 
 # Job statuses that end a wait, and the step status each one gives.
@@ -37,27 +44,44 @@ _TERMINAL_JOB_STATUS = {"Completed": "Succeeded", "Failed": "Failed", "Stopped":
 _MAX_STEP_FAILURE = 1024  # botocore FailureReason max length
 _MAX_EXECUTION_FAILURE = 1300  # botocore PipelineExecutionFailureReason max length
 _UNFINISHED_STEP_STATUS = ("Starting", "Executing", "Stopping")
-
-
-class StepFailed(SmsimError):
-    """A step ended Failed (its reason) or Stopped."""
-
-    def __init__(self, reason: str, status: str = "Failed") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+_OUTPUT_PARAMETER = re.compile(r"""OutputParameters\[['"]([^'"]+)['"]\]""")
 
 
 class PipelineExecutor:
     """Runs one ExecutionRecord's definition to its end (call :meth:`run` in a thread)."""
 
-    def __init__(self, sm: Any, record: ExecutionRecord, *, poll_interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        sm: Any,
+        record: ExecutionRecord,
+        *,
+        poll_interval: float = 0.1,
+        history: Callable[[], list[ExecutionRecord]] | None = None,
+        faults: FaultPlan | None = None,
+        callbacks: CallbackRegistry | None = None,
+    ) -> None:
         self.sm = sm
         self.record = record
         self.poll_interval = poll_interval
+        # The pipeline's executions, where a cached step finds the run it reuses.
+        self.history = history
+        self.faults = faults or FaultPlan()
+        self.callbacks = callbacks or CallbackRegistry()
         self._skipped: set[str] = set()
         self._order = record.definition.topological_order()
         self._deps = {name: record.definition.dependencies(name) for name in self._order}
+        # SelectiveExecutionConfig: only these steps run; the others' results are borrowed
+        # from the source execution (record.borrowed).
+        self._selected = record.selected_steps
+        # A resumed execution (RetryPipelineExecution): the branches its finished
+        # conditions did not take stay skipped.
+        for rec in record.steps.values():
+            outcome = (rec.metadata.get("Condition") or {}).get("Outcome")
+            if rec.status == "Succeeded" and outcome in ("True", "False"):
+                taken = "IfSteps" if outcome == "True" else "ElseSteps"
+                for branch in BRANCHES:
+                    if branch != taken:
+                        self._skipped.update(record.definition.branch_descendants(rec.name, branch))
 
     # ----------------------------------------------------------------- scheduling
 
@@ -89,6 +113,7 @@ class PipelineExecutor:
     def _schedule(self) -> None:
         record = self.record
         workers = max(1, min(record.parallelism, len(self._order)))
+        queued: list[str] = []  # ready, listed Starting, waiting for a free slot
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsim-step") as pool:
             running: dict[Future[None], str] = {}
             while True:
@@ -96,10 +121,13 @@ class PipelineExecutor:
                     halted = record.stop_requested.is_set() or any(
                         s.status in ("Failed", "Stopped") for s in record.steps.values()
                     )
-                    ready = [] if halted else self._ready_steps(set(running.values()))
-                    # MaxParallelExecutionSteps: a step starts only when a slot is free.
-                    ready = ready[: max(0, workers - len(running))]
-                    for name in ready:
+                    if halted:
+                        # Queued steps never start: they leave the listing as on the service.
+                        for name in queued:
+                            record.steps.pop(name, None)
+                        queued.clear()
+                    added = [] if halted else self._ready_steps(set(running.values()))
+                    for name in added:
                         step = record.definition.steps[name]
                         record.steps[name] = StepRecord(
                             name=name,
@@ -107,9 +135,13 @@ class PipelineExecutor:
                             display_name=step.display_name,
                             step_description=step.description,
                         )
-                    if ready:
+                        queued.append(name)
+                    # MaxParallelExecutionSteps: a step starts only when a slot is free.
+                    launch = queued[: max(0, workers - len(running))]
+                    del queued[: len(launch)]
+                    if launch or added or halted:
                         record.changed()
-                for name in ready:
+                for name in launch:
                     running[pool.submit(self._run_step, name)] = name
                 if not running:
                     return
@@ -131,11 +163,14 @@ class PipelineExecutor:
                     self._skipped.add(name)
                     changed = True
         ready = []
+        borrowed = self.record.borrowed
         for name in self._order:
             if name in steps or name in self._skipped or name in running:
                 continue
+            if self._selected is not None and name not in self._selected:
+                continue
             deps = self._deps[name]
-            if all(d in steps and steps[d].status == "Succeeded" for d in deps):
+            if all((d in steps and steps[d].status == "Succeeded") or d in borrowed for d in deps):
                 ready.append(name)
         return ready
 
@@ -162,25 +197,44 @@ class PipelineExecutor:
                 rec.status, rec.end_time = "Stopped", utcnow()
                 record.changed()
                 return
-            rec.status = "Executing"
+            rec.status, rec.start_time = "Executing", utcnow()
             record.changed()
-        try:
-            runner = getattr(self, f"_run_{step.type.lower()}")
-            runner(step, rec)
-            status, reason = "Succeeded", None
-        except StepFailed as exc:
-            status, reason = exc.status, exc.reason
-        except (ExpressionError, PropertyPathError) as exc:
-            status, reason = "Failed", f"cannot evaluate the step's Arguments: {exc}"
-        except SmsimError as exc:
-            status, reason = "Failed", str(exc)
-        except Exception as exc:  # a client error from moto or boto3: the step fails with it
-            status, reason = "Failed", f"{type(exc).__name__}: {exc}"
+        retry = RetryState(step.retry_policies)
+        while True:
+            status, reason, exception_type = self._attempt(step, rec)
+            if status != "Failed" or record.stop_requested.is_set():
+                break
+            delay = retry.delay_before_retry(exception_type)
+            if delay is None:
+                break
+            # RetryPolicies: the step runs again after the policy's interval, in Executing.
+            if record.stop_requested.wait(delay):
+                status, reason = "Stopped", None
+                break
+            with record.lock:
+                rec.attempts += 1
+                rec.failure_reason = None
+                record.changed()
         with record.lock:
             rec.status = status
             rec.failure_reason = reason[:_MAX_STEP_FAILURE] if reason else None
             rec.end_time = utcnow()
             record.changed()
+
+    def _attempt(self, step: Step, rec: StepRecord) -> tuple[str, str | None, str | None]:
+        """One attempt of a step: (status, failure reason, retry exception type)."""
+        try:
+            runner = getattr(self, f"_run_{step.type.lower()}")
+            runner(step, rec)
+            return "Succeeded", None, None
+        except StepFailed as exc:
+            return exc.status, exc.reason, exc.exception_type
+        except (ExpressionError, PropertyPathError) as exc:
+            return "Failed", f"cannot evaluate the step's Arguments: {exc}", None
+        except SmsimError as exc:
+            return "Failed", str(exc), None
+        except Exception as exc:  # a client error from moto or boto3: the step fails with it
+            return "Failed", f"{type(exc).__name__}: {exc}", type_of_client_error(exc)
 
     def _evaluate(self, step: Step, current_job: str | None = None) -> Any:
         ctx = _Context(self, step, current_job)
@@ -190,7 +244,10 @@ class PipelineExecutor:
         name = self._job_name(step, "TrainingJobName")
         request = dict(self._evaluate(step, name))
         request["TrainingJobName"] = name
+        if self._reuse_cached(step, rec, request):
+            return
         rec.job_name, rec.arguments = name, request
+        self._inject(step, rec, name, "CreateTrainingJob")
         resp = self.sm.create_training_job(**request)
         rec.job = self.sm.job_record("training", name)  # the step refers to its job's record
         self._set_metadata(rec, "TrainingJob", resp["TrainingJobArn"])
@@ -205,7 +262,10 @@ class PipelineExecutor:
         name = self._job_name(step, "ProcessingJobName")
         request = dict(self._evaluate(step, name))
         request["ProcessingJobName"] = name
+        if self._reuse_cached(step, rec, request):
+            return
         rec.job_name, rec.arguments = name, request
+        self._inject(step, rec, name, "CreateProcessingJob")
         resp = self.sm.create_processing_job(**request)
         rec.job = self.sm.job_record("processing", name)
         self._set_metadata(rec, "ProcessingJob", resp["ProcessingJobArn"])
@@ -251,6 +311,12 @@ class PipelineExecutor:
                         self.record.definition.branch_descendants(step.name, branch)
                     )
 
+    def _run_lambda(self, step: Step, rec: StepRecord) -> None:
+        lambda_step.run_step(self, step, rec)
+
+    def _run_callback(self, step: Step, rec: StepRecord) -> None:
+        callback.run_step(self, step, rec)
+
     def _run_fail(self, step: Step, rec: StepRecord) -> None:
         ctx = _Context(self, step, None)
         message = evaluate(step.arguments.get("ErrorMessage", ""), ctx)
@@ -259,6 +325,23 @@ class PipelineExecutor:
             rec.metadata = {"Fail": {"ErrorMessage": message}}
         # A Fail step ends the execution as Failed with its message (SageMaker FailStep).
         raise StepFailed(message or "Fail step reached")
+
+    # ----------------------------------------------------------------- caching, faults
+
+    def _reuse_cached(self, step: Step, rec: StepRecord, request: dict[str, Any]) -> bool:
+        return reuse_cached(self, step, rec, request)
+
+    def _inject(self, step: Step, rec: StepRecord, name: str, operation: str) -> None:
+        """A planned service error for this attempt of the step (simulator.faults)."""
+        fault = self.faults.for_step(self.record.pipeline_name, step.name, rec.attempts)
+        if fault is None:
+            return
+        if fault.strikes == "create":
+            raise InjectedServiceError(fault.kind, fault.message, operation)
+        # The job fails while its instances are provisioned, before any script runs.
+        raise StepFailed(
+            f"{name} failed: {fault.message}", exception_type=(type_of_job_failure(fault.message))
+        )
 
     # ----------------------------------------------------------------- helpers
 
@@ -292,7 +375,8 @@ class PipelineExecutor:
         if status == "Failed":
             reason = desc.get("FailureReason") or desc.get("ExitMessage") or "job failed"
             raise StepFailed(
-                f"{desc.get(status_key.replace('Status', 'Name'), '')} failed: {reason}".strip()
+                f"{desc.get(status_key.replace('Status', 'Name'), '')} failed: {reason}".strip(),
+                exception_type=type_of_job_failure(desc.get("FailureReason")),
             )
         if status == "Stopped":
             raise StepFailed("job stopped", status="Stopped")
@@ -379,10 +463,18 @@ class _Context:
         return values[name]
 
     def step_property(self, step: str, path: str) -> Any:
-        rec = self.record.steps.get(step)
+        rec = self.record.steps.get(step) or self.record.borrowed.get(step)
         if rec is None or rec.status != "Succeeded":
             state = "has not run" if rec is None else f"is {rec.status}"
             raise ExpressionError(f"Steps.{step}.{path}: step {step!r} {state} in this execution")
+        if rec.outputs is not None:  # Lambda / Callback: Steps.<name>.OutputParameters['x']
+            match = _OUTPUT_PARAMETER.fullmatch(path)
+            if match is None or match.group(1) not in rec.outputs:
+                raise ExpressionError(
+                    f"Steps.{step}.{path}: a {rec.type} step has OutputParameters "
+                    f"{sorted(rec.outputs)}"
+                )
+            return rec.outputs[match.group(1)]
         if rec.description is None:
             raise ExpressionError(
                 f"Steps.{step}.{path}: step {step!r} ({rec.type}) has no properties"

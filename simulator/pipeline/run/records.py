@@ -160,6 +160,7 @@ def load_executions(
                     "MaxParallelExecutionSteps", DEFAULT_PARALLELISM
                 )
             ),
+            selective_config=desc.get("SelectiveExecutionConfig"),
         )
         for item in steps:
             name = item["StepName"]
@@ -171,6 +172,11 @@ def load_executions(
             own = directory / "steps" / name / "describe.json"
             if own.is_file():
                 step.own_description = read_json(own)
+            cache = directory / "steps" / name / "cache.json"
+            if cache.is_file():
+                step.cache_key = read_json(cache).get("CacheKey")
+            for doc in sorted((directory / "property_files" / name).glob("*.json")):
+                record.property_files.setdefault(name, {})[doc.stem] = read_json(doc)
             record.steps[name] = step
         if record.status in ("Executing", "Stopping"):
             record.status = "Failed"
@@ -200,6 +206,10 @@ class StepRecord:
     display_name: str | None = None
     step_description: str | None = None
     arguments: Any = None  # the evaluated Arguments sent to SageMaker
+    outputs: dict[str, Any] | None = None  # a Lambda/Callback step's OutputParameters
+    attempts: int = 1  # AttemptCount: 1 + the retries its RetryPolicies granted
+    cache_key: str | None = None  # digest of its cache-key attributes (caching on)
+    cache_source: str | None = None  # CacheHitResult.SourcePipelineExecutionArn
 
     @property
     def description(self) -> dict[str, Any] | None:
@@ -225,6 +235,9 @@ class StepRecord:
             metadata=item.get("Metadata", {}),
             display_name=item.get("StepDisplayName"),
             step_description=item.get("StepDescription"),
+            attempts=int(item.get("AttemptCount", 1)),
+            outputs=_outputs_from_metadata(item.get("Metadata", {})),
+            cache_source=(item.get("CacheHitResult") or {}).get("SourcePipelineExecutionArn"),
         )
 
     def job_arn(self) -> tuple[str, str] | None:
@@ -241,9 +254,11 @@ class StepRecord:
             "StepName": self.name,
             "StartTime": self.start_time,
             "StepStatus": self.status,
-            "AttemptCount": 1,
+            "AttemptCount": self.attempts,
             "Metadata": self.metadata,
         }
+        if self.cache_source is not None:
+            item["CacheHitResult"] = {"SourcePipelineExecutionArn": self.cache_source}
         if self.display_name:
             item["StepDisplayName"] = self.display_name
         if self.step_description:
@@ -253,6 +268,15 @@ class StepRecord:
         if self.failure_reason:
             item["FailureReason"] = self.failure_reason
         return item
+
+
+def _outputs_from_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """A recorded Lambda/Callback step's OutputParameters (values as listed: strings)."""
+    for key in ("Lambda", "Callback"):
+        params = (metadata.get(key) or {}).get("OutputParameters")
+        if params is not None:
+            return {p["Name"]: p["Value"] for p in params}
+    return None
 
 
 @dataclass
@@ -274,10 +298,16 @@ class ExecutionRecord:
     parallelism: int = DEFAULT_PARALLELISM
     steps: dict[str, StepRecord] = field(default_factory=dict)
     property_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # step → name → doc
+    # SelectiveExecutionConfig as given; the steps it selects (None: every step runs) and
+    # the source execution's records of the others, which later steps read.
+    selective_config: dict[str, Any] | None = None
+    selected_steps: set[str] | None = None
+    borrowed: dict[str, StepRecord] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     stop_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     on_change: Callable[[ExecutionRecord], None] | None = field(default=None, repr=False)
+    written: dict[str, Any] = field(default_factory=dict, repr=False)  # path → what it holds
 
     def changed(self) -> None:
         self.last_modified_time = utcnow()
@@ -305,13 +335,25 @@ def write_execution(root: Path, record: ExecutionRecord, description: dict[str, 
         {"PipelineExecutionSteps": [s.to_api() for s in record.steps.values()]},
     )
     for step in record.steps.values():
-        if step.arguments is not None:
-            write_json(root / "steps" / step.name / "arguments.json", step.arguments)
-        if step.own_description is not None:
-            write_json(root / "steps" / step.name / "describe.json", step.own_description)
+        base = root / "steps" / step.name
+        _write_once(record, base / "arguments.json", step.arguments)
+        _write_once(record, base / "describe.json", step.own_description)
+        if step.cache_key is not None:
+            _write_once(record, base / "cache.json", {"CacheKey": step.cache_key}, step.cache_key)
     for step_name, files in record.property_files.items():
         for name, doc in files.items():
-            write_json(root / "property_files" / step_name / f"{name}.json", doc)
+            _write_once(record, root / "property_files" / step_name / f"{name}.json", doc)
+
+
+def _write_once(record: ExecutionRecord, path: Path, obj: Any, identity: Any = None) -> None:
+    """Write a step's file when its object changed: a 40-step execution changes ~200 times,
+    and rewriting every step's files each time was most of the engine's overhead."""
+    if obj is None:
+        return
+    key = id(obj) if identity is None else identity
+    if record.written.get(str(path)) != key:
+        write_json(path, obj)
+        record.written[str(path)] = key
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -31,7 +31,14 @@ from simulator.errors import (
     UnsupportedFeature,
     ValidationError,
 )
-from simulator.pipeline.run.definition import SUPPORTED_STEP_TYPES, PipelineDefinition
+from simulator.faults import FaultPlan
+from simulator.pipeline.run.cache import check_cache_config
+from simulator.pipeline.run.callback import CallbackRegistry
+from simulator.pipeline.run.definition import (
+    SUPPORTED_STEP_TYPES,
+    PipelineDefinition,
+    did_you_mean,
+)
 from simulator.pipeline.run.executor import PipelineExecutor
 from simulator.pipeline.run.expressions import ExpressionError, evaluate, to_string
 from simulator.pipeline.run.records import (
@@ -45,6 +52,7 @@ from simulator.pipeline.run.records import (
     write_execution,
     write_json,
 )
+from simulator.pipeline.run.retry import check_retry_policies
 from simulator.pipeline.run.validate import validate_definition
 from simulator.shapes import validate_request, validate_response
 
@@ -59,6 +67,9 @@ class PipelineService:
         self._pipelines: dict[str, PipelineRecord] = {}
         self._executions: dict[str, ExecutionRecord] = {}
         self._lock = threading.RLock()
+        # Service errors to inject into steps (simulator.faults; $SMSIM_FAULTS by default).
+        self.faults = FaultPlan.coerce(None)
+        self.callbacks = CallbackRegistry()  # tokens of waiting Callback steps
 
     def load(self) -> int:
         """The pipelines and executions an earlier server recorded; how many executions."""
@@ -201,13 +212,11 @@ class PipelineService:
     def start_pipeline_execution(self, **request: Any) -> dict[str, Any]:
         request.setdefault("ClientRequestToken", str(uuid.uuid4()))
         validate_request("StartPipelineExecution", request)
-        if "SelectiveExecutionConfig" in request:
-            raise UnsupportedFeature(
-                "SelectiveExecutionConfig: smsim runs whole executions; remove it"
-            )
         pipeline = self._pipeline(request["PipelineName"])
         definition = PipelineDefinition.parse(pipeline.definition_text)
         _refuse_unsupported(definition)
+        selective = request.get("SelectiveExecutionConfig")
+        source = self._selective_source(pipeline, definition, selective) if selective else None
         parameters = definition.parameter_values(request.get("PipelineParameters", []))
         execution_id = new_execution_id()
         record = ExecutionRecord(
@@ -221,6 +230,15 @@ class PipelineService:
             description=request.get("PipelineExecutionDescription"),
             parallelism=_parallelism(request, pipeline),
         )
+        if selective and source is not None:
+            record.selective_config = selective
+            record.selected_steps = {s["StepName"] for s in selective["SelectedSteps"]}
+            with source.lock:
+                for name, step in source.steps.items():
+                    if name not in record.selected_steps and step.status == "Succeeded":
+                        record.borrowed[name] = step
+                        if name in source.property_files:
+                            record.property_files[name] = dict(source.property_files[name])
         record.on_change = self._persist
         with self._lock:
             pipeline.executions.append(record)
@@ -228,14 +246,122 @@ class PipelineService:
             self._executions[record.execution_arn] = record
         self._persist(record)
         self._save(pipeline)
-        executor = PipelineExecutor(self.sm, record)
-        thread = threading.Thread(
-            target=executor.run, name=f"smsim-pipeline-{execution_id}", daemon=True
-        )
-        thread.start()
+        self._launch(pipeline, record)
         return self._respond(
             "StartPipelineExecution", {"PipelineExecutionArn": record.execution_arn}
         )
+
+    def retry_pipeline_execution(self, **request: Any) -> dict[str, Any]:
+        """RetryPipelineExecution: a Failed execution resumes, same ARN; its succeeded steps
+        stay, its failed and not-run steps run."""
+        request.setdefault("ClientRequestToken", str(uuid.uuid4()))
+        validate_request("RetryPipelineExecution", request)
+        record = self._execution(request["PipelineExecutionArn"])
+        pipeline = self._pipeline(record.pipeline_name)
+        with record.lock:
+            if record.status != "Failed" or not record.done.is_set():
+                raise ValidationError(
+                    f"Pipeline execution {record.execution_arn} is {record.status}: only a "
+                    "Failed execution can be retried"
+                )
+            for name in [n for n, s in record.steps.items() if s.status != "Succeeded"]:
+                del record.steps[name]
+            if "ParallelismConfiguration" in request:
+                record.parallelism = _parallelism(request, pipeline)
+            record.status, record.failure_reason = "Executing", None
+            record.stop_requested.clear()
+            record.done.clear()
+            record.changed()
+        self._launch(pipeline, record)
+        return self._respond(
+            "RetryPipelineExecution", {"PipelineExecutionArn": record.execution_arn}
+        )
+
+    def send_pipeline_execution_step_success(self, **request: Any) -> dict[str, Any]:
+        """A Callback step's answer: it succeeds with these output parameters."""
+        request.setdefault("ClientRequestToken", str(uuid.uuid4()))
+        validate_request("SendPipelineExecutionStepSuccess", request)
+        arn = self.callbacks.answer(
+            request["CallbackToken"], outputs=request.get("OutputParameters", [])
+        )
+        return self._respond("SendPipelineExecutionStepSuccess", {"PipelineExecutionArn": arn})
+
+    def send_pipeline_execution_step_failure(self, **request: Any) -> dict[str, Any]:
+        """A Callback step's answer: it fails with this reason."""
+        request.setdefault("ClientRequestToken", str(uuid.uuid4()))
+        validate_request("SendPipelineExecutionStepFailure", request)
+        arn = self.callbacks.answer(
+            request["CallbackToken"],
+            failure=request.get("FailureReason") or "the callback reported a failure",
+        )
+        return self._respond("SendPipelineExecutionStepFailure", {"PipelineExecutionArn": arn})
+
+    def _launch(self, pipeline: PipelineRecord, record: ExecutionRecord) -> None:
+        executor = PipelineExecutor(
+            self.sm,
+            record,
+            history=lambda: list(pipeline.executions),
+            faults=self.faults,
+            callbacks=self.callbacks,
+        )
+        thread = threading.Thread(
+            target=executor.run, name=f"smsim-pipeline-{record.execution_id}", daemon=True
+        )
+        thread.start()
+
+    def _selective_source(
+        self, pipeline: PipelineRecord, definition: PipelineDefinition, config: dict[str, Any]
+    ) -> ExecutionRecord:
+        """The source execution of a SelectiveExecutionConfig, checked as the service does:
+        selected steps exist, and every step they need that is not selected succeeded in
+        the source."""
+        arn = config.get("SourcePipelineExecutionArn")
+        source = self._execution(arn) if arn else None
+        field = "SelectiveExecutionConfig.SourcePipelineExecutionArn"
+        if source is None or source.pipeline_name != pipeline.name:
+            raise ValidationError(
+                "StartPipelineExecution request",
+                [Problem(field, f"not an execution of pipeline {pipeline.name!r}", arn)],
+            )
+        if not source.done.is_set():
+            raise ValidationError(
+                "StartPipelineExecution request",
+                [
+                    Problem(
+                        field, "the source execution is still running", arn, "wait for it to end"
+                    )
+                ],
+            )
+        selected = [s.get("StepName") for s in config.get("SelectedSteps", [])]
+        problems = [
+            Problem(
+                "SelectiveExecutionConfig.SelectedSteps",
+                "not a step of the pipeline",
+                name,
+                did_you_mean(str(name), list(definition.steps)),
+            )
+            for name in selected
+            if name not in definition.steps
+        ]
+        for name in selected:
+            if name not in definition.steps:
+                continue
+            for dep in sorted(definition.dependencies(name)):
+                ran = source.steps.get(dep)
+                if dep in selected or (ran is not None and ran.status == "Succeeded"):
+                    continue
+                problems.append(
+                    Problem(
+                        "SelectiveExecutionConfig.SelectedSteps",
+                        f"step {name!r} depends on step {dep!r}, which is not selected and "
+                        f"did not succeed in the source execution",
+                        name,
+                        f"select {dep!r} too, or choose a source execution where it succeeded",
+                    )
+                )
+        if problems:
+            raise ValidationError("StartPipelineExecution request", problems)
+        return source
 
     def describe_pipeline_execution(self, **request: Any) -> dict[str, Any]:
         validate_request("DescribePipelineExecution", request)
@@ -411,6 +537,13 @@ class PipelineService:
         report = validate_definition(text)
         if report.definition is not None:
             _refuse_unsupported(report.definition)
+            problems = []
+            for step in report.definition.steps.values():
+                raw = _raw_step(report.definition.document, step.location)
+                problems += check_cache_config(step.location, step.name, raw.get("CacheConfig"))
+                problems += check_retry_policies(step.location, step.name, raw.get("RetryPolicies"))
+            if problems:
+                raise ValidationError("pipeline definition", problems)
         report.raise_for_problems()
 
     def _describe(self, r: ExecutionRecord) -> dict[str, Any]:
@@ -427,6 +560,8 @@ class PipelineService:
                 resp["PipelineExecutionDescription"] = r.description
             if r.failure_reason:
                 resp["FailureReason"] = r.failure_reason
+            if r.selective_config:
+                resp["SelectiveExecutionConfig"] = r.selective_config
             if r.parallelism != DEFAULT_PARALLELISM:
                 resp["ParallelismConfiguration"] = {"MaxParallelExecutionSteps": r.parallelism}
             experiment = _experiment_config(r)
@@ -477,6 +612,16 @@ def _refuse_unsupported(definition: PipelineDefinition) -> None:
             f"smsim cannot run these steps: {listed}; it runs step types "
             f"{', '.join(SUPPORTED_STEP_TYPES)}. Nothing was run."
         )
+
+
+def _raw_step(document: dict[str, Any], location: str) -> dict[str, Any]:
+    """The step object at ``location`` ("Steps[2].Arguments.IfSteps[0]") of the document."""
+    node: Any = document
+    for part in location.replace("[", ".[").split("."):
+        if not part:
+            continue
+        node = node[int(part[1:-1])] if part.startswith("[") else node.get(part, {})
+    return node if isinstance(node, dict) else {}
 
 
 def _parallelism(request: dict[str, Any], pipeline: PipelineRecord) -> int:

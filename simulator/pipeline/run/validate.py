@@ -60,6 +60,10 @@ _PARAMETER_TYPES = {
 }
 
 
+# The top-level keys smsim acts on; others (SDK v3's MlflowConfig, …) are reported ignored.
+_TOP_LEVEL_KEYS = ("Version", "Metadata", "Parameters", "Steps", "PipelineExperimentConfig")
+
+
 @dataclass(frozen=True)
 class DefinitionProblem:
     """One problem: the step (None for pipeline-level), the path inside it, what and the fix."""
@@ -86,6 +90,8 @@ class DefinitionReport:
     steps: list[dict[str, Any]] = field(default_factory=list)  # name, type, depends_on, branch
     parameters: list[dict[str, Any]] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)  # "Name (Type)"
+    # Top-level keys smsim accepts but does not act on (SDK v3's MlflowConfig, …).
+    ignored: list[str] = field(default_factory=list)
     definition: PipelineDefinition | None = None
 
     @property
@@ -97,6 +103,7 @@ class DefinitionReport:
             "valid": self.ok,
             "problems": [p.to_dict() for p in self.problems],
             "unsupported_steps": self.unsupported,
+            "ignored": self.ignored,
             "parameters": self.parameters,
             "steps": self.steps,
         }
@@ -170,6 +177,11 @@ class _Checker:
                 }
             )
             self._check_step(step)
+        self.report.ignored = [
+            f"{key}: accepted, not acted on by smsim"
+            for key in defn.document
+            if key not in _TOP_LEVEL_KEYS
+        ]
         config = defn.document.get("PipelineExperimentConfig")
         if config is not None:
             self._check_values(
@@ -355,6 +367,18 @@ class _Checker:
                 f"Get {ref!r}: a property file is read through "
                 "Std:JsonGet's PropertyFile, not a plain Get",
             )
+            return None
+        if target.type in ("Lambda", "Callback"):
+            # Their properties are the OutputParameters they declare.
+            declared = [o.get("OutputName") for o in target.raw.get("OutputParameters") or []]
+            match = re.fullmatch(r"""\.?OutputParameters\[['"]([^'"]+)['"]\]""", rest)
+            if match is None or match.group(1) not in declared:
+                self.problem(
+                    sname,
+                    path,
+                    f"Get {ref!r}: {target.type} step {name!r} has OutputParameters {declared}",
+                    f"use Steps.{name}.OutputParameters['<name>'] with a declared name",
+                )
             return None
         if target.type not in STEP_OPERATIONS:
             self.problem(

@@ -120,12 +120,12 @@ def test_run_with_parameters_and_uploads(tmp_path: Path, run) -> None:
 
 def test_run_refuses_unsupported_steps_before_running(tmp_path: Path, run) -> None:
     doc = gate_definition()
-    doc["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
+    doc["Steps"].append({"Name": "Notify", "Type": "EMR", "Arguments": {}})
     definition = tmp_path / "lambda.json"
     definition.write_text(json.dumps(doc))
     result = run("pipeline", "run", str(definition), "--workspace", str(tmp_path / "ws"), "--json")
     assert result.exit_code == 2
-    assert "Notify (Lambda)" in json.loads(result.stdout)["error"]
+    assert "Notify (EMR)" in json.loads(result.stdout)["error"]
     assert not (tmp_path / "ws" / "pipelines").exists()
 
 
@@ -235,3 +235,75 @@ def test_an_invalid_definition_is_refused_with_every_problem_before_running(
     assert problem["step"] == "Gate" and "Treshold" in problem["message"]
     assert problem["fix"] == "did you mean 'Threshold'?"
     assert not workspace.exists()
+
+
+def _processing(name: str, **extra: object) -> dict:
+    return {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {
+                "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1",
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/code/step.py"],
+            },
+            "RoleArn": "arn:aws:iam::123456789012:role/R",
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 1,
+                }
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": "s3://cli-bucket/code/step.py",
+                        "LocalPath": "/opt/ml/processing/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                    },
+                }
+            ],
+        },
+        **extra,
+    }
+
+
+def test_run_shows_cache_hits_and_attempts(tmp_path: Path, monkeypatch, smsim) -> None:
+    doc = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            _processing("Prep", CacheConfig={"Enabled": True, "ExpireAfter": "P1D"}),
+            _processing(
+                "Flaky",
+                RetryPolicies=[
+                    {"ExceptionType": ["SageMaker.CAPACITY_ERROR"], "IntervalSeconds": 1}
+                ],
+            ),
+        ],
+    }
+    definition = tmp_path / "engine.json"
+    definition.write_text(json.dumps(doc))
+    script = tmp_path / "step.py"
+    script.write_text("print('done')\n")
+    monkeypatch.setenv("SMSIM_FAULTS", '[{"kind": "CapacityError", "step": "Flaky"}]')
+    common = ["--upload", f"{script}=s3://cli-bucket/code/", "--workspace", str(tmp_path / "ws")]
+
+    first = smsim("pipeline", "run", str(definition), *common, "--json")
+    assert first.exit_code == 0, first.output
+    out1 = json.loads(first.stdout)
+    steps1 = {s["name"]: s for s in out1["steps"]}
+    assert steps1["Prep"]["cache_hit_source"] is None
+    assert steps1["Flaky"]["attempts"] == 2 and steps1["Flaky"]["status"] == "Succeeded"
+
+    second = smsim("pipeline", "run", str(definition), *common, "--json")
+    steps2 = {s["name"]: s for s in json.loads(second.stdout)["steps"]}
+    assert steps2["Prep"]["cache_hit_source"] == out1["pipeline_execution_arn"]
+
+    human = smsim("pipeline", "run", str(definition), *common)
+    assert human.exit_code == 0
+    source_id = out1["pipeline_execution_arn"].rsplit("/", 1)[-1]
+    assert f"cached from {source_id}" in human.stdout
+    assert "2 attempts" in human.stdout

@@ -148,11 +148,11 @@ def test_property_file_must_name_an_output_of_its_step() -> None:
 
 def test_unsupported_step_types_are_listed() -> None:
     d = doc()
-    d["Steps"].append({"Name": "Notify", "Type": "Lambda", "Arguments": {}})
+    d["Steps"].append({"Name": "Notify", "Type": "EMR", "Arguments": {}})
     d["Steps"].append({"Name": "Tune", "Type": "Tuning", "Arguments": {}})
     d["Steps"].append({"Name": "Odd", "Type": "Procesing", "Arguments": {}})
     report = validate_definition(d)
-    assert report.unsupported == ["Notify (Lambda)", "Tune (Tuning)", "Odd (Procesing)"]
+    assert report.unsupported == ["Notify (EMR)", "Tune (Tuning)", "Odd (Procesing)"]
     fixes = {p.step: p.fix for p in report.problems}
     assert fixes["Odd"] == "did you mean 'Processing'?"
 
@@ -213,3 +213,18 @@ def test_malformed_members_are_problems_not_crashes(step: str, path: tuple, valu
     report = validate_definition(d)
     assert not report.ok
     assert any(p.step == step for p in report.problems)
+
+
+def test_v3_top_level_keys_are_accepted_and_reported_ignored() -> None:
+    d = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "x"}}],
+        "MlflowConfig": {
+            "MlflowResourceArn": "arn:aws:sagemaker:us-east-1:1:mlflow-tracking-server/t"
+        },
+    }
+    report = validate_definition(d)
+    assert report.ok
+    assert [n.split(":")[0] for n in report.ignored] == ["MlflowConfig"]
+    assert report.to_dict()["ignored"] == report.ignored

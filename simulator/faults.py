@@ -1,0 +1,209 @@
+"""Fault injection: a declarative plan of the service errors a run should meet.
+
+Resume and retry code cannot otherwise be exercised before deploying; a plan makes a named
+pipeline step (or, for #17, a named job) meet a service error on its Nth attempt, with the
+words the service uses. A plan is a list of faults::
+
+    [{"kind": "CapacityError", "step": "Train", "attempt": 1},
+     {"kind": "InternalServerError", "step": "Prep", "attempt": 2, "pipeline": "bsm"}]
+
+given as ``LocalSageMaker(faults=...)`` (a list, a :class:`FaultPlan`, or a path to such a
+JSON file), or as ``$SMSIM_FAULTS`` (a path or the JSON itself) for ``smsim serve``.
+
+Kinds, and where each strikes:
+
+- ``CapacityError`` / ``InternalServerError``: the job fails while being provisioned, with
+  the service's FailureReason (``SageMaker.CAPACITY_ERROR`` / ``SageMaker.JOB_INTERNAL_ERROR``
+  in a retry policy's terms).
+- ``ResourceLimitExceeded`` / ``ThrottlingException`` / ``InternalFailure``: the Create*
+  call is refused with that error code (``SageMaker.RESOURCE_LIMIT``, ``Step.THROTTLING``,
+  ``Step.SERVICE_FAULT``).
+
+The plan is open for more kinds (spot interruptions, throttled S3 requests: #17): a kind
+is a name in :data:`KINDS` with its message and the point where it strikes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import Problem, ValidationError
+
+ENV_VAR = "SMSIM_FAULTS"
+
+# kind → (where it strikes, the service's message).
+KINDS: dict[str, tuple[str, str]] = {
+    "CapacityError": (
+        "job",
+        "CapacityError: Unable to provision requested ML compute capacity. "
+        "Please retry using a different ML instance type.",
+    ),
+    "InternalServerError": (
+        "job",
+        "InternalServerError: We encountered an internal error. Please try again.",
+    ),
+    "ResourceLimitExceeded": (
+        "create",
+        "The account-level service limit for the requested instance type is exceeded, "
+        "with current utilization at the limit. Please contact AWS support to request "
+        "an increase for this limit.",
+    ),
+    "ThrottlingException": ("create", "Rate exceeded"),
+    "InternalFailure": (
+        "create",
+        "We encountered an internal error. Please try again.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected error: ``kind`` on attempt ``attempt`` of ``step`` (in ``pipeline``, or
+    any pipeline), or of the job whose name starts with ``job``."""
+
+    kind: str
+    step: str | None = None
+    job: str | None = None
+    pipeline: str | None = None
+    attempt: int = 1
+
+    @property
+    def strikes(self) -> str:
+        return KINDS[self.kind][0]
+
+    @property
+    def message(self) -> str:
+        return KINDS[self.kind][1]
+
+
+class InjectedServiceError(Exception):
+    """A refused Create* call, shaped like botocore's ClientError (``response['Error']``)."""
+
+    def __init__(self, code: str, message: str, operation: str) -> None:
+        super().__init__(
+            f"An error occurred ({code}) when calling the {operation} operation: {message}"
+        )
+        self.response = {"Error": {"Code": code, "Message": message}}
+
+
+class FaultPlan:
+    """The faults of one simulator; each fires at most once."""
+
+    def __init__(self, faults: Iterable[Fault] = ()) -> None:
+        self.faults = list(faults)
+        self._fired: set[int] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def parse(cls, doc: Any, where: str = "faults") -> FaultPlan:
+        """A plan from its JSON form; ValidationError naming each bad entry and the fix."""
+        if isinstance(doc, dict):
+            doc = doc.get("Faults", doc.get("faults"))
+        if not isinstance(doc, list):
+            raise ValidationError(
+                where,
+                [
+                    Problem(
+                        "",
+                        "must be a list of faults",
+                        doc,
+                        'e.g. [{"kind": "CapacityError", "step": "Train", "attempt": 1}]',
+                    )
+                ],
+            )
+        faults, problems = [], []
+        for i, item in enumerate(doc):
+            loc = f"[{i}]"
+            if not isinstance(item, dict):
+                problems.append(Problem(loc, "a fault must be an object", item))
+                continue
+            kind = item.get("kind")
+            if kind not in KINDS:
+                problems.append(
+                    Problem(
+                        f"{loc}.kind", "unknown fault kind", kind, f"use one of {', '.join(KINDS)}"
+                    )
+                )
+                continue
+            if not item.get("step") and not item.get("job"):
+                problems.append(Problem(loc, "a fault names a 'step' or a 'job'", item))
+                continue
+            attempt = item.get("attempt", 1)
+            if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+                problems.append(Problem(f"{loc}.attempt", "must be an integer ≥ 1", attempt))
+                continue
+            unknown = set(item) - {"kind", "step", "job", "pipeline", "attempt"}
+            if unknown:
+                problems.append(
+                    Problem(
+                        loc,
+                        f"unknown keys {sorted(unknown)}",
+                        item,
+                        "use kind, step, job, pipeline, attempt",
+                    )
+                )
+                continue
+            faults.append(
+                Fault(kind, item.get("step"), item.get("job"), item.get("pipeline"), attempt)
+            )
+        if problems:
+            raise ValidationError(where, problems)
+        return cls(faults)
+
+    @classmethod
+    def load(cls, source: str | Path) -> FaultPlan:
+        """From a JSON file, or JSON text (what ``$SMSIM_FAULTS`` may hold)."""
+        text = str(source)
+        if not text.lstrip().startswith(("[", "{")):
+            path = Path(text)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValidationError(
+                    "faults", [Problem("", f"cannot read the fault plan: {exc}", str(path))]
+                ) from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                "faults", [Problem("", f"not JSON: {exc}", str(source))]
+            ) from None
+        return cls.parse(
+            doc, where=f"fault plan {source}" if len(text) != len(str(source)) else "fault plan"
+        )
+
+    @classmethod
+    def coerce(cls, value: Any) -> FaultPlan:
+        """A plan from what ``LocalSageMaker(faults=...)`` accepts; ``$SMSIM_FAULTS`` when None."""
+        if value is None:
+            env = os.environ.get(ENV_VAR)
+            return cls.load(env) if env else cls()
+        if isinstance(value, FaultPlan):
+            return value
+        if isinstance(value, str | Path):
+            return cls.load(value)
+        return cls.parse(list(value))
+
+    def for_step(self, pipeline: str, step: str, attempt: int) -> Fault | None:
+        """The fault planned for this attempt of a pipeline step, marked fired."""
+        with self._lock:
+            for i, fault in enumerate(self.faults):
+                if i in self._fired or fault.step != step or fault.attempt != attempt:
+                    continue
+                if fault.pipeline is not None and fault.pipeline != pipeline:
+                    continue
+                self._fired.add(i)
+                return fault
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.faults)
+
+
+__all__ = ["ENV_VAR", "KINDS", "Fault", "FaultPlan", "InjectedServiceError"]
