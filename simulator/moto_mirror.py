@@ -45,6 +45,12 @@ HOOKED_OPS = (
     "stop_training_job",
     "create_processing_job",
     "stop_processing_job",
+    # Hyperparameter tuning (#16): moto would mark a tuning job Completed at once.
+    "create_hyper_parameter_tuning_job",
+    "describe_hyper_parameter_tuning_job",
+    "list_hyper_parameter_tuning_jobs",
+    "list_training_jobs_for_hyper_parameter_tuning_job",
+    "stop_hyper_parameter_tuning_job",
 )
 
 

@@ -56,6 +56,15 @@ _PIPELINE_OPS = (
     "describe_pipeline_definition_for_execution",
     "list_pipeline_parameters_for_execution",
 )
+# Hyperparameter tuning (#16): served by simulator.jobs.tuning.TuningService.
+_TUNING_OPS = (
+    "create_hyper_parameter_tuning_job",
+    "describe_hyper_parameter_tuning_job",
+    "list_hyper_parameter_tuning_jobs",
+    "list_training_jobs_for_hyper_parameter_tuning_job",
+    "stop_hyper_parameter_tuning_job",
+    "wait_for_hyper_parameter_tuning_job",
+)
 
 
 class LocalSageMaker:
@@ -83,6 +92,7 @@ class LocalSageMaker:
         self._records: dict[tuple[str, str], JobRecord] = {}
         self._lock = threading.Lock()
         self._pipelines: Any = None
+        self._tuning: Any = None
         self._client: Any = None
         self._s3: Any = None
         self._started = False
@@ -120,6 +130,8 @@ class LocalSageMaker:
             self._closing = True
             records = list(self._records.values())
         try:
+            if self._tuning is not None:  # first: a tuning job would launch replacements
+                self._tuning.close(self.stop_grace_seconds + 30)
             for record in records:
                 record.request_stop()
             try:
@@ -171,6 +183,8 @@ class LocalSageMaker:
             raise AttributeError(name)
         if name in _PIPELINE_OPS:
             return getattr(self.pipelines, name)
+        if name in _TUNING_OPS:
+            return getattr(self.tuning, name)
         # Everything else: moto's SageMaker (create_model, create_model_package, …).
         return getattr(self.client, name)
 
@@ -183,19 +197,41 @@ class LocalSageMaker:
             self._pipelines = PipelineService(self)
         return self._pipelines
 
+    # -- hyperparameter tuning jobs (#16) -----------------------------------------------
+    @property
+    def tuning(self) -> Any:
+        """The tuning service (created on first use); its training jobs are this facade's."""
+        self._require_started()
+        if self._tuning is None:
+            from simulator.jobs.tuning import TuningService
+            from simulator.jobs.tuning.backend import FacadeBackend
+
+            self._tuning = TuningService(
+                self.workspace, self.region, self.account_id, FacadeBackend(self)
+            )
+        return self._tuning
+
     # -- training jobs -----------------------------------------------------------------
     def create_training_job(self, **request: Any) -> dict[str, str]:
         """CreateTrainingJob: validate, record InProgress, run in the background."""
+        return self._create_training(request)
+
+    def _create_training(
+        self, request: dict[str, Any], describe_extra: dict[str, Any] | None = None
+    ) -> dict[str, str]:
+        """``describe_extra``: members the service sets itself (a tuning job's TuningJobArn)."""
         self._require_started()
         request = copy.deepcopy(request)
         training_checks.check_request(request)
         name = request["TrainingJobName"]
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:training-job/{name.lower()}"
+        describe = training_description.initial_description(request, arn)
+        describe.update(describe_extra or {})
         record = self._new_record(
             "training",
             name,
             request,
-            training_description.initial_description(request, arn),
+            describe,
             training_checks.validation_view,
         )
         run = training.TrainingRun(record, self._run_context())

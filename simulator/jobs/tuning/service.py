@@ -1,0 +1,366 @@
+"""The hyperparameter tuning operations, shaped like boto3's (same kwargs, same responses).
+
+    service = TuningService(workspace, region, account_id, backend)
+    service.create_hyper_parameter_tuning_job(**request)      # returns at once
+    service.wait_for_hyper_parameter_tuning_job(name)          # the final description
+
+It owns the tuning records (the training jobs stay the training path's); whoever
+hosts it (the ``LocalSageMaker`` facade, the endpoint's router) hands it a
+:class:`~simulator.jobs.tuning.run.TrainingBackend` and forwards the operations.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import Problem, ResourceInUse, ResourceNotFound, SmsimError, ValidationError
+from simulator.jobs.tuning.checks import TuningPlan, check_request
+from simulator.jobs.tuning.description import (
+    TERMINAL,
+    TuningRecord,
+    initial_description,
+    load_stored,
+    tuning_dir,
+)
+from simulator.jobs.tuning.run import TrainingBackend, TuningRun
+from simulator.jobs.tuning.strategies import PriorTrial, grid_size, make_strategy
+from simulator.shapes import validate_request, validate_response
+
+
+class TuningService:
+    """CreateHyperParameterTuningJob and its Describe/List/Stop companions."""
+
+    def __init__(
+        self,
+        workspace: Path,
+        region: str,
+        account_id: str,
+        backend: TrainingBackend,
+        *,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.workspace = workspace
+        self.region = region
+        self.account_id = account_id
+        self.backend = backend
+        self.poll_interval = poll_interval
+        self._records: dict[str, TuningRecord] = {}
+        self._lock = threading.Lock()
+        self._closing = False
+
+    # -- operations ---------------------------------------------------------------------
+    def create_hyper_parameter_tuning_job(self, **request: Any) -> dict[str, str]:
+        request = copy.deepcopy(request)
+        plan = check_request(request)
+        name = request["HyperParameterTuningJobName"]
+        config = request["HyperParameterTuningJobConfig"]
+        prior, prior_summaries = self._warm_start(request, plan)
+        budget = plan.max_jobs
+        if config["Strategy"] == "Grid":
+            size = grid_size(plan.definitions)
+            budget = size if budget is None else min(budget, size)
+        strategy = make_strategy(
+            config["Strategy"],
+            plan.definitions,
+            minimize=plan.minimize,
+            seed=config.get("RandomSeed"),
+            budget=budget or 1,
+            hyperband=plan.hyperband,
+        )
+        strategy.warm_start(prior)
+        plan = TuningPlan(**{**plan.__dict__, "max_jobs": budget})
+        arn = (
+            f"arn:aws:sagemaker:{self.region}:{self.account_id}:"
+            f"hyper-parameter-tuning-job/{name.lower()}"
+        )
+        directory = tuning_dir(self.workspace, name)
+        with self._lock:
+            if self._closing:
+                raise SmsimError(f"cannot create tuning job {name!r}: the simulator is closing")
+            # Names are unique per account and region (a job of an earlier session too).
+            if name.lower() in {n.lower() for n in self._records} or directory.exists():
+                raise ResourceInUse(
+                    f"Hyper parameter tuning job name {name!r} is already in use; choose another"
+                )
+            record = TuningRecord(
+                directory,
+                request,
+                initial_description(request, arn),
+                plan.minimize,
+                prior_summaries,
+            )
+            self._records[name] = record
+        try:
+            record.write_request()
+            record.update()
+        except BaseException:
+            with self._lock:
+                self._records.pop(name, None)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        run = TuningRun(record, plan, strategy, self.backend, poll_interval=self.poll_interval)
+        record.thread = threading.Thread(target=run.run, name=f"smsim-tuning-{name}", daemon=True)
+        record.thread.start()
+        return {"HyperParameterTuningJobArn": arn}
+
+    def describe_hyper_parameter_tuning_job(
+        self,
+        HyperParameterTuningJobName: str,  # noqa: N803
+    ) -> dict[str, Any]:
+        record = self._records.get(HyperParameterTuningJobName)
+        if record is not None:
+            return record.snapshot()
+        return self._stored(HyperParameterTuningJobName)[0]
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(self, **kwargs: Any) -> dict[str, Any]:
+        validate_request("ListTrainingJobsForHyperParameterTuningJob", kwargs)
+        name = kwargs["HyperParameterTuningJobName"]
+        record = self._records.get(name)
+        if record is not None:
+            items, minimize = record.summaries(), record.minimize
+        else:
+            describe, items = self._stored(name)
+            minimize = _minimize(describe)
+        if kwargs.get("StatusEquals"):
+            items = [i for i in items if i["TrainingJobStatus"] == kwargs["StatusEquals"]]
+        sort_by = kwargs.get("SortBy", "Name")
+        descending = kwargs.get("SortOrder", "Ascending") == "Descending"
+        if sort_by == "FinalObjectiveMetricValue":
+            # API reference: jobs without an objective are not listed when sorting by it.
+            items = [i for i in items if "FinalHyperParameterTuningJobObjectiveMetric" in i]
+            # Ordered by quality: Descending lists the best first (lowest when minimizing),
+            # the order a TuningStep's TrainingJobSummaries[0] ("the best") relies on.
+            sign = 1.0 if minimize else -1.0
+            items.sort(
+                key=lambda i: sign * i["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+                reverse=not descending,
+            )
+        else:
+            key = {"Name": "TrainingJobName", "CreationTime": "CreationTime"}.get(
+                sort_by, "TrainingJobStatus"
+            )
+            items.sort(key=lambda i: i[key], reverse=descending)
+        page = _page(items, kwargs, 10)  # the API's default MaxResults is 10
+        out = {"TrainingJobSummaries": page[0], **page[1]}
+        validate_response("ListTrainingJobsForHyperParameterTuningJob", out)
+        return out
+
+    def list_hyper_parameter_tuning_jobs(self, **kwargs: Any) -> dict[str, Any]:
+        validate_request("ListHyperParameterTuningJobs", kwargs)
+        with self._lock:
+            records = list(self._records.values())
+        items = [_job_summary(r.snapshot()) for r in records]
+        if kwargs.get("StatusEquals"):
+            items = [
+                i for i in items if i["HyperParameterTuningJobStatus"] == kwargs["StatusEquals"]
+            ]
+        if kwargs.get("NameContains"):
+            items = [i for i in items if kwargs["NameContains"] in i["HyperParameterTuningJobName"]]
+        for key, member, after in (
+            ("CreationTimeAfter", "CreationTime", True),
+            ("CreationTimeBefore", "CreationTime", False),
+            ("LastModifiedTimeAfter", "LastModifiedTime", True),
+            ("LastModifiedTimeBefore", "LastModifiedTime", False),
+        ):
+            if key in kwargs:
+                bound = kwargs[key]
+                items = [i for i in items if (i[member] > bound) == after]
+        sort_key = {
+            "Name": "HyperParameterTuningJobName",
+            "Status": "HyperParameterTuningJobStatus",
+            "CreationTime": "CreationTime",
+        }[kwargs.get("SortBy", "Name")]
+        items.sort(key=lambda i: i[sort_key], reverse=kwargs.get("SortOrder") == "Descending")
+        page = _page(items, kwargs, 100)
+        out = {"HyperParameterTuningJobSummaries": page[0], **page[1]}
+        validate_response("ListHyperParameterTuningJobs", out)
+        return out
+
+    def stop_hyper_parameter_tuning_job(
+        self,
+        HyperParameterTuningJobName: str,  # noqa: N803
+    ) -> dict[str, Any]:
+        """The job goes Stopping; its run stops the running training jobs, then Stopped."""
+        self._record(HyperParameterTuningJobName).request_stop()
+        return {}
+
+    def wait_for_hyper_parameter_tuning_job(
+        self,
+        HyperParameterTuningJobName: str,  # noqa: N803
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        record = self._record(HyperParameterTuningJobName)
+        if not record.done.wait(timeout):
+            raise TimeoutError(
+                f"tuning job {HyperParameterTuningJobName!r} still {record.status} "
+                f"after {timeout} s"
+            )
+        return record.snapshot()
+
+    def close(self, timeout: float) -> None:
+        """Stop every running tuning job (no new training job starts) and wait for them."""
+        with self._lock:
+            self._closing = True
+            records = list(self._records.values())
+        for record in records:
+            record.request_stop()
+        for record in records:
+            record.done.wait(timeout)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _record(self, name: str) -> TuningRecord:
+        record = self._records.get(name)
+        if record is None:
+            raise ResourceNotFound(
+                f"Could not find hyper parameter tuning job {name!r} "
+                f"(tuning jobs of this session: {sorted(self._records)})"
+            )
+        return record
+
+    def _stored(self, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        stored = load_stored(tuning_dir(self.workspace, name))
+        if stored is None:
+            self._record(name)  # raises ResourceNotFound
+        assert stored is not None
+        return stored
+
+    def _warm_start(
+        self, request: dict[str, Any], plan: TuningPlan
+    ) -> tuple[list[PriorTrial], list[dict[str, Any]]]:
+        """Parents' finished jobs: trials for the strategy, summaries for the overall best.
+
+        SageMaker: parents must have ended; their objective must be the child's;
+        IdenticalDataAndAlgorithm also keeps the training image and input data (ranges
+        may change); TransferLearning allows new data, image and ranges.
+        """
+        config = request.get("WarmStartConfig")
+        if not config:
+            return [], []
+        trials: list[PriorTrial] = []
+        summaries: list[dict[str, Any]] = []
+        problems: list[Problem] = []
+        for i, parent in enumerate(config["ParentHyperParameterTuningJobs"]):
+            where = f"WarmStartConfig.ParentHyperParameterTuningJobs[{i}]"
+            pname = parent["HyperParameterTuningJobName"]
+            try:
+                describe = self.describe_hyper_parameter_tuning_job(pname)
+                items = self.list_training_jobs_for_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=pname, MaxResults=100
+                )["TrainingJobSummaries"]
+            except ResourceNotFound:
+                problems.append(Problem(where, "no such tuning job", pname))
+                continue
+            if describe["HyperParameterTuningJobStatus"] not in TERMINAL:
+                problems.append(
+                    Problem(
+                        where,
+                        f"the parent is {describe['HyperParameterTuningJobStatus']}; "
+                        "warm start needs an ended parent",
+                        pname,
+                        "wait for it or stop it",
+                    )
+                )
+                continue
+            objective = describe["HyperParameterTuningJobConfig"].get(
+                "HyperParameterTuningJobObjective", {}
+            )
+            if (objective.get("MetricName"), objective.get("Type")) != (
+                plan.objective["MetricName"],
+                plan.objective["Type"],
+            ):
+                problems.append(Problem(where, "the parent tunes a different objective", objective))
+                continue
+            if config["WarmStartType"] == "IdenticalDataAndAlgorithm":
+                problems += _identical_problems(describe, request, where)
+            for item in items:
+                metric = item.get("FinalHyperParameterTuningJobObjectiveMetric")
+                if metric is None:
+                    continue
+                summaries.append(item)
+                trials.append(
+                    PriorTrial(
+                        item.get("TrainingJobDefinitionName"),
+                        dict(item["TunedHyperParameters"]),
+                        float(metric["Value"]),
+                    )
+                )
+        if problems:
+            raise ValidationError("CreateHyperParameterTuningJob request", problems)
+        return trials, summaries
+
+
+def _identical_problems(
+    parent: dict[str, Any], request: dict[str, Any], where: str
+) -> list[Problem]:
+    mine = request.get("TrainingJobDefinition") or {}
+    theirs = parent.get("TrainingJobDefinition") or {}
+    problems = []
+    for key in ("InputDataConfig", "StaticHyperParameters"):
+        if mine.get(key) != theirs.get(key):
+            problems.append(
+                Problem(
+                    f"TrainingJobDefinition.{key}",
+                    f"differs from the parent's ({where}); IdenticalDataAndAlgorithm keeps it",
+                    None,
+                    "keep the parent's, or use WarmStartType TransferLearning",
+                )
+            )
+    image = mine.get("AlgorithmSpecification", {}).get("TrainingImage")
+    if image != theirs.get("AlgorithmSpecification", {}).get("TrainingImage"):
+        problems.append(
+            Problem(
+                "TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
+                f"differs from the parent's ({where}); IdenticalDataAndAlgorithm keeps it",
+                image,
+                "use WarmStartType TransferLearning",
+            )
+        )
+    return problems
+
+
+def _minimize(describe: dict[str, Any]) -> bool:
+    objective = describe["HyperParameterTuningJobConfig"].get(
+        "HyperParameterTuningJobObjective"
+    ) or {"Type": "Minimize"}
+    return objective["Type"] == "Minimize"
+
+
+def _job_summary(d: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        k: d[k]
+        for k in (
+            "HyperParameterTuningJobName",
+            "HyperParameterTuningJobArn",
+            "HyperParameterTuningJobStatus",
+            "CreationTime",
+            "HyperParameterTuningEndTime",
+            "LastModifiedTime",
+            "TrainingJobStatusCounters",
+            "ObjectiveStatusCounters",
+        )
+        if k in d
+    }
+    out["Strategy"] = d["HyperParameterTuningJobConfig"]["Strategy"]
+    out["ResourceLimits"] = d["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    return out
+
+
+def _page(
+    items: list[dict[str, Any]], kwargs: dict[str, Any], default: int
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """One page of ``items`` (NextToken is the offset of the next page)."""
+    try:
+        start = int(kwargs.get("NextToken") or 0)
+    except ValueError:
+        raise ValidationError(
+            "NextToken",
+            [Problem("NextToken", "not a token this API returned", kwargs["NextToken"])],
+        ) from None
+    size = int(kwargs.get("MaxResults") or default)
+    page = items[start : start + size]
+    rest = {"NextToken": str(start + size)} if start + size < len(items) else {}
+    return page, rest
