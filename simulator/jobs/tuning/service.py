@@ -70,6 +70,7 @@ class TuningService:
             seed=config.get("RandomSeed"),
             budget=budget or 1,
             hyperband=plan.hyperband,
+            study_name=name,
         )
         strategy.warm_start(prior)
         plan = TuningPlan(**{**plan.__dict__, "max_jobs": budget})

@@ -17,16 +17,17 @@ def make_strategy(
     seed: int | None,
     budget: int,
     hyperband: tuple[int, int] = (1, 1),
+    study_name: str | None = None,
 ) -> Strategy:
     """The strategy ``HyperParameterTuningJobConfig.Strategy`` names."""
     if name == "Grid":
         return GridStrategy(definitions, minimize)
     if name == "Random":
-        return RandomStrategy(definitions, minimize, seed)
+        return RandomStrategy(definitions, minimize, seed, study_name)
     if name == "Bayesian":
-        return BayesianStrategy(definitions, minimize, seed, budget)
+        return BayesianStrategy(definitions, minimize, seed, budget, study_name)
     if name == "Hyperband":
-        return HyperbandStrategy(definitions, minimize, seed, *hyperband)
+        return HyperbandStrategy(definitions, minimize, seed, *hyperband, study_name=study_name)
     raise ValueError(f"unknown strategy {name!r}")
 
 

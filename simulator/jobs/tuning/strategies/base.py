@@ -78,7 +78,13 @@ class Strategy:
 class OptunaStrategy(Strategy):
     """A strategy backed by an optuna study (ask and tell)."""
 
-    def __init__(self, definitions: list[Definition], minimize: bool, seed: int | None) -> None:
+    def __init__(
+        self,
+        definitions: list[Definition],
+        minimize: bool,
+        seed: int | None,
+        study_name: str | None = None,
+    ) -> None:
         super().__init__(definitions, minimize)
         import optuna
 
@@ -89,6 +95,9 @@ class OptunaStrategy(Strategy):
                 direction="minimize" if minimize else "maximize",
                 sampler=self.sampler(seed),
                 pruner=self.pruner(),
+                # Named after the tuning job: Hyperband's brackets hash it with the trial
+                # number, so a seeded tuning job is reproducible.
+                study_name=study_name,
             )
 
     def sampler(self, seed: int | None) -> Any:
@@ -127,8 +136,9 @@ class OptunaStrategy(Strategy):
             warnings.simplefilter("ignore")
             if value is None:
                 self.study.tell(proposal.trial, state=state.FAIL)
-            elif early:
-                self.study.tell(proposal.trial, value, state=state.PRUNED)
+            elif early and proposal.steps:
+                # Stopped by the pruner (Hyperband): optuna ranks it by its last report.
+                self.study.tell(proposal.trial, state=state.PRUNED)
             else:
                 self.study.tell(proposal.trial, value)
 

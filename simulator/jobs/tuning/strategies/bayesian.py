@@ -20,13 +20,18 @@ from simulator.jobs.tuning.strategies.base import Definition, OptunaStrategy
 
 class BayesianStrategy(OptunaStrategy):
     def __init__(
-        self, definitions: list[Definition], minimize: bool, seed: int | None, budget: int
+        self,
+        definitions: list[Definition],
+        minimize: bool,
+        seed: int | None,
+        budget: int,
+        study_name: str | None = None,
     ) -> None:
         # A quarter of the budget at random (at least 2, at most optuna's default 10):
         # enough to seed the model, leaving most jobs to be guided by it.
         self.startup = max(2, min(10, budget // 4))
         self.multivariate = len(definitions) == 1
-        super().__init__(definitions, minimize, seed)
+        super().__init__(definitions, minimize, seed, study_name)
 
     def sampler(self, seed: int | None) -> Any:
         import optuna

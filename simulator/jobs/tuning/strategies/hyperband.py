@@ -25,10 +25,11 @@ class HyperbandStrategy(OptunaStrategy):
         seed: int | None,
         min_resource: int,
         max_resource: int,
+        study_name: str | None = None,
     ) -> None:
         self.min_resource = min_resource
         self.max_resource = max_resource
-        super().__init__(definitions, minimize, seed)
+        super().__init__(definitions, minimize, seed, study_name)
 
     def sampler(self, seed: int | None) -> Any:
         import optuna
