@@ -112,7 +112,7 @@ class TuningService:
         self,
         HyperParameterTuningJobName: str,  # noqa: N803
     ) -> dict[str, Any]:
-        record = self._records.get(HyperParameterTuningJobName)
+        record = self._find(HyperParameterTuningJobName)
         if record is not None:
             return record.snapshot()
         return self._stored(HyperParameterTuningJobName)[0]
@@ -120,7 +120,7 @@ class TuningService:
     def list_training_jobs_for_hyper_parameter_tuning_job(self, **kwargs: Any) -> dict[str, Any]:
         validate_request("ListTrainingJobsForHyperParameterTuningJob", kwargs)
         name = kwargs["HyperParameterTuningJobName"]
-        record = self._records.get(name)
+        record = self._find(name)
         if record is not None:
             items, minimize = record.summaries(), record.minimize
         else:
@@ -213,8 +213,19 @@ class TuningService:
             record.done.wait(timeout)
 
     # -- helpers ------------------------------------------------------------------------
+    def _find(self, name: str) -> TuningRecord | None:
+        """By name, case-insensitively: ARNs are lower-cased, and the SDK describes a
+        pipeline step's job by the last part of its ARN."""
+        with self._lock:
+            record = self._records.get(name)
+            if record is None:
+                record = next(
+                    (r for n, r in self._records.items() if n.lower() == name.lower()), None
+                )
+        return record
+
     def _record(self, name: str) -> TuningRecord:
-        record = self._records.get(name)
+        record = self._find(name)
         if record is None:
             raise ResourceNotFound(
                 f"Could not find hyper parameter tuning job {name!r} "

@@ -27,11 +27,11 @@ SUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "RegisterModel",
     "Condition",
     "Fail",
+    "Tuning",
 )
 # Step types of SageMaker Pipelines smsim recognises but does not run.
 KNOWN_UNSUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Transform",
-    "Tuning",
     "Lambda",
     "Callback",
     "EMR",
