@@ -96,7 +96,8 @@ def check_request(request: dict[str, Any]) -> TuningPlan:
         else:
             objective = objective or own
             problems += _objective_problems(own, doc, where)
-        problems += _space_problems(space, doc, where, strategy)
+        if not found:  # a range that failed its own checks is not "no ranges"
+            problems += _space_problems(space, doc, where, strategy)
         definitions.append(Definition(name, space))
         documents[name] = doc
     names = [d.name for d in definitions if d.name]

@@ -240,6 +240,18 @@ class TuningService:
         assert stored is not None
         return stored
 
+    def _all_training_jobs(self, name: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=name, MaxResults=100, **token
+            )
+            items += page["TrainingJobSummaries"]
+            if "NextToken" not in page:
+                return items
+            token = {"NextToken": page["NextToken"]}
+
     def _warm_start(
         self, request: dict[str, Any], plan: TuningPlan
     ) -> tuple[list[PriorTrial], list[dict[str, Any]]]:
@@ -260,9 +272,7 @@ class TuningService:
             pname = parent["HyperParameterTuningJobName"]
             try:
                 describe = self.describe_hyper_parameter_tuning_job(pname)
-                items = self.list_training_jobs_for_hyper_parameter_tuning_job(
-                    HyperParameterTuningJobName=pname, MaxResults=100
-                )["TrainingJobSummaries"]
+                items = self._all_training_jobs(pname)
             except ResourceNotFound:
                 problems.append(Problem(where, "no such tuning job", pname))
                 continue
