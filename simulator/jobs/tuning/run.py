@@ -85,6 +85,7 @@ class TuningRun:
         )
         self.arn = record.snapshot()["HyperParameterTuningJobArn"]
         self.running: dict[str, _Running] = {}
+        self._recorded: dict[str, dict[str, Any]] = {}  # last summary kept, by job
         self.launched = 0
         self.exhausted = False
         self._since_best = 0  # finished jobs since the best objective last improved
@@ -224,7 +225,9 @@ class TuningRun:
             self.plan.objective,
             proposal.definition,
         )
-        self.record.set_summary(item)
+        if self._recorded.get(name) != item:  # validate and persist changes only
+            self._recorded[name] = item
+            self.record.set_summary(item)
         return item
 
     # -- ending -------------------------------------------------------------------------
