@@ -21,6 +21,7 @@ from simulator.errors import Problem, ResourceInUse, ResourceNotFound, SmsimErro
 from simulator.jobs.tuning.checks import TuningPlan, check_request
 from simulator.jobs.tuning.description import (
     TERMINAL,
+    TUNING_DIR,
     TuningRecord,
     initial_description,
     load_stored,
@@ -155,6 +156,14 @@ class TuningService:
         with self._lock:
             records = list(self._records.values())
         items = [_job_summary(r.snapshot()) for r in records]
+        # Tuning jobs an earlier session kept in the workspace are listed too (their
+        # names stay taken, and they stay describable).
+        live = {r.name.lower() for r in records}
+        root = self.workspace / TUNING_DIR
+        for directory in sorted(root.iterdir()) if root.is_dir() else []:
+            stored = None if directory.name.lower() in live else load_stored(directory)
+            if stored is not None:
+                items.append(_job_summary(stored[0]))
         if kwargs.get("StatusEquals"):
             items = [
                 i for i in items if i["HyperParameterTuningJobStatus"] == kwargs["StatusEquals"]

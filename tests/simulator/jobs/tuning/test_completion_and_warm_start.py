@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulator.errors import ValidationError
+from simulator.errors import ResourceInUse, ValidationError
 
 KINDS = {"CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b", "c"]}]}
 ALPHA = {
@@ -80,3 +80,24 @@ def test_warm_start_from_a_parent(sm: Any, tuning_request: Any) -> None:
     ]
     with pytest.raises(ValidationError, match="no such tuning job"):
         sm.create_hyper_parameter_tuning_job(**orphan)
+
+
+def test_a_tuning_job_of_an_earlier_session_stays_listed_and_describable(
+    tmp_path: Any, sm: Any, tuning_request: Any
+) -> None:
+    from simulator.jobs.tuning import TuningService
+
+    request = tuning_request("kept", "Grid", KINDS, max_jobs=None, parallel=3)
+    sm.create_hyper_parameter_tuning_job(**request)
+    final = sm.wait_for_hyper_parameter_tuning_job("kept", timeout=120)
+    # A new service on the same workspace (a restarted server) knows the job from disk.
+    later = TuningService(sm.workspace, "us-east-1", "123456789012", backend=None)  # type: ignore[arg-type]
+    assert later.describe_hyper_parameter_tuning_job("kept") == final
+    listed = later.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    assert [s["HyperParameterTuningJobName"] for s in listed] == ["kept"]
+    jobs = later.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="kept", SortBy="FinalObjectiveMetricValue"
+    )["TrainingJobSummaries"]
+    assert [j["TunedHyperParameters"]["kind"] for j in jobs] == ["c", "a", "b"]  # Ascending
+    with pytest.raises(ResourceInUse):
+        later.create_hyper_parameter_tuning_job(**request)
