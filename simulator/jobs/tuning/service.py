@@ -12,15 +12,15 @@ hosts it (the ``LocalSageMaker`` facade, the endpoint's router) hands it a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import Problem, ResourceInUse, ResourceNotFound, SmsimError, ValidationError
-from simulator.jobs.tuning.checks import TuningPlan, check_request
+from simulator.jobs.tuning.checks import check_request
 from simulator.jobs.tuning.description import (
-    TERMINAL,
     TUNING_DIR,
     TuningRecord,
     initial_description,
@@ -28,7 +28,8 @@ from simulator.jobs.tuning.description import (
     tuning_dir,
 )
 from simulator.jobs.tuning.run import TrainingBackend, TuningRun
-from simulator.jobs.tuning.strategies import PriorTrial, grid_size, make_strategy
+from simulator.jobs.tuning.strategies import grid_size, make_strategy
+from simulator.jobs.tuning.warm_start import parent_trials
 from simulator.shapes import validate_request, validate_response
 
 
@@ -59,7 +60,7 @@ class TuningService:
         plan = check_request(request)
         name = request["HyperParameterTuningJobName"]
         config = request["HyperParameterTuningJobConfig"]
-        prior, prior_summaries = self._warm_start(request, plan)
+        prior, prior_summaries = parent_trials(self, request, plan)
         budget = plan.max_jobs
         if config["Strategy"] == "Grid":
             size = grid_size(plan.definitions)
@@ -74,7 +75,7 @@ class TuningService:
             study_name=name,
         )
         strategy.warm_start(prior)
-        plan = TuningPlan(**{**plan.__dict__, "max_jobs": budget})
+        plan = dataclasses.replace(plan, max_jobs=budget)
         arn = (
             f"arn:aws:sagemaker:{self.region}:{self.account_id}:"
             f"hyper-parameter-tuning-job/{name.lower()}"
@@ -248,109 +249,6 @@ class TuningService:
             self._record(name)  # raises ResourceNotFound
         assert stored is not None
         return stored
-
-    def _all_training_jobs(self, name: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        token: dict[str, str] = {}
-        while True:
-            page = self.list_training_jobs_for_hyper_parameter_tuning_job(
-                HyperParameterTuningJobName=name, MaxResults=100, **token
-            )
-            items += page["TrainingJobSummaries"]
-            if "NextToken" not in page:
-                return items
-            token = {"NextToken": page["NextToken"]}
-
-    def _warm_start(
-        self, request: dict[str, Any], plan: TuningPlan
-    ) -> tuple[list[PriorTrial], list[dict[str, Any]]]:
-        """Parents' finished jobs: trials for the strategy, summaries for the overall best.
-
-        SageMaker: parents must have ended; their objective must be the child's;
-        IdenticalDataAndAlgorithm also keeps the training image and input data (ranges
-        may change); TransferLearning allows new data, image and ranges.
-        """
-        config = request.get("WarmStartConfig")
-        if not config:
-            return [], []
-        trials: list[PriorTrial] = []
-        summaries: list[dict[str, Any]] = []
-        problems: list[Problem] = []
-        for i, parent in enumerate(config["ParentHyperParameterTuningJobs"]):
-            where = f"WarmStartConfig.ParentHyperParameterTuningJobs[{i}]"
-            pname = parent["HyperParameterTuningJobName"]
-            try:
-                describe = self.describe_hyper_parameter_tuning_job(pname)
-                items = self._all_training_jobs(pname)
-            except ResourceNotFound:
-                problems.append(Problem(where, "no such tuning job", pname))
-                continue
-            if describe["HyperParameterTuningJobStatus"] not in TERMINAL:
-                problems.append(
-                    Problem(
-                        where,
-                        f"the parent is {describe['HyperParameterTuningJobStatus']}; "
-                        "warm start needs an ended parent",
-                        pname,
-                        "wait for it or stop it",
-                    )
-                )
-                continue
-            objective = describe["HyperParameterTuningJobConfig"].get(
-                "HyperParameterTuningJobObjective", {}
-            )
-            if (objective.get("MetricName"), objective.get("Type")) != (
-                plan.objective["MetricName"],
-                plan.objective["Type"],
-            ):
-                problems.append(Problem(where, "the parent tunes a different objective", objective))
-                continue
-            if config["WarmStartType"] == "IdenticalDataAndAlgorithm":
-                problems += _identical_problems(describe, request, where)
-            for item in items:
-                metric = item.get("FinalHyperParameterTuningJobObjectiveMetric")
-                if metric is None:
-                    continue
-                summaries.append(item)
-                trials.append(
-                    PriorTrial(
-                        item.get("TrainingJobDefinitionName"),
-                        dict(item["TunedHyperParameters"]),
-                        float(metric["Value"]),
-                    )
-                )
-        if problems:
-            raise ValidationError("CreateHyperParameterTuningJob request", problems)
-        return trials, summaries
-
-
-def _identical_problems(
-    parent: dict[str, Any], request: dict[str, Any], where: str
-) -> list[Problem]:
-    mine = request.get("TrainingJobDefinition") or {}
-    theirs = parent.get("TrainingJobDefinition") or {}
-    problems = []
-    for key in ("InputDataConfig", "StaticHyperParameters"):
-        if mine.get(key) != theirs.get(key):
-            problems.append(
-                Problem(
-                    f"TrainingJobDefinition.{key}",
-                    f"differs from the parent's ({where}); IdenticalDataAndAlgorithm keeps it",
-                    None,
-                    "keep the parent's, or use WarmStartType TransferLearning",
-                )
-            )
-    image = mine.get("AlgorithmSpecification", {}).get("TrainingImage")
-    if image != theirs.get("AlgorithmSpecification", {}).get("TrainingImage"):
-        problems.append(
-            Problem(
-                "TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
-                f"differs from the parent's ({where}); IdenticalDataAndAlgorithm keeps it",
-                image,
-                "use WarmStartType TransferLearning",
-            )
-        )
-    return problems
 
 
 def _minimize(describe: dict[str, Any]) -> bool:
