@@ -97,7 +97,8 @@ class TuningRun:
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
-            self._stop_all()
+            with contextlib.suppress(Exception):  # the training jobs must not outlive it
+                self._stop_all()
             self._finish("Failed", f"InternalServerError: smsim could not run the tuning: {exc}")
         finally:
             self.record.done.set()
@@ -109,8 +110,10 @@ class TuningRun:
                 self._stop_all()
                 return self._finish("Stopped")
             if self._over_time(started):
+                # MaxRuntimeInSeconds bounds the tuning job: its running jobs are stopped,
+                # and it ends as any budget-bound tuning job does (Completed with a best).
                 self._stop_all()
-                return self._finish("Completed")
+                return self._finish(*self._outcome())
             self._poll_running()
             if not self._criteria_met():
                 self._launch()
