@@ -190,6 +190,21 @@ class LocalSageMaker:
             )
         return self.describe_pipeline_execution(PipelineExecutionArn=PipelineExecutionArn)
 
+    def wait_for_hyper_parameter_tuning_job(
+        self,
+        HyperParameterTuningJobName: str,  # noqa: N803
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Block until the tuning job ends; its final description (#16)."""
+        self._require_started()
+        tuning = self.endpoint.backend.tuning
+        self._translated(
+            tuning.wait_for_hyper_parameter_tuning_job, HyperParameterTuningJobName, timeout
+        )
+        return self.describe_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=HyperParameterTuningJobName
+        )
+
     def stored_descriptions(self, kind: str = "training") -> dict[str, dict[str, Any]]:
         """Descriptions kept in the workspace (this and earlier sessions), by job name."""
         return load_descriptions(self.workspace, kind)

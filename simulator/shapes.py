@@ -51,6 +51,12 @@ STEP_OPERATIONS: dict[str, StepOperations] = {
         "HyperParameterTuningJobName",
     ),
 }
+# Step types whose properties span more than one response: the SDK's TuningStep has
+# both the DescribeHyperParameterTuningJob members and TrainingJobSummaries (its
+# ``shape_names``), the latter being what ``get_top_model_s3_uri`` reads (#16).
+STEP_TYPE_EXTRA_SHAPES: dict[str, tuple[str, ...]] = {
+    "Tuning": ("ListTrainingJobsForHyperParameterTuningJobResponse",),
+}
 # Other spellings users and the SDK use for the same step types.
 STEP_TYPE_ALIASES: dict[str, str] = {"CreateModel": "Model"}
 
@@ -90,7 +96,25 @@ def canonical_step_type(step_type: str) -> str:
 
 def root_shape_for_step_type(step_type: str) -> StructureShape:
     """The Describe* response shape whose members a step's properties are."""
-    return output_shape(STEP_OPERATIONS[canonical_step_type(step_type)].describe)
+    canonical = canonical_step_type(step_type)
+    if canonical in STEP_TYPE_EXTRA_SHAPES:
+        return _merged_root(canonical)
+    return output_shape(STEP_OPERATIONS[canonical].describe)
+
+
+@cache
+def _merged_root(step_type: str) -> StructureShape:
+    """One structure with the members of the step type's response shapes, built from
+    botocore's own shape definitions (named after the first, the Describe* response)."""
+    model = service_model()
+    resolver = model._shape_resolver  # botocore's, so member shapes resolve as usual
+    first = output_shape(STEP_OPERATIONS[step_type].describe).name
+    names = (first, *STEP_TYPE_EXTRA_SHAPES[step_type])
+    members: dict[str, Any] = {}
+    for name in names:
+        members.update(resolver._shape_map[name]["members"])
+    merged = {"type": "structure", "members": members}
+    return StructureShape(first, merged, resolver)
 
 
 def enum_values(shape_name: str) -> list[str]:

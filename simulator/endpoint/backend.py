@@ -21,6 +21,7 @@ from simulator.hosts.launcher import LineSink
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord
 from simulator.jobs.runner import RunContext
+from simulator.jobs.tuning.operations import TUNING_OPERATIONS
 
 
 class SageMakerBackend:
@@ -53,6 +54,7 @@ class SageMakerBackend:
         self.jobs = JobStore(workspace, self.region, self.account_id, self._run_context)
         self.tags = TagStore(workspace)
         self.pipelines = PipelineService(self)
+        self.tuning = _tuning_service(self)
         self._s3: Any = None
         self._moto: Any = None
 
@@ -63,6 +65,8 @@ class SageMakerBackend:
     def close(self) -> None:
         """Stop running pipeline executions and jobs; each ends Stopped, recorded."""
         self.pipelines.stop_all()
+        # Before the jobs: a running tuning job would launch replacements for them.
+        self.tuning.close(self.stop_grace_seconds + 30)
         self.jobs.close(self.stop_grace_seconds)
         self.pipelines.join(self.stop_grace_seconds)
 
@@ -112,6 +116,8 @@ class SageMakerBackend:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if name in TUNING_OPERATIONS:  # a pipeline's Tuning step (#16)
+            return getattr(self.tuning, name)
         return getattr(self.moto_client, name)  # create_model, create_model_package, …
 
     # -- internals -------------------------------------------------------------------
@@ -127,3 +133,16 @@ class SageMakerBackend:
             metrics=self.cloudwatch.metric_sink,
             container_mode=self.container_mode,
         )
+
+
+def _tuning_service(backend: SageMakerBackend) -> Any:
+    """Hyperparameter tuning (#16): its training jobs are this backend's."""
+    from simulator.jobs.tuning import TuningService
+    from simulator.jobs.tuning.backend import JobStoreBackend
+
+    return TuningService(
+        backend.workspace,
+        backend.region,
+        backend.account_id,
+        JobStoreBackend(backend.jobs, backend.workspace),
+    )

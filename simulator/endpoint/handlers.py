@@ -13,6 +13,7 @@ from typing import Any
 
 from simulator.endpoint.backend import SageMakerBackend
 from simulator.endpoint.tags import is_arn_of
+from simulator.jobs.tuning.operations import TUNING_OPERATIONS
 from simulator.shapes import validate_request, validate_response
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -62,6 +63,8 @@ def build(backend: SageMakerBackend) -> dict[str, Handler]:
         table[f"List{label}Jobs"] = _list(f"List{label}Jobs", kind, backend)
     for operation in _PIPELINE_OPS:
         table[operation] = _pipeline(operation, backend)
+    for operation in TUNING_OPERATIONS.values():  # hyperparameter tuning (#16)
+        table[operation] = _tuning(operation, backend)
     table["AddTags"] = _add_tags(backend)
     table["ListTags"] = _list_tags(backend)
     table["DeleteTags"] = _delete_tags(backend)
@@ -96,6 +99,16 @@ def _pipeline(operation: str, backend: SageMakerBackend) -> Handler:
     def handle(params: dict[str, Any]) -> dict[str, Any]:
         # The pipeline service validates both ways itself.
         return getattr(backend.pipelines, method)(**params)
+
+    return handle
+
+
+def _tuning(operation: str, backend: SageMakerBackend) -> Handler:
+    method = next(m for m, op in TUNING_OPERATIONS.items() if op == operation)
+
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        # The tuning service validates requests and responses against botocore itself.
+        return getattr(backend.tuning, method)(**params)
 
     return handle
 

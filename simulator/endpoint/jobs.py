@@ -115,15 +115,20 @@ class JobStore:
         return count
 
     # -- operations ------------------------------------------------------------------
-    def create(self, kind: str, request: dict[str, Any]) -> str:
+    def create(
+        self, kind: str, request: dict[str, Any], describe_extra: dict[str, Any] | None = None
+    ) -> str:
         """Create*Job: validate, refuse a taken name, record InProgress, start the run;
-        the job's ARN."""
+        the job's ARN. ``describe_extra``: members the service sets itself (the
+        TuningJobArn of a tuning job's training job, #16)."""
         spec = KINDS[kind]
         request = copy.deepcopy(request)
         spec.check(request)  # botocore's input shape + the service's own constraints
         name = request[spec.name_key]
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:{spec.arn_type}/{name.lower()}"
-        record = self._new_record(spec, name, request, spec.initial(request, arn))
+        describe = spec.initial(request, arn)
+        describe.update(describe_extra or {})
+        record = self._new_record(spec, name, request, describe)
         run = spec.run(record, self._context())
         record.thread = threading.Thread(target=run.run, name=f"smsim-{record.name}", daemon=True)
         record.thread.start()

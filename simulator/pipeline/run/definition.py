@@ -29,11 +29,11 @@ SUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Fail",
     "Lambda",
     "Callback",
+    "Tuning",
 )
 # Step types of SageMaker Pipelines smsim recognises but does not run.
 KNOWN_UNSUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Transform",
-    "Tuning",
     "EMR",
     "EMRServerless",
     "ClarifyCheck",

@@ -277,6 +277,33 @@ class PipelineExecutor:
         self._finish_job(rec, desc, "ProcessingJobStatus")
         self._read_property_files(step, desc)
 
+    def _run_tuning(self, step: Step, rec: StepRecord) -> None:
+        """A TuningStep (#16): its properties are the tuning job's description plus the
+        top 50 TrainingJobSummaries, best first (the SDK's ``get_top_model_s3_uri(0)``)."""
+        given = step.arguments.get("HyperParameterTuningJobName")
+        prefix = given if isinstance(given, str) else f"{self.record.execution_id}-{step.name}"
+        # Tuning job names have at most 32 characters.
+        name = job_name(self.record.execution_id, step.name, max_len=32, prefix=prefix)
+        request = dict(self._evaluate(step))
+        request["HyperParameterTuningJobName"] = name
+        rec.job_name, rec.arguments = name, request
+        resp = self.sm.create_hyper_parameter_tuning_job(**request)
+        self._set_metadata(rec, "TuningJob", resp["HyperParameterTuningJobArn"])
+        desc = self._wait(
+            lambda: self.sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+            lambda: self.sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+            "HyperParameterTuningJobStatus",
+        )
+        top = self.sm.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=name,
+            SortBy="FinalObjectiveMetricValue",
+            SortOrder="Descending",
+            MaxResults=50,
+        )
+        desc["TrainingJobSummaries"] = top["TrainingJobSummaries"]
+        rec.description = _strip(desc)
+        self._finish_job(rec, desc, "HyperParameterTuningJobStatus")
+
     def _run_model(self, step: Step, rec: StepRecord) -> None:
         name = job_name(self.record.execution_id, step.name)
         request = dict(self._evaluate(step))

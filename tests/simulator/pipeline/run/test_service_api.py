@@ -148,8 +148,8 @@ def test_an_invalid_definition_is_refused_with_every_problem(sm: LocalSageMaker)
 def test_unsupported_step_types_are_refused_before_anything_runs(sm: LocalSageMaker) -> None:
     doc = fail_only()
     doc["Steps"].append({"Name": "Notify", "Type": "EMR", "Arguments": {}})
-    doc["Steps"].append({"Name": "Tune", "Type": "Tuning", "Arguments": {}})
-    with pytest.raises(UnsupportedFeature, match=r"Notify \(EMR\), Tune \(Tuning\)"):
+    doc["Steps"].append({"Name": "Check", "Type": "ClarifyCheck", "Arguments": {}})
+    with pytest.raises(UnsupportedFeature, match=r"Notify \(EMR\), Check \(ClarifyCheck\)"):
         sm.create_pipeline(PipelineName="lambda", PipelineDefinition=json.dumps(doc), RoleArn=ROLE)
 
 

@@ -149,10 +149,10 @@ def test_property_file_must_name_an_output_of_its_step() -> None:
 def test_unsupported_step_types_are_listed() -> None:
     d = doc()
     d["Steps"].append({"Name": "Notify", "Type": "EMR", "Arguments": {}})
-    d["Steps"].append({"Name": "Tune", "Type": "Tuning", "Arguments": {}})
+    d["Steps"].append({"Name": "Check", "Type": "ClarifyCheck", "Arguments": {}})
     d["Steps"].append({"Name": "Odd", "Type": "Procesing", "Arguments": {}})
     report = validate_definition(d)
-    assert report.unsupported == ["Notify (EMR)", "Tune (Tuning)", "Odd (Procesing)"]
+    assert report.unsupported == ["Notify (EMR)", "Check (ClarifyCheck)", "Odd (Procesing)"]
     fixes = {p.step: p.fix for p in report.problems}
     assert fixes["Odd"] == "did you mean 'Processing'?"
 
