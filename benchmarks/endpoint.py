@@ -190,18 +190,16 @@ def main() -> None:
                 l_moto = [t for _ in range(args.walks) for t in _walk(theirs)]
             finally:
                 moto.stop()
-    print(f"DescribeTrainingJob ({args.describes} calls)      p50 ms   p99 ms")
-    print(f"  smsim endpoint                     {_p(d_ours, 0.5):7.2f}  {_p(d_ours, 0.99):7.2f}")
-    print(f"  moto's own                         {_p(d_moto, 0.5):7.2f}  {_p(d_moto, 0.99):7.2f}")
-    print(
-        f"  ratio (p50, target <= 1.5)         {statistics.median(d_ours) / statistics.median(d_moto):7.2f}"
-    )
-    print(f"ListTrainingJobs, page of 100 over {args.jobs} jobs ({args.walks} walks)")
-    print(f"  smsim endpoint                     {_p(l_ours, 0.5):7.2f}  {_p(l_ours, 0.99):7.2f}")
-    print(f"  moto's own                         {_p(l_moto, 0.5):7.2f}  {_p(l_moto, 0.99):7.2f}")
-    print(
-        f"  ratio (p50, target <= 2)           {statistics.median(l_ours) / statistics.median(l_moto):7.2f}"
-    )
+    _report(f"DescribeTrainingJob ({args.describes} calls)", d_ours, d_moto, 1.5)
+    _report(f"ListTrainingJobs, a page of 100 over {args.jobs} jobs", l_ours, l_moto, 2.0)
+
+
+def _report(title: str, ours: list[float], moto: list[float], target: float) -> None:
+    ratio = statistics.median(ours) / statistics.median(moto)
+    print(f"{title:44s}  p50 ms   p99 ms")
+    for label, values in (("smsim endpoint", ours), ("moto's own", moto)):
+        print(f"  {label:42s} {_p(values, 0.5):7.2f}  {_p(values, 0.99):7.2f}")
+    print(f"  {'ratio of p50 (target <= ' + str(target) + ')':42s} {ratio:7.2f}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from simulator.hosts.toolkit import decode_hyperparameters, training_environment
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
-from simulator.jobs.training.description import end_fields, stopped_message
+from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
 from simulator.s3 import (
     DirSync,
     S3Error,
@@ -58,8 +58,7 @@ class TrainingRun(JobRun):
     def __init__(self, record: JobRecord, ctx: RunContext) -> None:
         super().__init__(record, ctx)
         self.hps = decode_hyperparameters(self.request.get("HyperParameters", {}))
-        out = parse_s3_uri(self.request["OutputDataConfig"]["S3OutputPath"])
-        self.output_prefix = out.join(self.name, "output")
+        self.output_prefix = output_prefix(self.request)
         self.metrics = MetricParser(
             list(self.request.get("AlgorithmSpecification", {}).get("MetricDefinitions", []))
         )
