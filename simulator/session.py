@@ -55,6 +55,7 @@ class LocalSageMaker:
         log_sink: LineSink | None = None,
         stop_grace_seconds: float = 120.0,
         checkpoint_sync_seconds: float = 2.0,
+        container_mode: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         s3_endpoint: str | None = None,
@@ -69,6 +70,7 @@ class LocalSageMaker:
             log_sink=log_sink,
             stop_grace_seconds=stop_grace_seconds,
             checkpoint_sync_seconds=checkpoint_sync_seconds,
+            container_mode=container_mode,
         )
         self.workspace = self.endpoint.workspace
         self.region = region

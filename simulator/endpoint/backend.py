@@ -35,6 +35,7 @@ class SageMakerBackend:
         *,
         stop_grace_seconds: float = 120.0,
         checkpoint_sync_seconds: float = 2.0,
+        container_mode: str | None = None,
     ) -> None:
         from simulator.pipeline.run.service import PipelineService
 
@@ -46,6 +47,8 @@ class SageMakerBackend:
         self.log_sink = log_sink
         self.stop_grace_seconds = stop_grace_seconds
         self.checkpoint_sync_seconds = checkpoint_sync_seconds
+        # How job hosts start: "auto" | "namespace" | "fallback" (simulator/hosts/local.py).
+        self.container_mode = container_mode
         self.cloudwatch = CloudWatch(self.account_id, self.region)
         self.jobs = JobStore(workspace, self.region, self.account_id, self._run_context)
         self.tags = TagStore(workspace)
@@ -122,4 +125,5 @@ class SageMakerBackend:
             sync_interval=self.checkpoint_sync_seconds,
             cloudwatch=self.cloudwatch.log_sink,
             metrics=self.cloudwatch.metric_sink,
+            container_mode=self.container_mode,
         )

@@ -19,6 +19,7 @@ from simulator.endpoint import handlers
 from simulator.endpoint.backend import SageMakerBackend
 from simulator.endpoint.router import Router
 from simulator.hosts.launcher import LineSink, console_sink
+from simulator.hosts.local import requested_mode
 from simulator.images import ImageMap
 
 DEFAULT_PORT = 5757  # `smsim serve`'s port unless --port is given (README)
@@ -39,6 +40,7 @@ class Endpoint:
         log_sink: LineSink | None = None,
         stop_grace_seconds: float = 120.0,
         checkpoint_sync_seconds: float = 2.0,
+        container_mode: str | None = None,
     ) -> None:
         self.workspace = Path(workspace).expanduser().resolve()
         self.aws = EmbeddedAws(region, host=host, port=port, s3_endpoint=s3_endpoint)
@@ -49,6 +51,7 @@ class Endpoint:
             log_sink or console_sink(),
             stop_grace_seconds=stop_grace_seconds,
             checkpoint_sync_seconds=checkpoint_sync_seconds,
+            container_mode=requested_mode(container_mode)[0] if container_mode else None,
         )
         self.loaded: dict[str, int] = {}
         self._started = False
