@@ -57,6 +57,12 @@ _saved_env: dict[str, str | None] = {}  # the environment before the first start
 _client_lock = threading.Lock()  # boto3.Session() creation is not thread-safe
 
 
+def running() -> int:
+    """How many embedded AWS endpoints run in this process (they share moto's state)."""
+    with _active_lock:
+        return len(_active)
+
+
 class EmbeddedAws:
     """moto's server on a free local port, plus the process environment that points at it."""
 

@@ -46,10 +46,15 @@ def collect(workspace: Path) -> list[dict[str, Any]]:
 
 
 def find(workspace: Path, name: str) -> tuple[str, dict[str, Any]] | None:
+    """The stored job named ``name``, in any case (names are case-insensitive on the
+    service: a pipeline step's Metadata ARN holds the lower-cased name)."""
     for kind in ("training", "processing"):
         stored = load_descriptions(workspace, kind)
-        if name in stored:
-            return kind, stored[name]
+        match = stored.get(name) or next(
+            (d for n, d in stored.items() if n.lower() == name.lower()), None
+        )
+        if match is not None:
+            return kind, match
     return None
 
 

@@ -289,3 +289,55 @@ def test_a_restart_keeps_every_job_and_ctrl_c_stops_running_ones(serve, client_e
     with pytest.raises(ClientError) as bad_token:
         sm.list_training_jobs(NextToken=by_name["NextToken"], StatusEquals="Completed")
     assert bad_token.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_an_external_s3_endpoint_holds_the_artifacts(serve, client_env, kit, tmp_path):
+    """--s3-endpoint: S3 is another S3-compatible server (here a moto server process
+    standing in for one); the jobs read and write there, the in-memory S3 stays empty."""
+    import socket
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    external = f"http://127.0.0.1:{port}"
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        store = boto3.client(
+            "s3",
+            endpoint_url=external,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for _ in range(100):  # until the server listens
+            try:
+                store.list_buckets()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.1)
+        server = serve(tmp_path / "ext", "--s3-endpoint", external)
+        assert server.env["AWS_ENDPOINT_URL_S3"] == external
+        assert not any("in memory" in line for line in server.banner)
+        client_env(server)
+        sm, s3 = clients()  # boto3's S3 client follows AWS_ENDPOINT_URL_S3
+        s3.create_bucket(Bucket=BUCKET)
+        code = upload_code(s3, kit, TRAIN, "code/train.tar.gz")
+        sm.create_training_job(**kit.training_request("external-s3", code, BUCKET))
+        sm.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName="external-s3", WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        assert sm.describe_training_job(TrainingJobName="external-s3")["TrainingJobStatus"] == (
+            "Completed"
+        )
+        body = store.get_object(Bucket=BUCKET, Key="output/external-s3/output/model.tar.gz")
+        assert kit.read_tar(body["Body"].read()) == {"model.txt": b"trained"}
+        in_memory = boto3.client("s3", endpoint_url=server.url)
+        assert in_memory.list_buckets()["Buckets"] == []
+    finally:
+        moto.terminate()
+        moto.wait(10)

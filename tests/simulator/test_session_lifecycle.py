@@ -221,7 +221,8 @@ def test_a_start_that_fails_lets_the_next_one_start(tmp_path, monkeypatch):
     monkeypatch.undo()
     # The embedded AWS of the failed start is gone: a second LocalSageMaker runs.
     with LocalSageMaker(workspace=tmp_path / "ws", log_sink=lambda _: None) as sm:
-        assert sm.s3.list_buckets()["Buckets"] == []
+        sm.s3.create_bucket(Bucket="after-a-failed-start")
+        assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 
 
 def test_a_change_refused_by_validation_still_ends_the_job_failed(

@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from simulator.jobs.records import now
-from simulator.s3 import parse_s3_uri
+from simulator.s3 import S3Uri, parse_s3_uri
 from simulator.shapes import output_shape
 
 # Request members that are SageMaker service features with no local effect (network
@@ -24,15 +24,21 @@ from simulator.shapes import output_shape
 _DESCRIBE_MEMBERS = set(output_shape("DescribeTrainingJob").members)
 
 
+def output_prefix(request: dict[str, Any]) -> S3Uri:
+    """Where the service puts a job's model.tar.gz and output.tar.gz: the one place that
+    computes it (``<S3OutputPath>/<TrainingJobName>/output/``)."""
+    out = parse_s3_uri(request["OutputDataConfig"]["S3OutputPath"])
+    return out.join(request["TrainingJobName"], "output")
+
+
 def initial_description(request: dict[str, Any], arn: str) -> dict[str, Any]:
     """The InProgress/Starting description recorded the moment the job is created."""
     t = now()
-    out_path = parse_s3_uri(request["OutputDataConfig"]["S3OutputPath"])
     name = request["TrainingJobName"]
     desc: dict[str, Any] = {
         "TrainingJobName": name,
         "TrainingJobArn": arn,
-        "ModelArtifacts": {"S3ModelArtifacts": str(out_path.join(name, "output", "model.tar.gz"))},
+        "ModelArtifacts": {"S3ModelArtifacts": str(output_prefix(request).join("model.tar.gz"))},
         "TrainingJobStatus": "InProgress",
         "SecondaryStatus": "Starting",
         "HyperParameters": dict(request.get("HyperParameters", {})),

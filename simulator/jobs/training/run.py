@@ -37,7 +37,7 @@ from simulator.images import builtin_algorithm
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
-from simulator.jobs.training.description import end_fields, stopped_message
+from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
 from simulator.s3 import (
     DirSync,
     S3Error,
@@ -63,8 +63,7 @@ class TrainingRun(JobRun):
         super().__init__(record, ctx)
         self.hps = Hyperparameters.from_request(self.request)  # decoded once, used by all
         self.toolkit: ToolkitEnvironment | None = None
-        out = parse_s3_uri(self.request["OutputDataConfig"]["S3OutputPath"])
-        self.output_prefix = out.join(self.name, "output")
+        self.output_prefix = output_prefix(self.request)
         algo = self.request.get("AlgorithmSpecification", {})
         # No script and an algorithm image: the image's built-in algorithm runs (with its
         # own metric definitions), as on the service.

@@ -83,8 +83,10 @@ class PipelineRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """pipeline.json (the definition is kept beside it, as definition.json)."""
+        """pipeline.json: DescribePipeline's members, the definition as its text was sent
+        (definition.json beside it is the same document, for reading)."""
         return {
+            "PipelineDefinition": self.definition_text,
             "PipelineName": self.name,
             "PipelineArn": self.arn,
             "RoleArn": self.role_arn,
@@ -105,8 +107,8 @@ def load_pipelines(root: Path) -> list[PipelineRecord]:
     for directory in sorted(root.iterdir()) if root.is_dir() else []:
         try:
             doc = read_json(directory / "pipeline.json")
-            text = (directory / "definition.json").read_text(encoding="utf-8")
-        except (OSError, ValueError):
+            text = doc["PipelineDefinition"]
+        except (OSError, ValueError, KeyError):
             continue
         out.append(
             PipelineRecord(

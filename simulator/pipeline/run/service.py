@@ -16,11 +16,9 @@ the workspace as it runs::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,7 +38,7 @@ from simulator.pipeline.run.definition import (
     did_you_mean,
 )
 from simulator.pipeline.run.executor import PipelineExecutor
-from simulator.pipeline.run.expressions import ExpressionError, evaluate, to_string
+from simulator.pipeline.run.expressions import to_string
 from simulator.pipeline.run.records import (
     DEFAULT_PARALLELISM,
     ExecutionRecord,
@@ -52,6 +50,7 @@ from simulator.pipeline.run.records import (
     write_execution,
     write_json,
 )
+from simulator.pipeline.run.responses import describe_execution, page, select
 from simulator.pipeline.run.retry import check_retry_policies
 from simulator.pipeline.run.validate import validate_definition
 from simulator.shapes import validate_request, validate_response
@@ -184,7 +183,7 @@ class PipelineService:
     def list_pipelines(self, **request: Any) -> dict[str, Any]:
         validate_request("ListPipelines", request)
         prefix = request.get("PipelineNamePrefix", "")
-        items = _select(
+        items = select(
             [p for p in self._pipelines.values() if p.name.startswith(prefix)],
             request,
             created=lambda p: p.creation_time,
@@ -205,7 +204,7 @@ class PipelineService:
             if p.last_run_time:
                 s["LastExecutionTime"] = p.last_run_time
             summaries.append(s)
-        return self._respond("ListPipelines", _page(summaries, request, "PipelineSummaries"))
+        return self._respond("ListPipelines", page(summaries, request, "PipelineSummaries"))
 
     # ------------------------------------------------------------------ executions
 
@@ -366,12 +365,12 @@ class PipelineService:
     def describe_pipeline_execution(self, **request: Any) -> dict[str, Any]:
         validate_request("DescribePipelineExecution", request)
         record = self._execution(request["PipelineExecutionArn"])
-        return self._respond("DescribePipelineExecution", self._describe(record))
+        return self._respond("DescribePipelineExecution", describe_execution(record))
 
     def list_pipeline_executions(self, **request: Any) -> dict[str, Any]:
         validate_request("ListPipelineExecutions", request)
         pipeline = self._pipeline(request["PipelineName"])
-        records = _select(
+        records = select(
             list(pipeline.executions),
             request,
             created=lambda r: r.creation_time,
@@ -392,7 +391,7 @@ class PipelineService:
                     s["PipelineExecutionFailureReason"] = r.failure_reason[:3072]
             summaries.append(s)
         return self._respond(
-            "ListPipelineExecutions", _page(summaries, request, "PipelineExecutionSummaries")
+            "ListPipelineExecutions", page(summaries, request, "PipelineExecutionSummaries")
         )
 
     def list_pipeline_execution_steps(self, **request: Any) -> dict[str, Any]:
@@ -415,7 +414,7 @@ class PipelineService:
             reverse=request.get("SortOrder", "Descending") == "Descending",
         )
         return self._respond(
-            "ListPipelineExecutionSteps", _page(items, request, "PipelineExecutionSteps")
+            "ListPipelineExecutionSteps", page(items, request, "PipelineExecutionSteps")
         )
 
     def stop_pipeline_execution(self, **request: Any) -> dict[str, Any]:
@@ -452,7 +451,7 @@ class PipelineService:
         # The service reports every value as the string it was given (or defaulted to).
         items = [{"Name": k, "Value": to_string(v)} for k, v in record.parameters.items()]
         return self._respond(
-            "ListPipelineParametersForExecution", _page(items, request, "PipelineParameters")
+            "ListPipelineParametersForExecution", page(items, request, "PipelineParameters")
         )
 
     def wait_for_pipeline_execution(
@@ -546,29 +545,6 @@ class PipelineService:
                 raise ValidationError("pipeline definition", problems)
         report.raise_for_problems()
 
-    def _describe(self, r: ExecutionRecord) -> dict[str, Any]:
-        with r.lock:
-            resp: dict[str, Any] = {
-                "PipelineArn": r.pipeline_arn,
-                "PipelineExecutionArn": r.execution_arn,
-                "PipelineExecutionDisplayName": r.display_name,
-                "PipelineExecutionStatus": r.status,
-                "CreationTime": r.creation_time,
-                "LastModifiedTime": r.last_modified_time,
-            }
-            if r.description:
-                resp["PipelineExecutionDescription"] = r.description
-            if r.failure_reason:
-                resp["FailureReason"] = r.failure_reason
-            if r.selective_config:
-                resp["SelectiveExecutionConfig"] = r.selective_config
-            if r.parallelism != DEFAULT_PARALLELISM:
-                resp["ParallelismConfiguration"] = {"MaxParallelExecutionSteps": r.parallelism}
-            experiment = _experiment_config(r)
-            if experiment:
-                resp["PipelineExperimentConfig"] = experiment
-        return resp
-
     def _root(self) -> Path | None:
         workspace = getattr(self.sm, "workspace", None)
         return Path(workspace) / "pipelines" if workspace is not None else None
@@ -595,7 +571,7 @@ class PipelineService:
         if base is not None:
             with record.lock:
                 write_execution(
-                    base / "executions" / record.execution_id, record, self._describe(record)
+                    base / "executions" / record.execution_id, record, describe_execution(record)
                 )
 
     @staticmethod
@@ -627,71 +603,6 @@ def _raw_step(document: dict[str, Any], location: str) -> dict[str, Any]:
 def _parallelism(request: dict[str, Any], pipeline: PipelineRecord) -> int:
     config = request.get("ParallelismConfiguration") or pipeline.parallelism or {}
     return int(config.get("MaxParallelExecutionSteps", DEFAULT_PARALLELISM))
-
-
-def _experiment_config(r: ExecutionRecord) -> dict[str, str] | None:
-    config = r.definition.document.get("PipelineExperimentConfig")
-    if not isinstance(config, dict):
-        return None
-
-    class _Ctx:
-        def parameter(self, name: str) -> Any:
-            return r.parameters[name]
-
-        def execution_variable(self, name: str) -> Any:
-            return {
-                "PipelineExecutionId": r.execution_id,
-                "PipelineExecutionArn": r.execution_arn,
-                "PipelineName": r.pipeline_name,
-                "PipelineArn": r.pipeline_arn,
-            }[name]
-
-        def step_property(self, step: str, path: str) -> Any:
-            raise ExpressionError("PipelineExperimentConfig cannot read step properties")
-
-        def property_file(self, step: str, name: str) -> Any:
-            raise ExpressionError("PipelineExperimentConfig cannot read property files")
-
-        def read_json(self, s3_uri: str) -> Any:
-            raise ExpressionError("PipelineExperimentConfig cannot read S3")
-
-    try:
-        value = evaluate(config, _Ctx())
-    except (ExpressionError, KeyError):
-        return None
-    return {k: v for k, v in value.items() if k in ("ExperimentName", "TrialName") and v}
-
-
-def _select(
-    items: list[_T],
-    request: dict[str, Any],
-    *,
-    created: Callable[[_T], dt.datetime],
-    sort_by: dict[str, Callable[[_T], Any]],
-) -> list[_T]:
-    """The List* operations' CreatedAfter/CreatedBefore filter and SortBy/SortOrder
-    (creation time, newest first, unless asked otherwise)."""
-    if "CreatedAfter" in request:
-        items = [i for i in items if created(i) > _aware(request["CreatedAfter"])]
-    if "CreatedBefore" in request:
-        items = [i for i in items if created(i) < _aware(request["CreatedBefore"])]
-    key = sort_by.get(request.get("SortBy", ""), created)
-    return sorted(items, key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
-
-
-def _page(items: list[dict[str, Any]], request: dict[str, Any], key: str) -> dict[str, Any]:
-    start = int(request.get("NextToken") or 0)
-    size = int(request.get("MaxResults") or 100)
-    page = {key: items[start : start + size]}
-    if start + size < len(items):
-        page["NextToken"] = str(start + size)
-    return page
-
-
-def _aware(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value))
 
 
 __all__ = ["PipelineService"]

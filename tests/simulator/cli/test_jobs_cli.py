@@ -34,6 +34,9 @@ def test_jobs_list_and_describe(sm, upload_code, training_request):
     desc = json.loads(result.output)
     assert desc == json.loads((sm.workspace / "jobs/listed-ok/describe.json").read_text())
     assert desc["TrainingJobStatus"] == "Completed"
+    # By any case of its name, as the service looks names up (ARNs are lower case).
+    result = runner.invoke(main, ["jobs", "describe", "LISTED-OK", "--workspace", ws, "--json"])
+    assert result.exit_code == 0 and json.loads(result.output) == desc
 
     result = runner.invoke(main, ["jobs", "describe", "nope", "--workspace", ws])
     assert result.exit_code == 2
