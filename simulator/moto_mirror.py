@@ -45,6 +45,11 @@ HOOKED_OPS = (
     "stop_training_job",
     "create_processing_job",
     "stop_processing_job",
+    # Transform jobs (#15) are not mirrored in moto: all their operations go to smsim.
+    "create_transform_job",
+    "describe_transform_job",
+    "list_transform_jobs",
+    "stop_transform_job",
 )
 
 
@@ -58,6 +63,8 @@ class MotoMirror:
 
     def create(self, record: JobRecord) -> None:
         """Create the job's stand-in object in moto (filled in by ``sync``)."""
+        if record.kind not in _MOTO_ATTRS:
+            return  # transform jobs: moto's handlers are routed to smsim instead (#15)
         backend = self.aws.sagemaker_backend()
         request = record.request
         if record.kind == "training":
@@ -97,7 +104,7 @@ class MotoMirror:
     def sync(self, record: JobRecord) -> None:
         """Overwrite moto's job object with our description (moto builds its describe
         response from the object's attributes, CamelCase names passing through as is)."""
-        if not self.active:
+        if not self.active or record.kind not in _MOTO_ATTRS:
             return
         backend = self.aws.sagemaker_backend()
         jobs = backend.training_jobs if record.kind == "training" else backend.processing_jobs

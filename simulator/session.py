@@ -29,8 +29,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from simulator.aws import DEFAULT_REGION, EmbeddedAws
-from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
+from simulator.errors import Problem, ResourceInUse, ResourceNotFound, SmsimError, ValidationError
 from simulator.hosts.launcher import LineSink, console_sink
 from simulator.images import ImageMap
 from simulator.jobs.processing import run as processing
@@ -39,6 +41,9 @@ from simulator.jobs.runner import RunContext
 from simulator.jobs.training import checks as training_checks
 from simulator.jobs.training import description as training_description
 from simulator.jobs.training import run as training
+from simulator.jobs.transform import checks as transform_checks
+from simulator.jobs.transform import description as transform_description
+from simulator.jobs.transform import run as transform
 from simulator.moto_mirror import MotoMirror
 
 _PIPELINE_OPS = (
@@ -253,6 +258,57 @@ class LocalSageMaker:
         """Block until the job ends; returns its final description."""
         return self._wait("processing", ProcessingJobName, timeout)
 
+    # -- transform jobs (#15; a small interim addition until the endpoint's router lands) --
+    def create_transform_job(self, **request: Any) -> dict[str, str]:
+        """CreateTransformJob: validate, look up the model (CreateModel's, in moto),
+        record InProgress, run in the background."""
+        self._require_started()
+        request = copy.deepcopy(request)
+        transform_checks.check_request(request)
+        try:
+            model = self.client.describe_model(ModelName=request["ModelName"])
+        except ClientError as exc:
+            raise ValidationError(
+                "CreateTransformJob request",
+                [
+                    Problem(
+                        "ModelName",
+                        "Could not find model",
+                        request["ModelName"],
+                        "create it first with CreateModel (a pipeline's ModelStep)",
+                    )
+                ],
+            ) from exc
+        name = request["TransformJobName"]
+        arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:transform-job/{name.lower()}"
+        record = self._new_record(
+            "transform",
+            name,
+            request,
+            transform_description.initial_description(request, arn),
+            transform_description.public_view,
+        )
+        run = transform.TransformRun(record, self._run_context(), model)
+        self._start(record, run.run)
+        return {"TransformJobArn": arn}
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+        return transform_description.public_view(self._describe("transform", TransformJobName))
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+        self._stop("transform", TransformJobName)
+        return {}
+
+    def list_transform_jobs(self, **kwargs: Any) -> dict[str, Any]:
+        return self._list("transform", kwargs)
+
+    def wait_for_transform_job(
+        self,
+        TransformJobName: str,
+        timeout: float | None = None,  # noqa: N803
+    ) -> dict[str, Any]:
+        return transform_description.public_view(self._wait("transform", TransformJobName, timeout))
+
     # -- internals -----------------------------------------------------------------------
     def _require_started(self) -> None:
         if not self._started:
@@ -309,7 +365,7 @@ class LocalSageMaker:
             # Names are unique per account and region, for ever (SageMaker's ResourceInUse);
             # a job kept in this workspace from an earlier session counts too.
             if (kind, name) in self._records or directory.exists():
-                label = "Training" if kind == "training" else "Processing"
+                label = kind.capitalize()
                 raise ResourceInUse(
                     f"{label} job name {name!r} is already in use"
                     + (f" (its workspace dir {directory} exists)" if directory.exists() else "")
@@ -348,9 +404,8 @@ class LocalSageMaker:
             record = self._records.get((kind, name))
             names = [] if record else sorted(n for k, n in self._records if k == kind)
         if record is None:
-            label = "training" if kind == "training" else "processing"
             raise ResourceNotFound(
-                f"Could not find {label} job {name!r} (jobs of this session: {names})"
+                f"Could not find {kind} job {name!r} (jobs of this session: {names})"
             )
         return record
 
@@ -376,7 +431,7 @@ class LocalSageMaker:
         return record.snapshot()
 
     def _list(self, kind: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        prefix = "Training" if kind == "training" else "Processing"
+        prefix = kind.capitalize()
         with self._lock:  # jobs may be created meanwhile (a pipeline's threads)
             records = [r for (k, _), r in self._records.items() if k == kind]
         items = []
@@ -389,10 +444,10 @@ class LocalSageMaker:
                 "LastModifiedTime": d["LastModifiedTime"],
                 f"{prefix}JobStatus": d[f"{prefix}JobStatus"],
             }
-            end = d.get("TrainingEndTime") if kind == "training" else d.get("ProcessingEndTime")
+            end = d.get(f"{prefix}EndTime")
             if end is not None:
                 summary[f"{prefix}EndTime"] = end
-            if kind == "processing" and "FailureReason" in d:
+            if kind in ("processing", "transform") and "FailureReason" in d:
                 summary["FailureReason"] = d["FailureReason"]
             if kind == "training":
                 summary["SecondaryStatus"] = d["SecondaryStatus"]
