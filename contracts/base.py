@@ -110,7 +110,13 @@ class ScriptContract(BaseModel):
 
 
 class TrainingScriptContract(ScriptContract):
-    """A script run by a SageMaker training job (the training toolkit's layout)."""
+    """A script run by a SageMaker training job (the training toolkit's layout).
+
+    ``metric_definitions`` are the regexes of the metric lines the script prints, as
+    CreateTrainingJob's ``AlgorithmSpecification.MetricDefinitions`` carries them
+    (``[{"Name": "val:auroc", "Regex": "val_auroc=([0-9\\.]+)"}]``): what the script
+    prints is the script's contract, so every request for it takes them from here.
+    """
 
     job_type: ClassVar[str] = "training"
     input_roots: ClassVar[tuple[str, ...]] = ("/opt/ml/input/data", "/opt/ml/input/config")
@@ -120,6 +126,14 @@ class TrainingScriptContract(ScriptContract):
         "/opt/ml/checkpoints",
     )
 
+    metric_definitions: list[dict[str, str]] = Field(default_factory=list)
+
+    @field_validator("metric_definitions")
+    @classmethod
+    def _metric_definitions(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
+        check_metric_definitions(value)
+        return value
+
 
 class ProcessingScriptContract(ScriptContract):
     """A script run by a SageMaker processing job."""
@@ -127,6 +141,23 @@ class ProcessingScriptContract(ScriptContract):
     job_type: ClassVar[str] = "processing"
     input_roots: ClassVar[tuple[str, ...]] = ("/opt/ml/processing/input",)
     output_roots: ClassVar[tuple[str, ...]] = ("/opt/ml/processing/output",)
+
+
+def check_metric_definitions(value: list[dict[str, str]]) -> None:
+    """Raise ValueError unless every item is ``{"Name": …, "Regex": <a regex>}``.
+
+    The lengths and the name pattern are botocore's to check (MetricDefinition in the
+    CreateTrainingJob request); this is what its model cannot say: the keys and the regex.
+    """
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"Name", "Regex"}:
+            raise ValueError(
+                f"metric_definitions[{i}] = {item!r} must have exactly the keys Name and Regex"
+            )
+        try:
+            re.compile(item["Regex"])
+        except re.error as exc:
+            raise ValueError(f"metric_definitions[{i}].Regex is not a regex: {exc}") from exc
 
 
 def _under(path: str, root: str) -> bool:

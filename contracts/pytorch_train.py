@@ -29,6 +29,14 @@ PYTORCH_TRAIN_CONTRACT = TrainingScriptContract(
     },
     expected_arguments={},
     framework_requirements={"torch": "==2.13.0"},
+    # train.py prints `epoch=N train_loss=… val_loss=… val_auroc=… val_f1=…` each epoch;
+    # SageMaker keeps the last match of each regex in FinalMetricDataList.
+    metric_definitions=[
+        {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
+        {"Name": "val:loss", "Regex": r"val_loss=([0-9\.]+)"},
+        {"Name": "val:auroc", "Regex": r"val_auroc=([0-9\.]+)"},
+        {"Name": "val:f1", "Regex": r"val_f1=([0-9\.]+)"},
+    ],
     description=(
         "Trains a PyTorch BSM classifier. Reads the channels train, val and test under "
         "/opt/ml/input/data/<channel>/ and every hyperparameter from "

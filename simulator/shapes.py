@@ -10,7 +10,9 @@ schema: change botocore's version and the checks follow.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -18,15 +20,36 @@ from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureSh
 
 from simulator.errors import Problem, ValidationError
 
-# Root shape of each SageMaker pipeline step type's properties: the
-# Describe* response that `properties.…` paths walk (SDK's workflow/properties).
-STEP_TYPE_ROOT_SHAPES: dict[str, str] = {
-    "Training": "DescribeTrainingJobResponse",
-    "Processing": "DescribeProcessingJobResponse",
-    "Transform": "DescribeTransformJobResponse",
-    "Model": "DescribeModelOutput",
-    "RegisterModel": "DescribeModelPackageOutput",
-    "Tuning": "DescribeHyperParameterTuningJobResponse",
+
+@dataclass(frozen=True)
+class StepOperations:
+    """The operations behind one pipeline step type.
+
+    ``create`` is the request a step's ``Arguments`` are (without ``name_member``, which
+    the pipeline fills in); ``describe`` the response its ``properties.…`` paths walk
+    (the SDK's workflow/properties roots).
+    """
+
+    create: str
+    describe: str
+    name_member: str | None
+
+
+# Every pipeline step type that has properties, with its operations: the one table.
+STEP_OPERATIONS: dict[str, StepOperations] = {
+    "Training": StepOperations("CreateTrainingJob", "DescribeTrainingJob", "TrainingJobName"),
+    "Processing": StepOperations(
+        "CreateProcessingJob", "DescribeProcessingJob", "ProcessingJobName"
+    ),
+    "Transform": StepOperations("CreateTransformJob", "DescribeTransformJob", "TransformJobName"),
+    "Model": StepOperations("CreateModel", "DescribeModel", "ModelName"),
+    # The service names a package by group and version: no name member to fill in.
+    "RegisterModel": StepOperations("CreateModelPackage", "DescribeModelPackage", None),
+    "Tuning": StepOperations(
+        "CreateHyperParameterTuningJob",
+        "DescribeHyperParameterTuningJob",
+        "HyperParameterTuningJobName",
+    ),
 }
 # Other spellings users and the SDK use for the same step types.
 STEP_TYPE_ALIASES: dict[str, str] = {"CreateModel": "Model"}
@@ -59,20 +82,56 @@ def output_shape(operation: str) -> StructureShape:
 def canonical_step_type(step_type: str) -> str:
     """``CreateModel`` → ``Model``; raises ValueError on an unknown step type."""
     canonical = STEP_TYPE_ALIASES.get(step_type, step_type)
-    if canonical not in STEP_TYPE_ROOT_SHAPES:
-        known = ", ".join(sorted(STEP_TYPE_ROOT_SHAPES))
+    if canonical not in STEP_OPERATIONS:
+        known = ", ".join(sorted(STEP_OPERATIONS))
         raise ValueError(f"unknown SageMaker step type {step_type!r}; expected one of {known}")
     return canonical
 
 
 def root_shape_for_step_type(step_type: str) -> StructureShape:
     """The Describe* response shape whose members a step's properties are."""
-    return shape(STEP_TYPE_ROOT_SHAPES[canonical_step_type(step_type)])
+    return output_shape(STEP_OPERATIONS[canonical_step_type(step_type)].describe)
 
 
 def enum_values(shape_name: str) -> list[str]:
     """Allowed values of an enum shape, e.g. ``enum_values("TrainingJobStatus")``."""
     return list(shape(shape_name).enum)
+
+
+def limit(shape_name: str, bound: str = "max") -> int:
+    """A shape's ``max`` (or ``min``): a list's items, a string's length, a number's range."""
+    return int(shape(shape_name).metadata[bound])
+
+
+def value_problems(shape_name: str, value: Any, path: str) -> list[Problem]:
+    """Every problem of one value against a named shape, reported at ``path``.
+
+    E.g. ``value_problems("TrainingJobName", "a_b", "--job-name")``: the pattern, the
+    lengths and the enum are botocore's, so a value checked here is one the service takes.
+    """
+    return [
+        Problem(path + p.path if p.path else path, p.message, p.value, p.fix)
+        for p in check(value, shape(shape_name))
+    ]
+
+
+def describe_rule(shape_name: str, value: str = "") -> str:
+    """A string shape's rule in words, for a fix: its values, or its pattern and lengths.
+
+    A long enum (the instance types) is named by the values closest to ``value``.
+    """
+    s = shape(shape_name)
+    if s.enum and len(s.enum) > 12:
+        close = difflib.get_close_matches(value, s.enum, n=3, cutoff=0.5)
+        return f"one of the {len(s.enum)} {shape_name} values" + (
+            f", e.g. {', '.join(close)}" if close else ""
+        )
+    if s.enum:
+        return f"one of the {shape_name} values: " + ", ".join(s.enum)
+    meta = s.metadata
+    lengths = f"{meta.get('min', 0)}-{meta['max']} characters" if "max" in meta else ""
+    rule = f"SageMaker's name pattern {meta['pattern']}" if "pattern" in meta else ""
+    return ", ".join(part for part in (rule, lengths) if part)
 
 
 def check(value: Any, root: Shape) -> list[Problem]:

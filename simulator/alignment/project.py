@@ -23,11 +23,12 @@ its name); a second spec with the same step type is an error, as in the
 registry. Afterwards ``sys.modules``, ``sys.path`` and the packages' search
 paths are restored.
 
-A module that defines ``METRIC_DEFINITIONS`` (a list of ``{"Name", "Regex"}``,
-as in a CreateTrainingJob request) gives them to the Training specs it
-defines; level 4 then checks ``FinalMetricDataList['m']`` look-ups against them
-and each regex against the ``key=value`` lines the script builds. Our own
-training step uses the pipeline config's ``DEFAULT_METRIC_DEFINITIONS``.
+A Training spec's metric definitions (``[{"Name", "Regex"}]``, as in a
+CreateTrainingJob request) are its training contract's ``metric_definitions``;
+level 4 then checks ``FinalMetricDataList['m']`` look-ups against them and each
+regex against the ``key=value`` lines the script builds. For projects written
+before contracts carried them, a module-level ``METRIC_DEFINITIONS`` still gives
+them to the Training specs the module defines (and wins over the contract's).
 
 A spec is constructed with its property-path check deferred, so that an
 invalid path is reported by level 4 with the others instead of aborting the
@@ -96,17 +97,21 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
     project.specs = default_registry().specs()
     project.contracts = list(default_contracts().values())
     for spec in project.specs:
+        _contract_metrics(project, spec)
         contract = spec.script_contract
         if contract is not None and not any(contract == c for c in project.contracts):
             project.contracts.append(contract)
     project.script_dirs = [scripts_dir] if scripts_dir else [BUILTIN_SCRIPTS_DIR]
-    # Our training steps run with the metric definitions of the pipeline config.
-    from simulator.pipeline.build.config import DEFAULT_METRIC_DEFINITIONS
-
     for spec in project.specs:
-        if spec.sagemaker_step_type is SageMakerStepType.TRAINING:
-            project.metric_definitions[spec.step_type] = list(DEFAULT_METRIC_DEFINITIONS)
+        _contract_metrics(project, spec)
     return project
+
+
+def _contract_metrics(project: Project, spec: StepSpecification) -> None:
+    """A Training spec's metric definitions: its contract's, when it declares any."""
+    metrics = getattr(spec.script_contract, "metric_definitions", None)
+    if spec.sagemaker_step_type is SageMakerStepType.TRAINING and metrics:
+        project.metric_definitions.setdefault(spec.step_type, list(metrics))
 
 
 def load_project(root: Path | str, scripts_dir: Path | None = None) -> Project:

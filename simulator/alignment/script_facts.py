@@ -91,9 +91,6 @@ class ScriptFacts:
     parse_known_args: bool = False
     syntax_errors: list[str] = field(default_factory=list)
 
-    def env_names(self) -> set[str]:
-        return {r.name for r in self.env_reads if r.name is not None}
-
 
 def display_path(path: Path | str) -> str:
     """``path`` relative to the working directory when under it (``dockers/x/train.py``)."""

@@ -33,9 +33,9 @@ from simulator.cli.output import (
     print_indented,
 )
 from simulator.properties import PathCheck, check_property_path
-from simulator.shapes import STEP_TYPE_ALIASES, STEP_TYPE_ROOT_SHAPES
+from simulator.shapes import STEP_OPERATIONS, STEP_TYPE_ALIASES
 
-_STEP_TYPES = sorted([*STEP_TYPE_ROOT_SHAPES, *STEP_TYPE_ALIASES])
+_STEP_TYPES = sorted([*STEP_OPERATIONS, *STEP_TYPE_ALIASES])
 
 
 def register(main: click.Group) -> None:

@@ -32,7 +32,8 @@ from simulator.pipeline.build.assembly import (
 from simulator.pipeline.build.config import PipelineConfig, load_config
 from simulator.pipeline.build.dags import dag_names, get_dag
 from simulator.pipeline.build.resolver import THRESHOLD, Candidate
-from simulator.pipeline.build.step_code import DEFAULT_SOURCE_DIR, write_code
+from simulator.pipeline.build.step_code import write_code
+from simulator.requests import DEFAULT_SOURCE_DIR
 
 
 def register(group: click.Group) -> None:

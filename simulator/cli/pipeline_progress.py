@@ -1,15 +1,13 @@
 """A pipeline execution shown to people: its progress as it runs, its steps at the end.
 
-`smsim pipeline run` and `smsim demo` both poll DescribePipelineExecution and
-ListPipelineExecutionSteps as a boto3 program would, print every step status change on
-stderr (with its duration, a condition's outcome, a failure's reason), show which steps
-are running, and send StopPipelineExecution when the time given is up; then both print
-the same step table, sized for an 80-column terminal.
+`smsim pipeline run` and `smsim demo` both follow an execution as a boto3 program would
+(:mod:`simulator.pipeline.watch`), print every step status change on stderr (with its
+duration, a condition's outcome, a failure's reason) and show which steps are running;
+then both print the same step table, sized for an 80-column terminal.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich import box
@@ -17,8 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from simulator.cli.output import err_console
+from simulator.pipeline.watch import first_line, step_duration, watch_execution
 
-POLL_SECONDS = 0.5
 STEP_COLOURS = {
     "Succeeded": "green",
     "Failed": "red",
@@ -27,61 +25,32 @@ STEP_COLOURS = {
     "Executing": "cyan",
     "Starting": "cyan",
 }
-# PipelineExecutionStatus values while an execution is still going.
-_RUNNING = ("Executing", "Stopping")
 
 
 def follow_execution(
     sm: Any, arn: str, *, timeout: float | None = None, show: bool = True
 ) -> dict[str, Any]:
-    """Poll until the execution ends; its final description. With ``show``, each step
-    transition goes to stderr as it is seen. After ``timeout`` seconds the execution is
-    stopped (its running jobs too) and followed to its end."""
-    seen: dict[str, str] = {}
-    deadline = None if timeout is None else time.monotonic() + timeout
-    stop_sent = False
-    spinner = err_console.status("running…") if show else None
-    if spinner is not None:
-        spinner.start()
-    try:
-        while True:
-            execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-            for step in list_steps(sm, arn):
-                if seen.get(step["StepName"]) != step["StepStatus"]:
-                    seen[step["StepName"]] = step["StepStatus"]
-                    if show:
-                        err_console.print(transition_line(step), highlight=False)
-            if spinner is not None:
-                running = [n for n, s in seen.items() if s in ("Starting", "Executing")]
-                spinner.update(f"running: {', '.join(running) or 'scheduling'}")
-            if execution["PipelineExecutionStatus"] not in _RUNNING:
-                return execution
-            if deadline is not None and time.monotonic() > deadline and not stop_sent:
-                if show:
-                    err_console.print(
-                        f"[yellow]timeout after {timeout:.0f}s: stopping the execution[/]"
-                    )
-                sm.stop_pipeline_execution(PipelineExecutionArn=arn)
-                stop_sent = True
-            time.sleep(POLL_SECONDS)
-    finally:
-        if spinner is not None:
-            spinner.stop()
+    """Watch the execution to its end (:func:`watch_execution`); its final description.
+    With ``show``, each step transition goes to stderr as it is seen, under a spinner
+    naming the running steps."""
+    if not show:
+        return watch_execution(sm, arn, timeout=timeout)
+    with err_console.status("running…") as spinner:
 
+        def running(statuses: dict[str, str]) -> None:
+            names = [n for n, s in statuses.items() if s in ("Starting", "Executing")]
+            spinner.update(f"running: {', '.join(names) or 'scheduling'}")
 
-def list_steps(sm: Any, arn: str) -> list[dict[str, Any]]:
-    """Every step of the execution (all pages), the first started first."""
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        kwargs: dict[str, Any] = {"PipelineExecutionArn": arn, "SortOrder": "Ascending"}
-        if token:
-            kwargs["NextToken"] = token
-        page = sm.list_pipeline_execution_steps(**kwargs)
-        items += page.get("PipelineExecutionSteps", [])
-        token = page.get("NextToken")
-        if not token:
-            return items
+        return watch_execution(
+            sm,
+            arn,
+            timeout=timeout,
+            on_change=lambda step: err_console.print(transition_line(step), highlight=False),
+            on_poll=running,
+            on_timeout=lambda: err_console.print(
+                f"[yellow]timeout after {timeout:.0f}s: stopping the execution[/]"
+            ),
+        )
 
 
 def transition_line(step: dict[str, Any]) -> str:
@@ -98,23 +67,6 @@ def transition_line(step: dict[str, Any]) -> str:
     if step.get("FailureReason"):
         text += f"\n             [red]{first_line(step['FailureReason'])}[/]"
     return text
-
-
-def step_duration(step: dict[str, Any]) -> float | None:
-    """Seconds from StartTime to EndTime, or None while the step runs."""
-    start, end = step.get("StartTime"), step.get("EndTime")
-    if start is None or end is None:
-        return None
-    try:
-        return max(0.0, (end - start).total_seconds())
-    except TypeError:
-        return None
-
-
-def first_line(text: str) -> str:
-    """The first line of a (failure) message, cut to 160 characters."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= 160 else line[:157] + "..."
 
 
 def compact_table(title: str) -> Table:

@@ -33,11 +33,11 @@ from simulator.cli.pipeline_progress import (
     STEP_COLOURS,
     compact_table,
     follow_execution,
-    step_duration,
     step_table,
 )
 from simulator.errors import SmsimError, ValidationError
 from simulator.pipeline.run.validate import DefinitionReport, validate_definition
+from simulator.pipeline.watch import step_duration
 
 _DEFINITION_FIX = "pass the JSON file Pipeline.definition() or `smsim pipeline export` wrote"
 
@@ -331,15 +331,14 @@ def _detail(metadata: dict[str, Any]) -> str:
 def _upload(s3: Any, local: Path, uri: str) -> None:
     """A file to a key (or under a prefix ending in '/'); a directory under a prefix, or
     packed into one archive when the URI ends in .tar.gz (a ``sourcedir.tar.gz``)."""
-    import tempfile
-
-    from simulator.s3 import ensure_bucket, pack_tar_gz, parse_s3_uri, upload_dir, upload_file
+    from simulator.pipeline.build.step_code import sourcedir_tarball
+    from simulator.s3 import ensure_bucket, parse_s3_uri, upload_dir, upload_file
 
     target = parse_s3_uri(uri, "--upload")
     ensure_bucket(s3, target.bucket)
     if local.is_dir() and uri.endswith((".tar.gz", ".tgz")):
-        with tempfile.TemporaryDirectory() as tmp:
-            upload_file(s3, pack_tar_gz(local, Path(tmp) / "sourcedir.tar.gz"), target)
+        # One PUT of the finished archive: whole or absent.
+        s3.put_object(Bucket=target.bucket, Key=target.key, Body=sourcedir_tarball(local))
     elif local.is_dir():
         upload_dir(s3, local, target)
     elif uri.endswith("/"):

@@ -4,13 +4,13 @@
         --hyperparameters hps.json [--job-name N] [--output-path S3URI] \
         [--checkpoint-s3-uri S3URI] [--max-runtime SECONDS] [--json]
 
-The request is built the way the SageMaker Python SDK builds it (``train_job.py``): the
-contract's entry point as ``sagemaker_program``, the source dir uploaded as
-``sourcedir.tar.gz``, every hyperparameter JSON-encoded, one channel per
-``train``/``val``/``test`` subfolder of the input, MetricDefinitions matching
-train.py's ``epoch=N train_loss=… val_loss=… val_auroc=… val_f1=…`` lines.
-Logs stream live to stderr; the description summary and every spec output
-resolved through its property path go to stdout.
+The request is built the way the SageMaker Python SDK builds it
+(:mod:`simulator.requests`): the contract's entry point as ``sagemaker_program``, the
+source dir uploaded as ``sourcedir.tar.gz``, every hyperparameter JSON-encoded, one
+channel per ``train``/``val``/``test`` subfolder of the input, the contract's
+MetricDefinitions. :mod:`simulator.spec_job` stages and runs it. Logs stream live to
+stderr; the description summary and every spec output resolved through its property
+path (:mod:`simulator.outputs`) go to stdout.
 """
 
 from __future__ import annotations
@@ -31,14 +31,10 @@ from simulator.cli.output import (
     emit_json,
     err_console,
 )
-from simulator.cli.train_job import (
-    DEFAULT_SOURCE_DIR,
-    JOB_NAME_RE,
-    check_input_dir,
-    default_job_name,
-    run_job,
-)
 from simulator.errors import SmsimError
+from simulator.requests import DEFAULT_SOURCE_DIR
+from simulator.shapes import describe_rule, value_problems
+from simulator.spec_job import InputError, check_input_dir, default_job_name, run_training_spec
 
 
 def find_spec(name: str) -> Any:
@@ -72,9 +68,10 @@ def parse_inputs(values: tuple[str, ...], spec: Any) -> dict[str, str]:
     return out
 
 
-def _display(value: Any) -> str:
-    if isinstance(value, dict) and set(value) == {"error"}:
+def _display(entry: dict[str, Any]) -> str:
+    if "error" in entry:
         return "[yellow]not in this job's description[/] (see --json for the reason)"
+    value = entry["value"]
     if isinstance(value, list) and all(isinstance(v, dict) and "MetricName" in v for v in value):
         return escape(", ".join(f"{v['MetricName']}={v['Value']:.4f}" for v in value))
     return escape(value if isinstance(value, str) else json.dumps(value, default=str))
@@ -109,7 +106,7 @@ def print_summary(desc: dict[str, Any], outputs: dict[str, Any]) -> None:
     resolved.add_column("Property path", overflow="fold")
     resolved.add_column("Value", overflow="fold")
     for name, item in outputs.items():
-        resolved.add_row(name, escape(item["property_path"]), _display(item["value"]))
+        resolved.add_row(name, escape(item["property_path"]), _display(item))
     console.print(resolved)
 
 
@@ -172,7 +169,7 @@ def register(main: click.Group) -> None:
                 spec_name, inputs, hp_file, job_name, source_dir
             )
             name = job_name or default_job_name(spec)
-            desc, outputs = run_job(
+            desc, outputs = run_training_spec(
                 spec,
                 given["input_path"],
                 hyperparameters,
@@ -183,8 +180,14 @@ def register(main: click.Group) -> None:
                 source_dir=source_dir,
                 image=image,
                 workspace=workspace,
-                announce=not as_json,
+                on_start=None if as_json else _announce,
             )
+        except InputError as exc:
+            bad = click.BadParameter(exc.message, param_hint=exc.option)
+            if as_json:
+                emit_json({"error": bad.format_message()})
+                raise SystemExit(EXIT_UNUSABLE) from exc
+            raise bad from exc
         except (click.BadParameter, SmsimError) as exc:
             message = exc.format_message() if isinstance(exc, click.BadParameter) else str(exc)
             if as_json:
@@ -198,7 +201,7 @@ def register(main: click.Group) -> None:
             emit_json(
                 {
                     "job": desc,
-                    "outputs": {k: v["value"] for k, v in outputs.items()},
+                    "outputs": outputs,
                     "workspace": str((workspace / "jobs" / name).resolve()),
                 }
             )
@@ -206,6 +209,10 @@ def register(main: click.Group) -> None:
             print_summary(desc, outputs)
             console.print(f"workspace: {escape(str((workspace / 'jobs' / name).resolve()))}")
         raise SystemExit(EXIT_OK if desc["TrainingJobStatus"] == "Completed" else EXIT_FAILED)
+
+
+def _announce(name: str) -> None:
+    err_console.print(f"[bold]training job {escape(name)}[/] started; logs follow")
 
 
 def _checked_arguments(
@@ -231,16 +238,20 @@ def _checked_arguments(
     given = parse_inputs(inputs, spec)
     if "input_path" not in given:
         raise click.BadParameter("give --input input_path=DIR_OR_S3URI", param_hint="--input")
-    check_input_dir(given["input_path"])
+    try:
+        check_input_dir(given["input_path"])
+    except InputError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.option) from exc
     if not (source_dir / contract.entry_point).is_file():
         raise click.BadParameter(
             f"{source_dir} has no {contract.entry_point} (the contract's entry point)",
             param_hint="--source-dir",
         )
-    if job_name is not None and not JOB_NAME_RE.match(job_name):
+    if job_name is not None and value_problems("TrainingJobName", job_name, "--job-name"):
         raise click.BadParameter(
-            f"{job_name!r} is not a valid training job name: use 1-63 letters, digits and "
-            "hyphens, starting and ending with a letter or digit (SageMaker's name rule)",
+            f"{job_name!r} is not a valid training job name: use letters, digits and "
+            f"hyphens, starting and ending with a letter or digit: "
+            f"{describe_rule('TrainingJobName')}",
             param_hint="--job-name",
         )
     hyperparameters: dict[str, Any] = {}

@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-MAX_METRICS = 40  # SageMaker keeps at most 40 metric definitions per job
+from simulator.shapes import limit
+
+# SageMaker keeps at most this many metric definitions per job (botocore's model says 40).
+MAX_METRICS = limit("MetricDefinitionList")
 STDERR_TAIL_LINES = 20
 _print_lock = threading.Lock()
 

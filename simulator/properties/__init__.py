@@ -4,7 +4,7 @@ A pipeline step's outputs are reached through property paths such as
 ``properties.ModelArtifacts.S3ModelArtifacts`` (a step spec) or
 ``Steps.Train.ModelArtifacts.S3ModelArtifacts`` (a ``Get`` in a pipeline
 definition). Each walks the Describe* response of the step's SageMaker type
-(``simulator.shapes.STEP_TYPE_ROOT_SHAPES``). The rules are the SDK's own
+(``simulator.shapes.STEP_OPERATIONS``). The rules are the SDK's own
 (``sagemaker.workflow.properties``) and the service's:
 
 - ``.Member`` must be a member of the structure at that point;

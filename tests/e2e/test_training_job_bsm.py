@@ -8,8 +8,6 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from simulator.s3 import pack_tar_gz
 from simulator.shapes import enum_values, validate_response
 
@@ -22,10 +20,6 @@ METRICS = [
     {"Name": "val:auroc", "Regex": r"val_auroc=([0-9\.]+)"},
     {"Name": "val:f1", "Regex": r"val_f1=([0-9\.]+)"},
 ]
-
-pytestmark = pytest.mark.skipif(
-    not (BSM_DIR / "train.py").is_file(), reason="dockers/pytorch_bsm/train.py not written yet"
-)
 
 
 def upload_bsm_code(sm: Any, bucket: str, tmp_path: Path) -> str:

@@ -3,42 +3,39 @@
 Everything here ends up in the exported definition (bucket and prefix in S3
 URIs, hyperparameters in the CreateTrainingJob request, instance types and
 image URIs in every job request), so every value is checked up front against
-the rule SageMaker applies to it.
+the rule SageMaker applies to it: botocore's model for SageMaker's names, enums
+and instance types, :mod:`simulator.s3` for bucket names.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from contracts.base import check_metric_definitions
+from simulator import requests
 from simulator.errors import Problem, ValidationError
+from simulator.s3 import s3_uri_problems
+from simulator.shapes import describe_rule, value_problems
 
-# S3 bucket naming rules (lower case, digits, dots, hyphens; 3–63 characters).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-# SageMaker's PipelineName and model package group name pattern.
-_SM_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
-# ml.<family>.<size>, as in the ProcessingInstanceType / TrainingInstanceType enums.
-_INSTANCE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# The shape of botocore's SageMaker model each checked field must fit.
+_SHAPES = {
+    "pipeline_name": "PipelineName",
+    "model_package_group": "EntityName",  # CreateModelPackageGroup's ModelPackageGroupName
+    "processing_instance_type": "ProcessingInstanceType",
+    "training_instance_type": "TrainingInstanceType",
+    "model_approval_status": "ModelApprovalStatus",
+}
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "max_epochs": 2,
     "model_class": "multimodal_cnn",
     "lr": 0.01,
 }
-
-# The metric lines train.py prints after each epoch (`epoch=N train_loss=… val_auroc=…`);
-# SageMaker keeps the last match of each regex in FinalMetricDataList.
-DEFAULT_METRIC_DEFINITIONS: list[dict[str, str]] = [
-    {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
-    {"Name": "val:loss", "Regex": r"val_loss=([0-9\.]+)"},
-    {"Name": "val:auroc", "Regex": r"val_auroc=([0-9\.]+)"},
-    {"Name": "val:f1", "Regex": r"val_f1=([0-9\.]+)"},
-]
 
 
 class PipelineConfig(BaseModel):
@@ -49,14 +46,14 @@ class PipelineConfig(BaseModel):
     pipeline_name: str = "BsmPipeline"
     bucket: str = "smsim-demo"
     prefix: str = "bsm"
-    region: str = "us-east-1"
-    role_arn: str = "arn:aws:iam::123456789012:role/SageMakerRole"
+    region: str = requests.DEFAULT_REGION
+    role_arn: str = requests.role_arn()
     input_data_uri: str | None = Field(
         default=None, description="raw data prefix; default s3://<bucket>/<prefix>/raw/"
     )
     hyperparameters: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_HYPERPARAMETERS))
-    metric_definitions: list[dict[str, str]] = Field(
-        default_factory=lambda: [dict(m) for m in DEFAULT_METRIC_DEFINITIONS]
+    metric_definitions: list[dict[str, str]] | None = Field(
+        default=None, description="the training contract's metric definitions unless given"
     )
     processing_instance_type: str = "ml.m5.xlarge"
     processing_instance_count: int = Field(default=1, ge=1)
@@ -64,15 +61,11 @@ class PipelineConfig(BaseModel):
     training_instance_count: int = Field(default=1, ge=1)
     volume_size_gb: int = Field(default=30, ge=1)
     max_runtime_seconds: int = Field(default=3600, ge=1, le=28 * 24 * 3600)
-    # preprocess.py and evaluate.py need pandas, scikit-learn and onnxruntime, not torch:
-    # a small image of the user's own (the one the SDK-built fixture pipeline names).
-    processing_image_uri: str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest"
-    training_image_uri: str = (
-        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+    processing_image_uri: str = requests.image_uri(
+        requests.PROCESSING_IMAGE, requests.DEFAULT_REGION
     )
-    inference_image_uri: str = (
-        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
-    )
+    training_image_uri: str = requests.image_uri(requests.TRAINING_IMAGE, requests.DEFAULT_REGION)
+    inference_image_uri: str = requests.image_uri(requests.INFERENCE_IMAGE, requests.DEFAULT_REGION)
     processing_environment: dict[str, str] = Field(
         default_factory=dict,
         description="values for the processing contracts' env vars (unknown names refused)",
@@ -84,11 +77,9 @@ class PipelineConfig(BaseModel):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
-        if not _BUCKET.match(value) or ".." in value:
-            raise ValueError(
-                f"{value!r} is not a valid S3 bucket name: use 3-63 lower-case letters, "
-                "digits, dots or hyphens, starting and ending with a letter or digit"
-            )
+        problems = s3_uri_problems(f"s3://{value}/", "bucket")
+        if problems:
+            raise ValueError(f"{value!r} is not a valid S3 bucket name: {problems[0].fix}")
         return value
 
     @field_validator("prefix")
@@ -101,21 +92,13 @@ class PipelineConfig(BaseModel):
             )
         return stripped
 
-    @field_validator("pipeline_name", "model_package_group")
+    @field_validator(*_SHAPES)
     @classmethod
-    def _sagemaker_name(cls, value: str) -> str:
-        if not _SM_NAME.match(value):
-            raise ValueError(
-                f"{value!r} does not match SageMaker's name pattern "
-                "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$ (letters, digits, single hyphens)"
-            )
-        return value
-
-    @field_validator("processing_instance_type", "training_instance_type")
-    @classmethod
-    def _instance_type(cls, value: str) -> str:
-        if not _INSTANCE.match(value):
-            raise ValueError(f"{value!r} is not a SageMaker instance type like 'ml.m5.xlarge'")
+    def _sagemaker_value(cls, value: str, info: ValidationInfo) -> str:
+        shape_name = _SHAPES[info.field_name]
+        if value_problems(shape_name, value, info.field_name):
+            rule = describe_rule(shape_name, value)
+            raise ValueError(f"{value!r} is not a valid {shape_name}: use {rule}")
         return value
 
     @field_validator("input_data_uri")
@@ -123,14 +106,6 @@ class PipelineConfig(BaseModel):
     def _s3_uri(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("s3://"):
             raise ValueError(f"{value!r} must be an s3:// URI (e.g. s3://my-bucket/raw/)")
-        return value
-
-    @field_validator("model_approval_status")
-    @classmethod
-    def _approval(cls, value: str) -> str:
-        allowed = ("Approved", "Rejected", "PendingManualApproval")
-        if value not in allowed:
-            raise ValueError(f"{value!r} is not a ModelApprovalStatus; use one of {allowed}")
         return value
 
     @field_validator("hyperparameters")
@@ -146,16 +121,9 @@ class PipelineConfig(BaseModel):
 
     @field_validator("metric_definitions")
     @classmethod
-    def _metrics(cls, value: list[dict[str, str]]) -> list[dict[str, str]]:
-        for i, item in enumerate(value):
-            if set(item) != {"Name", "Regex"}:
-                raise ValueError(
-                    f"metric_definitions[{i}] = {item!r} must have exactly the keys Name and Regex"
-                )
-            try:
-                re.compile(item["Regex"])
-            except re.error as exc:
-                raise ValueError(f"metric_definitions[{i}].Regex is not a regex: {exc}") from exc
+    def _metrics(cls, value: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+        if value is not None:
+            check_metric_definitions(value)
         return value
 
     @property

@@ -20,9 +20,9 @@ from typing import Any
 
 from simulator.errors import Problem, ValidationError
 from simulator.pipeline.build.config import PipelineConfig
+from simulator.requests import DEFAULT_SOURCE_DIR
+from simulator.s3 import S3Uri
 
-# The container source dir: train.py, preprocess.py, evaluate.py and the bsm/ package.
-DEFAULT_SOURCE_DIR = Path(__file__).resolve().parents[3] / "dockers" / "pytorch_bsm"
 # Files of the source dir never shipped as code.
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 
@@ -71,6 +71,17 @@ def sourcedir_tarball(source_dir: Path | None = None) -> bytes:
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
     return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def upload_sourcedir(s3_client: Any, source_dir: Path, prefix: S3Uri) -> str:
+    """Upload ``source_dir`` as ``<prefix>/sourcedir.tar.gz`` (the SDK's code upload).
+
+    One PUT of the finished archive: the object is whole or absent, never half-written.
+    Returns its URI, the ``sagemaker_submit_directory`` of a training request.
+    """
+    target = prefix.join("sourcedir.tar.gz")
+    s3_client.put_object(Bucket=target.bucket, Key=target.key, Body=sourcedir_tarball(source_dir))
+    return str(target)
 
 
 def code_locations(config: PipelineConfig, source_dir: Path | None = None) -> CodeLocations:

@@ -10,25 +10,27 @@ on the upstream step's property path, from the dependency resolver's choices.
 
 from __future__ import annotations
 
-import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from contracts.base import ScriptContract
+from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
 from simulator.errors import Problem
+from simulator.requests import (
+    TRAINING_CHANNELS,
+    JobSettings,
+    processing_request,
+    training_request,
+)
 from specs.base import DependencySpec, DependencyType, SageMakerStepType, StepSpecification
 
 if TYPE_CHECKING:
     from simulator.pipeline.build.assembly import AssembledPipeline
 
-# Where SageMaker processing jobs conventionally receive their code (the SDK's
-# ScriptProcessor puts it in a ProcessingInput named "code" at this path).
-PROCESSING_CODE_DIR = "/opt/ml/processing/input/code"
-TRAINING_CHANNELS: tuple[str, ...] = ("train", "val", "test")
 # Pipeline parameters the requests read (names as they appear in the definition).
 PARAM_INPUT_DATA = "InputData"
 PARAM_MAX_EPOCHS = "MaxEpochs"
 PARAM_APPROVAL = "ModelApprovalStatus"
+C = TypeVar("C", bound=ScriptContract)
 _OUTPUT_PATH = re.compile(
     r"^properties\.ProcessingOutputConfig\.Outputs\['([^']+)'\]\.S3Output\.S3Uri$"
 )
@@ -99,13 +101,26 @@ class StepRequests:
         """``s3://<bucket>/<prefix>/<execution id>/<step>/…``: one folder per execution."""
         return join("/", "s3:/", self.cfg.bucket, self.cfg.prefix, _EXECUTION_ID, step, *parts)
 
+    def settings(self, kind: str) -> JobSettings:
+        """The config's image, role, instances and limits for ``processing``/``training``."""
+        cfg = self.cfg
+        return JobSettings(
+            image=getattr(cfg, f"{kind}_image_uri"),
+            role_arn=cfg.role_arn,
+            region=cfg.region,
+            instance_type=getattr(cfg, f"{kind}_instance_type"),
+            instance_count=getattr(cfg, f"{kind}_instance_count"),
+            volume_size_gb=cfg.volume_size_gb,
+            max_runtime_seconds=cfg.max_runtime_seconds,
+        )
+
     def processing(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        contract = self._contract(name, spec)
+        contract = self._contract(name, spec, ProcessingScriptContract)
         if contract is None:
             return {}
         wired = self.inputs(name)
-        inputs = []
-        for logical, local_path in contract.expected_input_paths.items():
+        inputs: dict[str, Any] = {}
+        for logical in contract.expected_input_paths:
             uri = wired.get(logical)
             dep = spec.dependencies.get(logical)
             if uri is None and dep is not None and not dep.required and not self.input_param_used:
@@ -125,16 +140,14 @@ class StepRequests:
                     )
                 )
                 continue
-            inputs.append(_processing_input(logical, uri, local_path))
-        inputs.append(_processing_input("code", self.a.code.processing_prefix, PROCESSING_CODE_DIR))
-        outputs = []
+            inputs[logical] = uri
+        outputs: dict[str, Any] = {}
         for out in spec.outputs.values():
             match = _OUTPUT_PATH.match(out.property_path)
             if match is None:
                 continue
             output_name = match.group(1)
-            local_path = contract.expected_output_paths.get(output_name)
-            if local_path is None:
+            if output_name not in contract.expected_output_paths:
                 self.problems.append(
                     Problem(
                         f"steps.{name}.outputs.{out.logical_name}",
@@ -143,51 +156,22 @@ class StepRequests:
                     )
                 )
                 continue
-            outputs.append(
-                {
-                    "OutputName": output_name,
-                    "AppManaged": False,
-                    "S3Output": {
-                        "S3Uri": self.s3_uri(name, "output", output_name),
-                        "LocalPath": local_path,
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            )
-        app: dict[str, Any] = {
-            "ImageUri": self.cfg.processing_image_uri,
-            "ContainerEntrypoint": ["python3", f"{PROCESSING_CODE_DIR}/{contract.entry_point}"],
-        }
-        arguments = [
-            item
-            for arg, value in contract.expected_arguments.items()
-            for item in (f"--{arg}", value)
-        ]
-        if arguments:
-            app["ContainerArguments"] = arguments
-        args: dict[str, Any] = {
-            "ProcessingResources": {
-                "ClusterConfig": {
-                    "InstanceType": self.cfg.processing_instance_type,
-                    "InstanceCount": self.cfg.processing_instance_count,
-                    "VolumeSizeInGB": self.cfg.volume_size_gb,
-                }
-            },
-            "AppSpecification": app,
-            "RoleArn": self.cfg.role_arn,
-            "ProcessingInputs": inputs,
-            "ProcessingOutputConfig": {"Outputs": outputs},
-            "StoppingCondition": {"MaxRuntimeInSeconds": self.cfg.max_runtime_seconds},
-        }
-        env = self._environment(name, contract)
-        if env:
-            args["Environment"] = env
-        return args
+            outputs[output_name] = self.s3_uri(name, "output", output_name)
+        return processing_request(
+            contract,
+            inputs=inputs,
+            outputs=outputs,
+            code_uri=self.a.code.processing_prefix,
+            settings=self.settings("processing"),
+            environment=self._environment(name, contract),
+        )
 
     def training(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        contract = self._contract(name, spec)
+        contract = self._contract(name, spec, TrainingScriptContract)
+        if contract is None:
+            return {}
         wired = self.inputs(name)
-        channels = []
+        channels: dict[str, Any] = {}
         for dep in spec.dependencies.values():
             if dep.logical_name in self.a.inline_dependencies.get(name, []):
                 if dep.logical_name in wired:
@@ -202,60 +186,21 @@ class StepRequests:
                 continue
             if dep.logical_name not in wired:
                 continue
-            channels += self._channels(dep, wired[dep.logical_name])
-        hps = {key: _hp(value) for key, value in self.cfg.hyperparameters.items()}
+            channels.update(_channels(dep, wired[dep.logical_name]))
+        hps: dict[str, Any] = dict(self.cfg.hyperparameters)
         if "max_epochs" in hps:
             # The SDK renders a pipeline parameter in HyperParameters as a one-value Join.
             hps["max_epochs"] = join("", {"Get": f"Parameters.{PARAM_MAX_EPOCHS}"})
-        hps.update(
-            {
-                "sagemaker_submit_directory": json.dumps(self.a.code.sourcedir),
-                "sagemaker_program": json.dumps(contract.entry_point if contract else "train.py"),
-                "sagemaker_container_log_level": "20",
-                "sagemaker_region": json.dumps(self.cfg.region),
-            }
+        return training_request(
+            contract,
+            channels=channels,
+            hyperparameters=hps,
+            code_uri=self.a.code.sourcedir,
+            output_path=self.s3_uri(name, "output"),
+            settings=self.settings("training"),
+            checkpoint_uri=self.s3_uri(name, "checkpoints"),
+            metric_definitions=self.cfg.metric_definitions,
         )
-        return {
-            "AlgorithmSpecification": {
-                "TrainingInputMode": "File",
-                "TrainingImage": self.cfg.training_image_uri,
-                "MetricDefinitions": [dict(m) for m in self.cfg.metric_definitions],
-                "EnableSageMakerMetricsTimeSeries": True,
-            },
-            "OutputDataConfig": {"S3OutputPath": self.s3_uri(name, "output")},
-            "StoppingCondition": {"MaxRuntimeInSeconds": self.cfg.max_runtime_seconds},
-            "ResourceConfig": {
-                "VolumeSizeInGB": self.cfg.volume_size_gb,
-                "InstanceCount": self.cfg.training_instance_count,
-                "InstanceType": self.cfg.training_instance_type,
-            },
-            "RoleArn": self.cfg.role_arn,
-            "InputDataConfig": channels,
-            "HyperParameters": hps,
-            "CheckpointConfig": {"S3Uri": self.s3_uri(name, "checkpoints")},
-        }
-
-    def _channels(self, dep: DependencySpec, uri: Any) -> list[dict[str, Any]]:
-        # A training-data prefix with train/val/test folders becomes one channel per
-        # folder, as the SDK example pipelines do (TrainingInput per split).
-        if dep.dependency_type is DependencyType.TRAINING_DATA:
-            names = TRAINING_CHANNELS
-            uris = [join("/", uri, channel) for channel in names]
-        else:
-            names, uris = (dep.logical_name,), [uri]
-        return [
-            {
-                "ChannelName": channel,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": channel_uri,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for channel, channel_uri in zip(names, uris, strict=True)
-        ]
 
     def model(self, name: str, spec: StepSpecification) -> dict[str, Any]:
         model_data = self._model_data(name, spec)
@@ -325,8 +270,9 @@ class StepRequests:
         )
         return ""
 
-    def _contract(self, name: str, spec: StepSpecification) -> ScriptContract | None:
-        if spec.script_contract is None:
+    def _contract(self, name: str, spec: StepSpecification, kind: type[C]) -> C | None:
+        contract = spec.script_contract
+        if contract is None:
             self.problems.append(
                 Problem(
                     f"steps.{name}",
@@ -334,7 +280,18 @@ class StepRequests:
                     fix="a processing or training spec needs one to place its inputs",
                 )
             )
-        return spec.script_contract
+            return None
+        if not isinstance(contract, kind):
+            self.problems.append(
+                Problem(
+                    f"steps.{name}",
+                    f"the contract of {contract.entry_point} is a {contract.job_type} contract",
+                    type(contract).__name__,
+                    f"give a {kind.__name__} to a {spec.sagemaker_step_type.value} step",
+                )
+            )
+            return None
+        return contract
 
     def _check_environment_names(self) -> None:
         declared = set()
@@ -369,21 +326,8 @@ class StepRequests:
         return env
 
 
-def _processing_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
-            "S3CompressionType": "None",
-        },
-    }
-
-
-def _hp(value: Any) -> str:
-    # The SDK JSON-encodes every hyperparameter value ("\"adam\"", "0.01", "true").
-    return json.dumps(value)
+def _channels(dep: DependencySpec, uri: Any) -> dict[str, Any]:
+    """Channel name → URI: a training-data prefix gives one channel per split folder."""
+    if dep.dependency_type is DependencyType.TRAINING_DATA:
+        return {channel: join("/", uri, channel) for channel in TRAINING_CHANNELS}
+    return {dep.logical_name: uri}

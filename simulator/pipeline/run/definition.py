@@ -257,12 +257,6 @@ class PipelineDefinition:
         return out
 
 
-def load_definition(path: str) -> PipelineDefinition:
-    """Read and parse a definition file."""
-    with open(path, encoding="utf-8") as fh:
-        return PipelineDefinition.parse(fh.read())
-
-
 def _parse(source: str | bytes | dict[str, Any]) -> PipelineDefinition:
     problems: list[Problem] = []
     if isinstance(source, str | bytes):

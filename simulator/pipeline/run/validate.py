@@ -46,20 +46,12 @@ from simulator.properties import (
     check_property_path,
 )
 from simulator.shapes import (
-    STEP_TYPE_ROOT_SHAPES,
+    STEP_OPERATIONS,
     check,
     input_shape,
     shape,
 )
 
-# The request each job step type's Arguments are, and the name member the pipeline fills.
-STEP_REQUESTS: dict[str, tuple[str, str | None]] = {
-    "Training": ("CreateTrainingJob", "TrainingJobName"),
-    "Processing": ("CreateProcessingJob", "ProcessingJobName"),
-    "Transform": ("CreateTransformJob", "TransformJobName"),
-    "Model": ("CreateModel", "ModelName"),
-    "RegisterModel": ("CreateModelPackage", None),
-}
 _PARAMETER_TYPES = {
     "String": "string",
     "Integer": "integer",
@@ -199,7 +191,7 @@ class _Checker:
             return
         if step.property_files and step.type != "Processing":
             self.problem(step.name, "PropertyFiles", "only Processing steps have PropertyFiles")
-        if step.type in STEP_REQUESTS:
+        if step.type in STEP_OPERATIONS:
             self._check_request(step)
             self._check_property_files(step)
         elif step.type == "Condition":
@@ -218,8 +210,9 @@ class _Checker:
                 )
 
     def _check_request(self, step: Step) -> None:
-        operation, name_member = STEP_REQUESTS[step.type]
-        root = input_shape(operation)
+        ops = STEP_OPERATIONS[step.type]
+        name_member = ops.name_member
+        root = input_shape(ops.create)
         found: list[tuple[str, Any, Shape | None]] = []
         request = substitute(step.job_arguments, root, "", found)
         if name_member and name_member not in request:
@@ -379,7 +372,7 @@ class _Checker:
                 "Std:JsonGet's PropertyFile, not a plain Get",
             )
             return None
-        if target.type not in STEP_TYPE_ROOT_SHAPES:
+        if target.type not in STEP_OPERATIONS:
             self.problem(
                 sname,
                 path,

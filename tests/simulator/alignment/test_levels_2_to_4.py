@@ -190,12 +190,13 @@ def train_facts():
     return analyse_script(BUILTIN_SCRIPTS_DIR / "train.py", "training")
 
 
-def test_level4_pipeline_metric_definitions_match_what_train_py_prints(specs, train_facts) -> None:
+def test_level4_contract_metric_definitions_match_what_train_py_prints(specs, train_facts) -> None:
     from simulator.alignment.spec_sagemaker import check_metric_definitions
-    from simulator.pipeline.build.config import DEFAULT_METRIC_DEFINITIONS
 
     training = specs["PyTorchTraining"]
-    assert check_metric_definitions(training, DEFAULT_METRIC_DEFINITIONS, train_facts) == []
+    definitions = training.script_contract.metric_definitions
+    assert {d["Name"] for d in definitions} == {"train:loss", "val:loss", "val:auroc", "val:f1"}
+    assert check_metric_definitions(training, definitions, train_facts) == []
 
 
 def test_level4_metric_definition_matching_nothing_is_a_warning(specs, train_facts) -> None:

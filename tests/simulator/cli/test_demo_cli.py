@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import main
-from simulator.cli.demo import run_demo
 from simulator.cli.demo_report import print_result
-from simulator.pipeline.build.step_code import DEFAULT_SOURCE_DIR
+from simulator.demo import run_demo
+from simulator.requests import DEFAULT_SOURCE_DIR
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_a_failing_step_is_reported_with_its_log(
         "import sys\nprint('reading raw data')\n"
         "sys.exit('KeyError: column label_x not found in the raw data')\n"
     )
-    result = run_demo(tmp_path / "ws", rows=60, epochs=1, progress=False, source_dir=source)
+    result = run_demo(tmp_path / "ws", rows=60, epochs=1, source_dir=source)
     assert result["pipeline_execution_status"] == "Failed"
     assert [(s["name"], s["status"]) for s in result["steps"]] == [
         ("TabularPreprocessing", "Failed")

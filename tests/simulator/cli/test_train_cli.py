@@ -8,18 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from simulator.cli import main
 
-REPO = Path(__file__).resolve().parents[3]
 SMSIM = [str(Path(sys.executable).parent / "smsim")]
 
 
-@pytest.mark.skipif(
-    not (REPO / "dockers" / "pytorch_bsm" / "train.py").is_file(), reason="train.py not written yet"
-)
 def test_smsim_train_runs_the_spec_and_resolves_its_outputs(tmp_path, tiny_bsm_data):
     hps = tmp_path / "hps.json"
     hps.write_text(json.dumps({"max_epochs": 2, "model_class": "multimodal_cnn", "lr": 0.01}))
@@ -59,7 +54,11 @@ def test_smsim_train_runs_the_spec_and_resolves_its_outputs(tmp_path, tiny_bsm_d
     assert job["HyperParameters"]["max_epochs"] == "2"
     assert job["HyperParameters"]["sagemaker_program"] == '"train.py"'
     assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "val", "test"]
-    outputs = doc["outputs"]
+    # Each output as `smsim demo --json` reports it: its property path and its value.
+    assert doc["outputs"]["model_output"]["property_path"] == (
+        "properties.ModelArtifacts.S3ModelArtifacts"
+    )
+    outputs = {name: entry["value"] for name, entry in doc["outputs"].items()}
     assert outputs["model_output"] == job["ModelArtifacts"]["S3ModelArtifacts"]
     assert outputs["model_output"].endswith("/cli-train/output/model.tar.gz")
     assert outputs["checkpoints"] == "s3://cli-bucket/ckpt"

@@ -14,8 +14,10 @@ from simulator.pipeline.build.step_code import (
     code_locations,
     sourcedir_tarball,
     upload_code,
+    upload_sourcedir,
     write_code,
 )
+from simulator.s3 import S3Uri
 
 
 def _source(tmp_path: Path) -> Path:
@@ -73,3 +75,14 @@ def test_write_code_mirrors_the_s3_layout_for_aws_s3_sync(tmp_path: Path) -> Non
     assert (tmp_path / "out" / prefix / "bsm" / "__init__.py") in written
     archive = tmp_path / "out" / locations.sourcedir.removeprefix("s3://")
     assert archive.read_bytes() == sourcedir_tarball(src)
+
+
+def test_upload_sourcedir_is_the_sdks_code_upload(tmp_path: Path) -> None:
+    src = _source(tmp_path)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="code-bucket")
+        uri = upload_sourcedir(s3, src, S3Uri("code-bucket", "job-1/source"))
+        assert uri == "s3://code-bucket/job-1/source/sourcedir.tar.gz"
+        body = s3.get_object(Bucket="code-bucket", Key="job-1/source/sourcedir.tar.gz")
+        assert body["Body"].read() == sourcedir_tarball(src)
