@@ -20,6 +20,7 @@ from typing import Any
 
 from simulator.aws import EmbeddedAws
 from simulator.errors import ResourceInUse, ResourceNotFound, SmsimError
+from simulator.inference.endpoints import EndpointNotFound
 from simulator.jobs.records import JobRecord
 
 # Attributes moto's list/filter code reads from its job objects (snake_case), per kind.
@@ -50,6 +51,12 @@ HOOKED_OPS = (
     "describe_transform_job",
     "list_transform_jobs",
     "stop_transform_job",
+    # Endpoints (#15): smsim serves them (create/update/delete start and stop servers).
+    "create_endpoint",
+    "describe_endpoint",
+    "update_endpoint",
+    "delete_endpoint",
+    "list_endpoints",
 )
 
 
@@ -158,7 +165,7 @@ def _moto_hook(sim: Any, operation: str) -> Any:
             result = getattr(sim, operation)(**params)
         except ResourceInUse as exc:
             raise moto_errors.ResourceInUseException(str(exc)) from exc
-        except ResourceNotFound as exc:
+        except (ResourceNotFound, EndpointNotFound) as exc:
             raise moto_errors.ValidationError(str(exc)) from exc
         except SmsimError as exc:  # ValidationError, UnsupportedFeature, …
             raise moto_errors.ValidationError(str(exc)) from exc

@@ -35,6 +35,7 @@ from simulator.aws import DEFAULT_REGION, EmbeddedAws
 from simulator.errors import Problem, ResourceInUse, ResourceNotFound, SmsimError, ValidationError
 from simulator.hosts.launcher import LineSink, console_sink
 from simulator.images import ImageMap
+from simulator.inference import runtime_hook
 from simulator.jobs.processing import run as processing
 from simulator.jobs.records import JobRecord, from_json_times, job_dir, load_descriptions
 from simulator.jobs.runner import RunContext
@@ -46,6 +47,17 @@ from simulator.jobs.transform import description as transform_description
 from simulator.jobs.transform import run as transform
 from simulator.moto_mirror import MotoMirror
 
+# Endpoints (#15; interim, until the endpoint helper's router lands): served by
+# simulator.inference.endpoints, InvokeEndpoint of any sagemaker-runtime client included.
+_ENDPOINT_OPS = (
+    "create_endpoint",
+    "describe_endpoint",
+    "update_endpoint",
+    "delete_endpoint",
+    "list_endpoints",
+    "wait_for_endpoint",
+    "invoke_endpoint",
+)
 _PIPELINE_OPS = (
     "create_pipeline",
     "update_pipeline",
@@ -88,6 +100,7 @@ class LocalSageMaker:
         self._records: dict[tuple[str, str], JobRecord] = {}
         self._lock = threading.Lock()
         self._pipelines: Any = None
+        self._endpoints: Any = None
         self._client: Any = None
         self._s3: Any = None
         self._started = False
@@ -109,6 +122,7 @@ class LocalSageMaker:
             self._client = self._aws.client("sagemaker")
             self._s3 = self._aws.client("s3")
             self._mirror.install_hooks(self)
+            runtime_hook.install(self)
         except BaseException:
             self._aws.stop()  # or no LocalSageMaker could start again in this process
             raise
@@ -138,6 +152,10 @@ class LocalSageMaker:
                 self._join(records, 10)
                 raise
         finally:
+            if self._endpoints is not None:
+                self._endpoints.close()  # endpoints die with the simulator
+                self._endpoints = None
+            runtime_hook.remove()
             self._mirror.remove_hooks()
             self._aws.stop()
             self._started = False
@@ -176,8 +194,20 @@ class LocalSageMaker:
             raise AttributeError(name)
         if name in _PIPELINE_OPS:
             return getattr(self.pipelines, name)
+        if name in _ENDPOINT_OPS:
+            return getattr(self.endpoints, name)
         # Everything else: moto's SageMaker (create_model, create_model_package, …).
         return getattr(self.client, name)
+
+    @property
+    def endpoints(self) -> Any:
+        """The endpoints of this session (created on first use)."""
+        self._require_started()
+        if self._endpoints is None:
+            from simulator.inference.endpoints import EndpointService
+
+            self._endpoints = EndpointService(self)
+        return self._endpoints
 
     @property
     def pipelines(self) -> Any:
