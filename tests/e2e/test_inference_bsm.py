@@ -240,3 +240,43 @@ def test_a_bad_record_fails_the_job_naming_it(
     assert "CSV rows have 13 fields but 11 columns are expected" in desc["FailureReason"]
     listing = sm.s3.list_objects_v2(Bucket=BUCKET, Prefix="scored/broken")
     assert listing["KeyCount"] == 0  # no partial .out
+
+
+def test_deploy_predict_and_delete_with_the_sdk(
+    sm: LocalSageMaker, trained: dict, session: Any
+) -> None:
+    from sagemaker.deserializers import CSVDeserializer
+    from sagemaker.pytorch import PyTorchModel
+    from sagemaker.serializers import CSVSerializer
+
+    model = PyTorchModel(
+        model_data=trained["model_data"],
+        entry_point="inference.py",
+        source_dir=str(BSM),
+        framework_version="2.1",
+        py_version="py310",
+        role=ROLE,
+        env=ONE_THREAD,
+        sagemaker_session=session,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = model.deploy(
+            initial_instance_count=1,
+            instance_type="ml.m5.large",
+            endpoint_name="bsm-endpoint",
+            serializer=CSVSerializer(),
+            deserializer=CSVDeserializer(),
+            wait=False,
+        )
+    # smsim's waiter (the SDK's polls every 30 s); then the SDK's sees InService at once.
+    assert sm.wait_for_endpoint("bsm-endpoint", timeout=300)["EndpointStatus"] == "InService"
+    session.wait_for_endpoint("bsm-endpoint")
+    rows = trained["test"].head(4)
+    got = predictor.predict(rows.drop(columns=["label"]).to_csv(index=False, header=False))
+    assert len(got) == 4
+    for row, (_, source) in zip(got, rows.iterrows(), strict=True):
+        expected = trained["expected"][source["order_id"]]
+        assert max(abs(float(a) - b) for a, b in zip(row, expected, strict=True)) <= 1e-5
+    predictor.delete_endpoint()
+    assert sm.list_endpoints()["Endpoints"] == []
