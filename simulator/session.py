@@ -323,11 +323,18 @@ class LocalSageMaker:
         return {"TransformJobArn": arn}
 
     def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
-        return transform_description.public_view(self._describe("transform", TransformJobName))
+        name = self._transform_name(TransformJobName)
+        return transform_description.public_view(self._describe("transform", name))
 
     def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
-        self._stop("transform", TransformJobName)
+        self._stop("transform", self._transform_name(TransformJobName))
         return {}
+
+    def _transform_name(self, name: str) -> str:
+        # Job ARNs are lower-cased and the SDK describes a step's job by its ARN's last part.
+        with self._lock:
+            found = [n for k, n in self._records if k == "transform" and n.lower() == name.lower()]
+        return name if name in found or not found else found[0]
 
     def list_transform_jobs(self, **kwargs: Any) -> dict[str, Any]:
         return self._list("transform", kwargs)
@@ -337,7 +344,8 @@ class LocalSageMaker:
         TransformJobName: str,
         timeout: float | None = None,  # noqa: N803
     ) -> dict[str, Any]:
-        return transform_description.public_view(self._wait("transform", TransformJobName, timeout))
+        name = self._transform_name(TransformJobName)
+        return transform_description.public_view(self._wait("transform", name, timeout))
 
     # -- internals -----------------------------------------------------------------------
     def _require_started(self) -> None:

@@ -280,3 +280,95 @@ def test_deploy_predict_and_delete_with_the_sdk(
         assert max(abs(float(a) - b) for a, b in zip(row, expected, strict=True)) <= 1e-5
     predictor.delete_endpoint()
     assert sm.list_endpoints()["Endpoints"] == []
+
+
+def test_transform_step_in_an_sdk_pipeline(sm: LocalSageMaker, trained: dict, model: Any) -> None:
+    import boto3
+    from sagemaker.model import Model
+    from sagemaker.transformer import Transformer
+    from sagemaker.workflow.condition_step import ConditionStep
+    from sagemaker.workflow.conditions import ConditionEquals
+    from sagemaker.workflow.execution_variables import ExecutionVariables
+    from sagemaker.workflow.fail_step import FailStep
+    from sagemaker.workflow.functions import Join
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.steps import TransformStep
+
+    session = PipelineSession(
+        boto_session=boto3.Session(region_name=sm.region),
+        default_bucket=BUCKET,
+        sagemaker_config=SDK_CONFIG,
+    )
+    # The model as the SDK repacked it (code/ inside model.tar.gz): no repack step needed.
+    container = sm.describe_model(ModelName=model.name)["PrimaryContainer"]
+    output = Join(
+        on="/", values=[f"s3://{BUCKET}/pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        served = Model(
+            image_uri=container["Image"],
+            model_data=container["ModelDataUrl"],
+            env=container["Environment"],
+            role=ROLE,
+            sagemaker_session=session,
+        )
+        create = ModelStep("CreateBSMModel", step_args=served.create(instance_type="ml.m5.large"))
+        transformer = Transformer(
+            model_name=create.properties.ModelName,
+            instance_count=1,
+            instance_type="ml.m5.large",
+            strategy="MultiRecord",
+            assemble_with="Line",
+            accept="text/csv",
+            output_path=output,
+            sagemaker_session=session,
+        )
+        transform = TransformStep(
+            "ScoreTestSplit",
+            step_args=transformer.transform(
+                data=f"s3://{BUCKET}/batch/",
+                content_type="text/csv",
+                split_type="Line",
+                input_filter="$[:-1]",
+                join_source="Input",
+                output_filter="$[0,-1]",
+            ),
+        )
+        check = ConditionStep(
+            "CheckOutputPath",
+            conditions=[
+                ConditionEquals(
+                    left=transform.properties.TransformOutput.S3OutputPath, right=output
+                )
+            ],
+            if_steps=[],
+            else_steps=[FailStep("WrongOutputPath", error_message="unexpected S3OutputPath")],
+        )
+        definition = Pipeline(
+            "BsmBatchScoring", steps=[create, transform, check], sagemaker_session=session
+        ).definition()
+    sm.create_pipeline(PipelineName="BsmBatchScoring", PipelineDefinition=definition, RoleArn=ROLE)
+    arn = sm.start_pipeline_execution(PipelineName="BsmBatchScoring")["PipelineExecutionArn"]
+    desc = sm.wait_for_pipeline_execution(arn, timeout=600)
+    steps = {
+        s["StepName"]: s
+        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+            "PipelineExecutionSteps"
+        ]
+    }
+    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
+    assert steps["ScoreTestSplit"]["StepStatus"] == "Succeeded"
+    assert steps["CheckOutputPath"]["Metadata"] == {"Condition": {"Outcome": "True"}}
+    job_name = steps["ScoreTestSplit"]["Metadata"]["TransformJob"]["Arn"].rsplit("/", 1)[1]
+    job = sm.describe_transform_job(TransformJobName=job_name)
+    execution_id = arn.rsplit("/", 1)[1]
+    assert job["TransformOutput"]["S3OutputPath"] == f"s3://{BUCKET}/pipeline/{execution_id}"
+    rows = list(
+        csv.reader(io.StringIO(_read(sm, f"s3://{BUCKET}/pipeline/{execution_id}/test.csv.out")))
+    )
+    assert [r[0] for r in rows] == trained["test"]["order_id"].astype(str).tolist()
+    for order_id, probability in rows:
+        assert abs(float(probability) - trained["expected"][order_id][1]) <= 1e-5

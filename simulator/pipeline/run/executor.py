@@ -214,6 +214,22 @@ class PipelineExecutor:
         self._finish_job(rec, desc, "ProcessingJobStatus")
         self._read_property_files(step, desc)
 
+    def _run_transform(self, step: Step, rec: StepRecord) -> None:
+        # A TransformStep runs CreateTransformJob (#15); its properties are the
+        # DescribeTransformJob response (properties.TransformOutput.S3OutputPath, …).
+        name = self._job_name(step, "TransformJobName")
+        request = dict(self._evaluate(step, name))
+        request["TransformJobName"] = name
+        rec.job_name, rec.arguments = name, request
+        resp = self.sm.create_transform_job(**request)
+        self._set_metadata(rec, "TransformJob", resp["TransformJobArn"])
+        desc = self._wait(
+            lambda: self.sm.describe_transform_job(TransformJobName=name),
+            lambda: self.sm.stop_transform_job(TransformJobName=name),
+            "TransformJobStatus",
+        )
+        self._finish_job(rec, desc, "TransformJobStatus")
+
     def _run_model(self, step: Step, rec: StepRecord) -> None:
         name = job_name(self.record.execution_id, step.name)
         request = dict(self._evaluate(step))
