@@ -1,24 +1,30 @@
-"""The embedded AWS: moto's S3 and SageMaker behind a local HTTP endpoint.
+"""The embedded AWS: moto's services behind one local HTTP endpoint.
 
-smsim runs moto's ``ThreadedMotoServer`` on ``127.0.0.1`` (a free port) rather
-than the in-process ``mock_aws`` patch, so that one state is reached by
+smsim serves moto's WSGI app (wrapped by smsim's SageMaker router, see
+``simulator.endpoint``) on ``127.0.0.1`` (a free port unless told) rather than the
+in-process ``mock_aws`` patch, so that one state is reached by
 
-* every boto3 client created in this process while the simulator runs —
-  including the SageMaker Python SDK's — through ``AWS_ENDPOINT_URL``;
+* every boto3 client of this process while the simulator runs — the SageMaker
+  Python SDK's included — through ``AWS_ENDPOINT_URL``;
+* other processes (a notebook, the AWS CLI, a test suite) given that URL;
 * a job's subprocess (a training script that reads or writes S3 itself),
   which gets the same endpoint and dummy credentials in its environment.
 
-The server thread shares moto's backends with this process, so the job runner
-can also update moto's SageMaker objects directly (see ``session.py``).
-Only one embedded AWS runs per process at a time: moto's state is global.
+S3 is moto's, in memory, unless ``s3_endpoint`` names an external S3-compatible
+endpoint: then S3 clients (``AWS_ENDPOINT_URL_S3``) go there.
+Several may run in one process (a LocalSageMaker inside a test session that has the
+pytest plugin's endpoint): moto's backends are process-wide, so they share S3, IAM,
+CloudWatch and moto's SageMaker, while each has its own jobs and pipelines (its
+workspace). The first to start begins a fresh account; the environment points at the
+latest started one, and at the previous one again when it stops.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -46,68 +52,105 @@ CLIENT_CONFIG = Config(
 )
 
 _active_lock = threading.Lock()
-_active: EmbeddedAws | None = None
+_active: list[EmbeddedAws] = []  # running, in start order
+_saved_env: dict[str, str | None] = {}  # the environment before the first started
 _client_lock = threading.Lock()  # boto3.Session() creation is not thread-safe
 
 
 class EmbeddedAws:
     """moto's server on a free local port, plus the process environment that points at it."""
 
-    def __init__(self, region: str = DEFAULT_REGION) -> None:
+    def __init__(
+        self,
+        region: str = DEFAULT_REGION,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        s3_endpoint: str | None = None,
+    ) -> None:
         self.region = region
         self.account_id = ACCOUNT_ID
+        self.host = host
+        self.port = port
+        self.s3_endpoint = s3_endpoint.rstrip("/") if s3_endpoint else None
         self.endpoint_url = ""
         self._server: Any = None
-        self._saved_env: dict[str, str | None] = {}
+        self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
-    def start(self) -> EmbeddedAws:
-        global _active
-        with _active_lock:
-            if _active is not None:
-                raise SmsimError(
-                    "an embedded AWS (a LocalSageMaker) is already running in this process; "
-                    "moto's state is per process, so close the first one (leave its `with` "
-                    "block) before starting another"
-                )
-            _active = self
+    def start(self, wrap: Callable[[Any], Any] | None = None) -> EmbeddedAws:
+        """Serve moto's app (``wrap(app)`` when given: smsim's router in front of it)."""
         try:
             from moto.core.base_backend import BackendDict
-            from moto.server import ThreadedMotoServer
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
+            from werkzeug.serving import make_server
 
-            BackendDict.reset()  # a fresh account: no buckets or jobs from an earlier run
+            with _active_lock:
+                if not _active:
+                    BackendDict.reset()  # a fresh account: nothing from an earlier run
             _limit_malloc_arenas()
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request lines
-            port = _free_port()
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            self._server.start()
-            self.endpoint_url = f"http://127.0.0.1:{port}"
-            self._export_env()
-        except BaseException:
+            app: Any = DomainDispatcherApplication(create_backend_app)
+            if wrap is not None:
+                app = wrap(app)
+            try:
+                self._server = make_server(
+                    self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+                )
+            except OSError as exc:
+                raise SmsimError(
+                    f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}; "
+                    "pick another port (--port 0 takes a free one)"
+                ) from None
+            port = int(self._server.server_address[1])
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="smsim-endpoint", daemon=True
+            )
+            self._thread.start()
+            shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+            self.endpoint_url = f"http://{shown}:{port}"
             with _active_lock:
-                _active = None
+                if not _active:
+                    keys = {*self.env(), "AWS_ENDPOINT_URL_S3"}
+                    _saved_env.update({k: os.environ.get(k) for k in keys})
+                _active.append(self)
+                _export(self.env())
+        except BaseException:
+            self._shutdown()
             raise
         return self
 
     def stop(self) -> None:
-        global _active
         try:
-            if self._server is not None:
-                self._server.stop()
-                self._server = None
-            self._restore_env()
-            from moto.core.base_backend import BackendDict
-
-            BackendDict.reset()
+            self._shutdown()
         finally:
             with _active_lock:
-                if _active is self:
-                    _active = None
+                if self in _active:
+                    _active.remove(self)
+                    if _active:
+                        _export(_active[-1].env())  # the one started before
+                    else:
+                        _restore(_saved_env)
+                        from moto.core.base_backend import BackendDict
+
+                        BackendDict.reset()
+
+    def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(10)
+            self._server = self._thread = None
 
     # -- clients and environment ---------------------------------------------------
     def env(self) -> dict[str, str]:
         """Variables that point any AWS SDK (this process or a child) at the embedded AWS."""
-        return {
+        env = {
             **DUMMY_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
@@ -119,10 +162,13 @@ class EmbeddedAws:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             # The toolkit reads this for S3 downloads of code (params.S3_ENDPOINT_URL).
-            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_ENDPOINT_URL": self.s3_endpoint or self.endpoint_url,
         }
+        if self.s3_endpoint:
+            env["AWS_ENDPOINT_URL_S3"] = self.s3_endpoint  # boto3's per-service endpoint
+        return env
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config | None = None) -> Any:
         """A boto3 client for ``service`` on the embedded AWS (safe to call from any thread)."""
         if not self.endpoint_url:
             raise SmsimError("the embedded AWS is not running; use LocalSageMaker as a context")
@@ -133,32 +179,24 @@ class EmbeddedAws:
                 aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
                 region_name=self.region,
             )
-            return session.client(service, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG)
+            url = self.s3_endpoint if service == "s3" and self.s3_endpoint else self.endpoint_url
+            return session.client(service, endpoint_url=url, config=config or CLIENT_CONFIG)
 
-    def sagemaker_backend(self) -> Any:
-        """moto's SageMaker backend object for our account and region (in-process state)."""
-        from moto.sagemaker.models import sagemaker_backends
 
-        return sagemaker_backends[self.account_id][self.region]
+def _export(env: dict[str, str]) -> None:
+    for key in ("AWS_ENDPOINT_URL_S3",):  # set only by some endpoints
+        if key not in env:
+            os.environ.pop(key, None)
+    os.environ.update(env)
 
-    def _export_env(self) -> None:
-        for key, value in self.env().items():
-            self._saved_env[key] = os.environ.get(key)
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
             os.environ[key] = value
-
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    saved.clear()
 
 
 def _limit_malloc_arenas() -> None:

@@ -20,6 +20,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "jobs": "jobs",
     "pipeline": "pipeline",
     "demo": "demo",
+    "serve": "serve",
 }
 
 

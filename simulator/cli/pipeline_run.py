@@ -196,7 +196,13 @@ def run_cmd(
         with LocalSageMaker(workspace=workspace, images=images, log_sink=sink) as sm:
             for local, uri in pairs:
                 _upload(sm.s3, Path(local), uri)
-            sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
+            # An upsert, as the SDK's Pipeline.upsert(): the workspace keeps its pipelines.
+            try:
+                sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
+            except ValidationError as exc:
+                if "already exists" not in str(exc):
+                    raise
+                sm.update_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
             arn = sm.start_pipeline_execution(
                 PipelineName=name,
                 PipelineParameters=[{"Name": k, "Value": v} for k, v in params],

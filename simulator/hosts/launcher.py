@@ -7,6 +7,12 @@ SageMaker's rules followed here:
   is the value and the last value of each metric is the final one;
 * ``MaxRuntimeInSeconds`` and StopTrainingJob send SIGTERM, wait a grace
   period, then SIGKILL.
+
+The launcher interface (``HostLauncher``): given one host's command as its container
+sees it (``HostCommand``: layout, argv, cwd, environment) and how to supervise it
+(``Supervision``: log sinks, metrics, MaxRuntime, stop), start the host's process and
+return how it ended. ``hosts/local.py`` is the local subprocess implementation (in a
+mount namespace or in fallback mode); multi-instance and Ray launchers plug in here.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
+from simulator.hosts.layout import HostLayout
 from simulator.shapes import limit
 
 # SageMaker keeps at most this many metric definitions per job (botocore's model says 40).
@@ -98,6 +105,70 @@ class ProcessResult:
     stop_reason: str | None  # None | "MaxRuntimeExceeded" | "Stopped"
     stderr_tail: list[str]
     duration: float
+
+
+@dataclass(frozen=True)
+class HostCommand:
+    """One host's entry point, in the container's terms (``/opt/ml`` paths throughout)."""
+
+    host: str  # "algo-1"
+    hosts: tuple[str, ...]  # every host of the job: the private /etc/hosts lists them
+    layout: HostLayout  # the host tree on disk: what the container sees as /opt/ml
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+@dataclass
+class Supervision:
+    """How a launcher watches a host's process: where its lines go, when it must stop."""
+
+    log_dir: Path
+    prefix: str  # "<job>/algo-1": the console prefix and the log file's name
+    sink: LineSink
+    note: LineSink  # smsim's own lines about this host (mode, rewrites)
+    metrics: MetricParser | None = None
+    max_runtime: float | None = None
+    stop_event: threading.Event | None = None
+    grace_seconds: float = 120.0
+    on_line: LineSink | None = None
+    on_spawn: Callable[[int], None] | None = None
+
+
+class HostLauncher(Protocol):
+    """Starts a host's process; see the module docstring."""
+
+    mode: str  # how hosts start: "namespace" | "fallback" (local), later "ray", …
+    reason: str  # why this mode (shown in the job's log)
+
+    def view(self, layout: HostLayout) -> HostLayout:
+        """The layout as the host's process sees it (``/opt/ml`` or the tree's real path):
+        what the SM_* variables, the argv and the working directory are built against."""
+        ...
+
+    def run(self, command: HostCommand, watch: Supervision) -> ProcessResult:
+        """Run ``command`` to its end, stop or time limit."""
+        ...
+
+
+def run_supervised(
+    argv: list[str], cwd: Path, env: dict[str, str], watch: Supervision
+) -> ProcessResult:
+    """``run_process`` with a ``Supervision``'s settings."""
+    return run_process(
+        argv,
+        cwd=cwd,
+        env=env,
+        log_dir=watch.log_dir,
+        prefix=watch.prefix,
+        metrics=watch.metrics,
+        max_runtime=watch.max_runtime,
+        stop_event=watch.stop_event,
+        grace_seconds=watch.grace_seconds,
+        sink=watch.sink,
+        on_line=watch.on_line,
+        on_spawn=watch.on_spawn,
+    )
 
 
 def run_process(

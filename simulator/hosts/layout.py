@@ -1,12 +1,10 @@
-"""The fake ``/opt/ml`` tree of one host: paths, config files and the SM_* environment.
+"""One host's ``/opt/ml`` tree on disk: its paths, config files and base environment.
 
-A host directory stands in for the container's ``/opt/ml``; scripts find it
-through ``SAGEMAKER_BASE_DIR`` (the training toolkit's own override of
-``/opt/ml``, environment.py) and the ``SM_*`` variables built here exactly as
-aws/sagemaker-training-toolkit's ``environment.py`` and ``mapping.py`` build
-them (``toolkit_env.py``). ``/opt/ml/...`` in ContainerEntrypoint/ContainerArguments
-is rewritten to the host dir; a Python script that hard-codes ``/opt/ml`` is remapped
-at run time by ``opt_ml_remap/sitecustomize.py`` (see its limits there).
+Each host of a job has a directory, ``<workspace>/jobs/<job>/hosts/algo-k/``, that is
+its container's ``/opt/ml``: in namespace mode it is mounted there
+(``hosts/namespace.py``); in fallback mode the process is given its real path
+(``hosts/shell_remap.py``, ``opt_ml_remap/sitecustomize.py``). The config files are
+written as SageMaker writes them; the toolkit's ``SM_*`` variables are ``toolkit.py``'s.
 """
 
 from __future__ import annotations
@@ -114,11 +112,13 @@ def write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2) + "\n")
 
 
-def resource_config(instance_type: str, hosts: list[str] | None = None) -> dict[str, Any]:
-    """``resourceconfig.json`` as SageMaker writes it for host algo-1."""
+def resource_config(
+    instance_type: str, hosts: list[str] | None = None, current_host: str = HOST_NAME
+) -> dict[str, Any]:
+    """``resourceconfig.json`` as SageMaker writes it for ``current_host``."""
     hosts = hosts or [HOST_NAME]
     return {
-        "current_host": HOST_NAME,
+        "current_host": current_host,
         "current_instance_type": instance_type,
         "current_group_name": INSTANCE_GROUP,
         "hosts": hosts,
@@ -187,15 +187,18 @@ PYTHON_NAMES = {"python", "python3"}
 
 
 def base_env(
-    aws_env: dict[str, str], layout: HostLayout, interpreter: str, code_dir: Path | None
+    aws_env: dict[str, str], interpreter: str, code_dir: Path | None, host: str = HOST_NAME
 ) -> dict[str, str]:
-    """The process environment every job starts from (before SM_* and the request's)."""
+    """The process environment every job starts from (before SM_* and the request's);
+    ``code_dir`` as the host's process sees it (the launcher's view)."""
     env = dict(os.environ)
     env.update(aws_env)
-    env["SAGEMAKER_BASE_DIR"] = str(layout.root)
-    env["CURRENT_HOST"] = "algo-1"
+    env["CURRENT_HOST"] = host
     env["PYTHONUNBUFFERED"] = "1"  # live log lines, as the containers' images set
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Offline: a job's `pip install` (runproc.sh's) never reaches an index, so it never
+    # changes the interpreter other jobs share; hosts/requirements.py checks beforehand.
+    env["PIP_NO_INDEX"] = "1"
     # `python` inside a .sh entry point or a subprocess is the image's interpreter.
     bindir = str(Path(interpreter).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
@@ -204,25 +207,17 @@ def base_env(
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(code_dir), env.get("PYTHONPATH", "")) if p
         )
-    # Scripts that hard-code /opt/ml (the SDK's _repack_model.py) reach the host dir through
-    # simulator/opt_ml_remap/sitecustomize.py, as a container's mount would take them there.
-    env["SMSIM_OPT_ML_ROOT"] = str(layout.root)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (env.get("PYTHONPATH", ""), str(Path(__file__).parent / "opt_ml_remap")) if p
-    )
     return env
 
 
-def container_argv(
-    entrypoint: list[str], arguments: list[str], layout: HostLayout, interpreter: str
-) -> list[str]:
-    """ContainerEntrypoint + ContainerArguments with /opt/ml paths mapped to the host dir
-    and ``python``/``python3`` as first word replaced by the image's interpreter."""
-    argv = [rewrite_argument(a, layout.root) for a in [*entrypoint, *arguments]]
-    if (
-        argv
-        and os.path.basename(argv[0]) in PYTHON_NAMES
-        or (argv and os.path.basename(argv[0]).startswith("python3."))
+def container_argv(entrypoint: list[str], arguments: list[str], interpreter: str) -> list[str]:
+    """ContainerEntrypoint + ContainerArguments with ``python``/``python3`` as first word
+    replaced by the image's interpreter (paths stay the container's: the launcher maps
+    them where no namespace gives the process a real /opt/ml)."""
+    argv = [*entrypoint, *arguments]
+    if argv and (
+        os.path.basename(argv[0]) in PYTHON_NAMES
+        or os.path.basename(argv[0]).startswith("python3.")
     ):
         argv[0] = interpreter
     return argv

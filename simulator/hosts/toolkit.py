@@ -5,17 +5,22 @@ Built exactly as aws/sagemaker-training-toolkit builds them (``environment.py``,
 conventions runs unmodified: hyperparameters decoded from their JSON strings,
 framework keys (``sagemaker_*``) kept out of ``SM_HPS`` and the command line,
 user hyperparameters passed as sorted ``--key value`` arguments.
+
+As in the toolkit, one object per host holds it all: ``ToolkitEnvironment`` (the
+toolkit's ``Environment``), built once from the request and the host's view of its
+tree, with ``env_vars()`` and ``cmd_args()``; ``Hyperparameters`` decodes the
+request's strings once for the checks, the run and the environment.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.hosts.layout import (
     HOST_NAME,
-    INSTANCE_GROUP,
     NETWORK_INTERFACE,
     HostLayout,
     input_data_config,
@@ -89,104 +94,168 @@ def to_env_vars(mapping: dict[str, Any]) -> dict[str, str]:
     return {f"SM_{str(k).upper()}": value(v) for k, v in mapping.items() if k}
 
 
-def training_environment(
-    layout: HostLayout,
-    request: dict[str, Any],
-    *,
-    module_dir: str,
-    num_cpus: int | None = None,
-) -> tuple[dict[str, str], list[str]]:
-    """The SM_* variables and the user arguments of the toolkit's Environment.
+# The properties the toolkit's to_env_vars exports under their own name (SM_<NAME>).
+_ENV_PROPERTIES = """hosts network_interface_name resource_config input_data_config output_data_dir
+current_host current_instance_type current_instance_group current_instance_group_hosts
+instance_groups instance_groups_dict distribution_instance_groups is_hetero module_name
+log_level framework_module input_dir input_config_dir output_dir num_cpus num_gpus
+num_neurons model_dir module_dir output_intermediate_dir""".split()  # noqa: SIM905
 
-    Returns ``(env, user_args)``: env as ``Environment.to_env_vars()`` builds it,
-    user_args as ``Environment.to_cmd_args()`` (user hyperparameters only).
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """A request's HyperParameters decoded once (the toolkit's read_hyperparameters) and
+    split into the framework's ``sagemaker_*`` keys and the user's."""
+
+    framework: dict[str, Any]
+    user: dict[str, Any]
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> Hyperparameters:
+        framework, user = split_hyperparameters(
+            decode_hyperparameters(request.get("HyperParameters", {}))
+        )
+        return cls(framework, user)
+
+    @property
+    def program(self) -> str | None:
+        value = self.framework.get("sagemaker_program")
+        return None if value is None else str(value)
+
+    @property
+    def submit_directory(self) -> Any:
+        return self.framework.get("sagemaker_submit_directory")
+
+    @property
+    def additional_framework_parameters(self) -> dict[str, Any]:
+        return {k: v for k, v in self.framework.items() if k not in SAGEMAKER_HYPERPARAMETERS}
+
+
+@dataclass(frozen=True)
+class ToolkitEnvironment:
+    """The training toolkit's ``Environment`` of one host, built once: its properties,
+    ``env_vars()`` (``Environment.to_env_vars``) and ``cmd_args()``
+    (``Environment.to_cmd_args``: the user hyperparameters as arguments).
+
+    ``layout`` is the host tree as the process sees it (the launcher's view), so the
+    paths are ``/opt/ml/...`` in a namespace and the tree's real path in fallback mode.
     """
-    decoded = decode_hyperparameters(request.get("HyperParameters", {}))
-    framework, user = split_hyperparameters(decoded)
-    additional = {k: v for k, v in framework.items() if k not in SAGEMAKER_HYPERPARAMETERS}
-    instance_type = request.get("ResourceConfig", {}).get("InstanceType", "local")
-    rc = resource_config(instance_type)
-    idc = input_data_config(request)
-    hosts = rc["hosts"]
-    program = framework.get("sagemaker_program")
-    module_name = program[:-3] if isinstance(program, str) and program.endswith(".py") else program
-    channels = {name: str(layout.channel_dir(name)) for name in idc}
-    groups = rc["instance_groups"]
-    num_cpus = num_cpus or os.cpu_count() or 1
-    user_args = to_cmd_args(user)
-    # Properties of the toolkit's Environment (a Mapping over its properties): SM_TRAINING_ENV.
-    training_env: dict[str, Any] = {
-        "additional_framework_parameters": additional,
-        "channel_input_dirs": channels,
-        "current_host": HOST_NAME,
-        "current_instance_group": INSTANCE_GROUP,
-        "current_instance_group_hosts": hosts,
-        "current_instance_type": instance_type,
-        "distribution_hosts": [],
-        "distribution_instance_groups": [],
-        "framework_module": None,
-        "hosts": hosts,
-        "hyperparameters": user,
-        "input_config_dir": str(layout.input_config_dir),
-        "input_data_config": idc,
-        "input_dir": str(layout.input_dir),
-        "instance_groups": [g["instance_group_name"] for g in groups],
-        "instance_groups_dict": {g["instance_group_name"]: g for g in groups},
-        "is_hetero": False,
-        "is_master": True,
-        "is_modelparallel_enabled": None,
-        "job_name": request["TrainingJobName"],
-        "log_level": framework.get("sagemaker_container_log_level", 20),
-        "master_hostname": hosts[0],
-        "model_dir": str(layout.model_dir),
-        "module_dir": module_dir,
-        "module_name": module_name,
-        "network_interface_name": NETWORK_INTERFACE,
-        "num_cpus": num_cpus,
-        "num_gpus": 0,
-        "num_neurons": 0,
-        "output_data_dir": str(layout.output_data_dir),
-        "output_dir": str(layout.output_dir),
-        "output_intermediate_dir": str(layout.output_intermediate_dir),
-        "resource_config": rc,
-        "user_entry_point": program,
-    }
-    env_map: dict[str, Any] = {
-        "hosts": hosts,
-        "network_interface_name": NETWORK_INTERFACE,
-        "hps": user,
-        "user_entry_point": program,
-        "framework_params": additional,
-        "resource_config": rc,
-        "input_data_config": idc,
-        "output_data_dir": str(layout.output_data_dir),
-        "channels": sorted(channels),
-        "current_host": HOST_NAME,
-        "current_instance_type": instance_type,
-        "current_instance_group": INSTANCE_GROUP,
-        "current_instance_group_hosts": hosts,
-        "instance_groups": training_env["instance_groups"],
-        "instance_groups_dict": training_env["instance_groups_dict"],
-        "distribution_instance_groups": [],
-        "is_hetero": False,
-        "module_name": module_name,
-        "log_level": training_env["log_level"],
-        "framework_module": None,
-        "input_dir": str(layout.input_dir),
-        "input_config_dir": str(layout.input_config_dir),
-        "output_dir": str(layout.output_dir),
-        "num_cpus": num_cpus,
-        "num_gpus": 0,
-        "num_neurons": 0,
-        "model_dir": str(layout.model_dir),
-        "module_dir": module_dir,
-        "training_env": training_env,
-        "user_args": user_args,
-        "output_intermediate_dir": str(layout.output_intermediate_dir),
-    }
-    for name, path in channels.items():
-        env_map[f"channel_{name}"] = path
-    for key, value in user.items():
-        env_map[f"hp_{key}"] = value
-    env = to_env_vars(env_map)
-    return env, user_args
+
+    layout: HostLayout
+    job_name: str
+    hyperparameters: Hyperparameters
+    resource_config: dict[str, Any]
+    input_data_config: dict[str, dict[str, Any]]
+    module_dir: str
+    num_cpus: int
+
+    @classmethod
+    def build(
+        cls,
+        layout: HostLayout,
+        request: dict[str, Any],
+        hyperparameters: Hyperparameters,
+        *,
+        module_dir: str,
+        current_host: str = HOST_NAME,
+        hosts: list[str] | None = None,
+        num_cpus: int | None = None,
+    ) -> ToolkitEnvironment:
+        instance_type = request.get("ResourceConfig", {}).get("InstanceType", "local")
+        rc = resource_config(instance_type, hosts, current_host)
+        return cls(
+            layout=layout,
+            job_name=request["TrainingJobName"],
+            hyperparameters=hyperparameters,
+            resource_config=rc,
+            input_data_config=input_data_config(request),
+            module_dir=module_dir,
+            num_cpus=num_cpus or os.cpu_count() or 1,
+        )
+
+    @property
+    def hosts(self) -> list[str]:
+        return list(self.resource_config["hosts"])
+
+    @property
+    def current_host(self) -> str:
+        return str(self.resource_config["current_host"])
+
+    @property
+    def module_name(self) -> str | None:
+        program = self.hyperparameters.program
+        return program[:-3] if program and program.endswith(".py") else program
+
+    @property
+    def channel_input_dirs(self) -> dict[str, str]:
+        return {name: str(self.layout.channel_dir(name)) for name in self.input_data_config}
+
+    def cmd_args(self) -> list[str]:
+        """The script's arguments: user hyperparameters, sorted, ``--key value``."""
+        return to_cmd_args(self.hyperparameters.user)
+
+    def properties(self) -> dict[str, Any]:
+        """The Environment's properties (a Mapping over them: ``SM_TRAINING_ENV``)."""
+        hps = self.hyperparameters
+        rc = self.resource_config
+        hosts = self.hosts
+        groups = rc["instance_groups"]
+        group = rc["current_group_name"]
+        layout = self.layout
+        return {
+            "additional_framework_parameters": hps.additional_framework_parameters,
+            "channel_input_dirs": self.channel_input_dirs,
+            "current_host": self.current_host,
+            "current_instance_group": group,
+            "current_instance_group_hosts": hosts,
+            "current_instance_type": rc["current_instance_type"],
+            "distribution_hosts": [],
+            "distribution_instance_groups": [],
+            "framework_module": None,
+            "hosts": hosts,
+            "hyperparameters": hps.user,
+            "input_config_dir": str(layout.input_config_dir),
+            "input_data_config": self.input_data_config,
+            "input_dir": str(layout.input_dir),
+            "instance_groups": [g["instance_group_name"] for g in groups],
+            "instance_groups_dict": {g["instance_group_name"]: g for g in groups},
+            "is_hetero": False,
+            "is_master": self.current_host == hosts[0],
+            "is_modelparallel_enabled": None,
+            "job_name": self.job_name,
+            "log_level": hps.framework.get("sagemaker_container_log_level", 20),
+            "master_hostname": hosts[0],
+            "model_dir": str(layout.model_dir),
+            "module_dir": self.module_dir,
+            "module_name": self.module_name,
+            "network_interface_name": NETWORK_INTERFACE,
+            "num_cpus": self.num_cpus,
+            "num_gpus": 0,
+            "num_neurons": 0,
+            "output_data_dir": str(layout.output_data_dir),
+            "output_dir": str(layout.output_dir),
+            "output_intermediate_dir": str(layout.output_intermediate_dir),
+            "resource_config": rc,
+            "user_entry_point": hps.program,
+        }
+
+    def env_vars(self) -> dict[str, str]:
+        """``SM_*`` as the toolkit's ``Environment.to_env_vars`` builds them."""
+        props = self.properties()
+        # The toolkit's to_env_vars: a few properties under other names, then
+        # SM_CHANNEL_<NAME> and SM_HP_<NAME>, then the whole Environment as SM_TRAINING_ENV.
+        renamed = {
+            "hps": "hyperparameters",
+            "framework_params": "additional_framework_parameters",
+            "user_entry_point": "user_entry_point",
+        }
+        env_map: dict[str, Any] = {name: props[key] for name, key in renamed.items()}
+        env_map.update({key: props[key] for key in _ENV_PROPERTIES})
+        env_map["channels"] = sorted(props["channel_input_dirs"])
+        env_map["training_env"] = props
+        env_map["user_args"] = self.cmd_args()
+        for name, path in props["channel_input_dirs"].items():
+            env_map[f"channel_{name}"] = path
+        for key, value in props["hyperparameters"].items():
+            env_map[f"hp_{key}"] = value
+        return to_env_vars(env_map)

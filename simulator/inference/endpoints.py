@@ -74,8 +74,10 @@ class _Endpoint:
 class EndpointService:
     """The endpoints of one LocalSageMaker session."""
 
-    def __init__(self, sim: Any) -> None:
-        self.sim = sim
+    def __init__(self, backend: Any) -> None:
+        # The endpoint's SageMakerBackend: moto_client (configs, models), s3, aws, images,
+        # log_sink, cloudwatch, workspace.
+        self.sim = backend
         self._endpoints: dict[str, _Endpoint] = {}
         self._lock = threading.Lock()
 
@@ -264,7 +266,7 @@ class EndpointService:
 
     def _variants(self, config_name: str) -> list[dict[str, Any]]:
         """The endpoint config's production variants, each with its model's description."""
-        client = self.sim.client
+        client = self.sim.moto_client
         try:
             config = client.describe_endpoint_config(EndpointConfigName=config_name)
         except ClientError as exc:
@@ -345,7 +347,7 @@ class EndpointService:
         root = self.sim.workspace / "endpoints" / endpoint.name / stamp / variant["VariantName"]
         prefix = f"{endpoint.name}/{variant['VariantName']}"
         sink = self.sim.log_sink
-        cloudwatch = self.sim._cloudwatch_sink(  # noqa: SLF001 - the session's log writer
+        cloudwatch = self.sim.cloudwatch.log_sink(
             f"/aws/sagemaker/Endpoints/{endpoint.name}", f"{variant['VariantName']}/{stamp}"
         )
 
@@ -357,7 +359,7 @@ class EndpointService:
             Path(root),
             container,
             s3=self.sim.s3,
-            aws_env=self.sim.aws_env(),
+            aws_env=self.sim.aws.env(),
             images=self.sim.images,
             sink=lines,
             prefix=prefix,

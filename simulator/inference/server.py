@@ -34,6 +34,7 @@ from typing import Any
 from simulator.errors import SmsimError
 from simulator.hosts.launcher import LineSink
 from simulator.hosts.layout import HostLayout, base_env, map_container_path
+from simulator.hosts.local import REMAP_HOOK_DIR
 from simulator.images import ImageMap
 from simulator.s3 import download_object, parse_s3_uri, unpack_tar_gz
 
@@ -128,8 +129,15 @@ class ModelServer:
     def start(self, timeout: float = 120.0) -> None:
         """Start the process and wait until ``/ping`` answers 200."""
         interpreter = self.images.interpreter(self.container.get("Image"))
-        env = base_env(self.aws_env, self.layout, interpreter, None)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env["PYTHONPATH"]) if p)
+        env = base_env(self.aws_env, interpreter, None)
+        root = str(self.layout.root)
+        # The fallback launcher's conventions (hosts/local.py): SAGEMAKER_BASE_DIR (the
+        # toolkits' own override of /opt/ml) and the remap hook for hard-coded /opt/ml.
+        env["SAGEMAKER_BASE_DIR"] = root
+        env["SMSIM_OPT_ML_ROOT"] = root
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", ""), str(REMAP_HOOK_DIR)) if p
+        )
         env.update({k: str(v) for k, v in self.environment.items()})
         self.port = free_port()
         env["SAGEMAKER_BIND_TO_PORT"] = str(self.port)

@@ -11,9 +11,12 @@ Workspace layout (one directory per job; the name is unique per kind):
         hosts/algo-1/    the host's /opt/ml stand-in (SAGEMAKER_BASE_DIR)
         artifacts/       training only: the model.tar.gz / output.tar.gz uploaded to S3
 
-A :class:`JobRecord` owns one job's description while it runs: the runner
-updates it, the facade reads snapshots of it, and every change is validated
-against botocore's Describe* output shape and written to ``describe.json``.
+A :class:`JobRecord` is the one owner of a job's state: it holds the Describe*
+dict, the runner updates it, the endpoint's handlers and pipeline steps read
+snapshots of it, and every change is validated against botocore's Describe*
+output shape and written to ``describe.json`` (its persistence: a restarted
+server loads the record from there). Whoever must follow a job's changes (the
+endpoint's metrics, a pipeline step) subscribes with ``add_observer``.
 """
 
 from __future__ import annotations
@@ -93,7 +96,6 @@ class JobRecord:
         describe: dict[str, Any],
         *,
         validation_view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        on_change: Callable[[JobRecord], None] | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
@@ -106,7 +108,36 @@ class JobRecord:
         self.thread: threading.Thread | None = None
         self.process_group: int | None = None  # the entry point's, while it runs
         self._validation_view = validation_view
-        self._on_change = on_change
+        self._observers: list[Callable[[JobRecord], None]] = []
+
+    @classmethod
+    def load(cls, kind: str, directory: Path) -> JobRecord | None:
+        """The record a server kept in ``directory`` (None when it holds no description).
+
+        A job the server was running when it died (no Ctrl-C, so no Stopped) cannot go on:
+        it is recorded Failed with that reason, so it never shows InProgress for ever."""
+        try:
+            describe = from_json_times(json.loads((directory / "describe.json").read_text()))
+            request = from_json_times(json.loads((directory / "request.json").read_text()))
+        except (OSError, ValueError):
+            return None
+        record = cls(kind, describe[f"{kind.capitalize()}JobName"], directory, request, describe)
+        if record.status not in TERMINAL:
+            fields: dict[str, Any] = {
+                record.status_key: "Failed",
+                "FailureReason": "InternalServerError: the smsim server ended while the job ran",
+            }
+            if kind == "training":
+                fields["SecondaryStatus"] = "Failed"
+            record._describe.update(fields)
+            record._write(record._describe)
+        record.done.set()
+        return record
+
+    def add_observer(self, observer: Callable[[JobRecord], None]) -> None:
+        """Call ``observer(record)`` after every change, in the order the changes were made."""
+        with self._lock:
+            self._observers.append(observer)
 
     @property
     def status_key(self) -> str:
@@ -120,6 +151,12 @@ class JobRecord:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._describe)
+
+    def fields(self, members: Any) -> dict[str, Any]:
+        """The description's ``members`` it has (a list summary), without a deep copy:
+        the record replaces members on change, never mutates them."""
+        with self._lock:
+            return {m: self._describe[m] for m in members if m in self._describe}
 
     def update(self, **fields: Any) -> None:
         """Set Describe* members (None removes one), bump LastModifiedTime, persist.
@@ -137,10 +174,10 @@ class JobRecord:
             describe["LastModifiedTime"] = now()
             self._persist(describe)
             self._describe = describe
-            # Under the lock: changes reach the listener (moto's mirror) in the order
-            # they were made; a slower thread never overwrites a newer state with an older.
-            if self._on_change is not None:
-                self._on_change(self)
+            # Under the lock: changes reach observers in the order they were made; a slower
+            # thread never overwrites a newer state with an older.
+            for observer in self._observers:
+                observer(self)
 
     def request_stop(self) -> None:
         """StopTrainingJob/StopProcessingJob: signal the run; an InProgress job shows Stopping.
@@ -184,6 +221,9 @@ class JobRecord:
         if self._validation_view is not None:
             view = self._validation_view(copy.deepcopy(view))
         validate_response(DESCRIBE_OPS[self.kind], view)
+        self._write(describe)
+
+    def _write(self, describe: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / "describe.json.tmp"
         tmp.write_text(to_json(describe))

@@ -2,7 +2,8 @@
 
 A run executes one recorded job in a background thread (``JobRun.run``): whatever
 goes wrong ends up in the job's description, never as an exception lost in a
-thread. Its entry point runs through ``process.run_process`` with the job's
+thread. Its entry point runs through a host launcher (``hosts/launcher.py``; here the
+local one, in a mount namespace or in fallback mode: ``hosts/local.py``) with the job's
 ``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines
 prefixed ``[<job>/algo-1]`` and a copy of each line in CloudWatch Logs
 (``/aws/sagemaker/<Kind>Jobs``, stream ``<job>/algo-1-<epoch>``), as the service writes them.
@@ -15,8 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.hosts.launcher import LineSink, MetricParser, ProcessResult, run_process
+from simulator.errors import SmsimError
+from simulator.hosts.launcher import (
+    HostCommand,
+    HostLauncher,
+    LineSink,
+    MetricParser,
+    ProcessResult,
+    Supervision,
+)
 from simulator.hosts.layout import HOST_NAME, HostLayout
+from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
 
@@ -33,6 +43,15 @@ class RunContext:
     sync_interval: float = 2.0
     # (log group, stream) → a sink copying each line to CloudWatch Logs, as the service does.
     cloudwatch: Callable[[str, str], LineSink] | None = None
+    # "auto" | "namespace" | "fallback"; None: $SMSIM_CONTAINER_MODE, else auto.
+    container_mode: str | None = None
+    # (job, host) → a sink publishing each MetricDefinitions match (name, value, time) to
+    # CloudWatch metrics, as the service does.
+    metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
+
+    def launcher(self) -> HostLauncher:
+        """The host launcher for this job (a bad mode fails the job, by name)."""
+        return local_launcher(self.container_mode)
 
 
 class JobRun:
@@ -45,8 +64,12 @@ class JobRun:
         self.ctx = ctx
         self.request = record.request
         self.name = record.name
-        self.layout = HostLayout(record.dir / "hosts" / HOST_NAME)
-        self.prefix = f"{self.name}/{HOST_NAME}"
+        # One host today; the job's hosts are a list so that N hosts fit the same frame.
+        self.hosts: tuple[str, ...] = (HOST_NAME,)
+        self.host = HOST_NAME
+        self.layout = HostLayout(record.dir / "hosts" / self.host)
+        self.prefix = f"{self.name}/{self.host}"
+        self.launcher: HostLauncher | None = None
 
     def log(self, message: str) -> None:
         """A line of smsim's own in the job's live log."""
@@ -55,6 +78,12 @@ class JobRun:
     def run(self) -> None:
         """Run the job to its end; the thread target."""
         try:
+            try:
+                self.launcher = self.ctx.launcher()
+            except SmsimError as exc:
+                self._crash(f"ClientError: {exc}")
+                return
+            self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
             self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
@@ -68,31 +97,57 @@ class JobRun:
         """End the job Failed with ``reason`` (an error of smsim, not of the script)."""
         raise NotImplementedError
 
+    @property
+    def view(self) -> HostLayout:
+        """The host tree as the job's process sees it (``/opt/ml`` in a namespace)."""
+        assert self.launcher is not None, "the launcher is chosen when the run starts"
+        return self.launcher.view(self.layout)
+
     def execute(
         self, argv: list[str], cwd: Path, env: dict[str, str], metrics: MetricParser | None = None
     ) -> ProcessResult:
-        """Run the entry point under the job's runtime limit and stop event."""
+        """Run the entry point (argv, cwd and env in the container's terms: ``view``)
+        under the job's runtime limit and stop event."""
+        assert self.launcher is not None
         self.log("running: " + " ".join(argv))
         stream = f"{self.prefix}-{int(now().timestamp())}"
         cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
 
+        if metrics is not None and self.ctx.metrics is not None:
+            _publish_matches(metrics, self.ctx.metrics(self.name, self.host))
+
         def spawned(pgid: int) -> None:
             self.record.process_group = pgid
 
+        watch = Supervision(
+            log_dir=self.record.dir / "logs",
+            prefix=self.prefix,
+            sink=self.ctx.sink,
+            note=self.log,
+            metrics=metrics,
+            max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
+            stop_event=self.record.stop_event,
+            grace_seconds=self.ctx.grace_seconds,
+            on_line=cloudwatch,
+            on_spawn=spawned,
+        )
+        command = HostCommand(self.host, self.hosts, self.layout, argv, str(cwd), env)
         try:
-            return run_process(
-                argv,
-                cwd=cwd,
-                env=env,
-                log_dir=self.record.dir / "logs",
-                prefix=self.prefix,
-                metrics=metrics,
-                max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
-                stop_event=self.record.stop_event,
-                grace_seconds=self.ctx.grace_seconds,
-                sink=self.ctx.sink,
-                on_line=cloudwatch,
-                on_spawn=spawned,
-            )
+            return self.launcher.run(command, watch)
         finally:
             self.record.process_group = None  # reaped: its id may be reused
+
+
+def _publish_matches(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> None:
+    """Send every value ``parser`` takes from a line to ``publish`` too (the parser keeps
+    only each metric's last value, for FinalMetricDataList)."""
+    feed = parser.feed
+
+    def feed_and_publish(line: str) -> None:
+        before = dict(parser.values)
+        feed(line)
+        for name, value in parser.values.items():
+            if before.get(name) is not value:
+                publish(name, value.value, value.timestamp)
+
+    parser.feed = feed_and_publish  # type: ignore[method-assign]

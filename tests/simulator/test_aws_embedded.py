@@ -1,4 +1,4 @@
-"""simulator.aws / session lifecycle: one embedded moto, env restored, state isolated."""
+"""simulator.aws / session lifecycle: embedded moto, env restored, state isolated."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ def test_context_points_boto3_at_moto_and_restores_env(tmp_path, monkeypatch):
         assert [b["Name"] for b in sm.s3.list_buckets()["Buckets"]] == ["made-elsewhere"]
         env = sm.aws_env()
         assert env["AWS_ACCESS_KEY_ID"] == "testing" and env["AWS_DEFAULT_REGION"] == "us-east-1"
-        # A second simulator in the same process is refused: moto's state is global.
-        with (
-            pytest.raises(SmsimError, match="already running"),
-            LocalSageMaker(workspace=tmp_path / "b"),
-        ):
-            pass
+        # A second simulator in the same process (a LocalSageMaker in a test session that
+        # has the pytest plugin's endpoint): moto's S3 is shared, the jobs are its own, the
+        # environment points at it while it runs and at the first one again after.
+        with LocalSageMaker(workspace=tmp_path / "b") as inner:
+            assert os.environ["AWS_ENDPOINT_URL"] == inner.endpoint_url != sm.endpoint_url
+            assert [b["Name"] for b in inner.s3.list_buckets()["Buckets"]] == ["made-elsewhere"]
+            assert inner.list_training_jobs()["TrainingJobSummaries"] == []
+        assert os.environ["AWS_ENDPOINT_URL"] == sm.endpoint_url
+        assert sm.s3.list_buckets()["Buckets"]  # the inner one's stop kept the shared state
         # Operations smsim does not implement fall through to moto's SageMaker.
         sm.create_model(
             ModelName="m1",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from simulator import LocalSageMaker
-from simulator.errors import ResourceInUse, ResourceNotFound
+from simulator.errors import ResourceInUse
 
 SLOW = "import time\nprint('working', flush=True)\ntime.sleep(1.0)\n"
 
@@ -64,7 +65,10 @@ def test_names_stay_taken_in_a_reused_workspace(tmp_path, make_sourcedir_tar, tr
                 again = sm.describe_training_job(TrainingJobName="kept-job")
                 assert again["TrainingJobStatus"] == "Completed"
                 assert again["CreationTime"] == stored["kept-job"]["CreationTime"]
-                with pytest.raises(ResourceNotFound, match="never-ran"):
+                with pytest.raises(ClientError, match="never-ran") as info:
                     sm.describe_training_job(TrainingJobName="never-ran")
+                # The service's code and words for an unknown job.
+                assert info.value.response["Error"]["Code"] == "ValidationException"
+                assert "Requested resource not found." in info.value.response["Error"]["Message"]
     desc = json.loads((ws / "jobs" / "kept-job" / "describe.json").read_text())
     assert desc["TrainingJobName"] == "kept-job"

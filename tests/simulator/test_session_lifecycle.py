@@ -1,4 +1,4 @@
-"""LocalSageMaker under concurrency and at close: stops, moto's mirror, failed creates."""
+"""LocalSageMaker under concurrency and at close: stops, observers, failed creates."""
 
 from __future__ import annotations
 
@@ -12,6 +12,19 @@ from simulator.jobs.records import JobRecord
 SLOW = "import time\nprint('working', flush=True)\ntime.sleep(30)\n"
 
 
+def _record(sm, name: str) -> JobRecord:
+    """The job's record in the endpoint's backend (the one owner of its state)."""
+    return sm.endpoint.backend.jobs.get("training", name)
+
+
+def _exists(sm, name: str) -> bool:
+    try:
+        _record(sm, name)
+    except SmsimError:
+        return False
+    return True
+
+
 def test_a_stop_racing_the_jobs_end_never_leaves_it_stopping(
     sm, upload_code, training_request, monkeypatch
 ):
@@ -20,7 +33,7 @@ def test_a_stop_racing_the_jobs_end_never_leaves_it_stopping(
     code = upload_code({"train.py": "print('done')\n"})
     sm.create_training_job(**training_request("race-stop", code))
     sm.wait_for_training_job("race-stop", timeout=60)
-    record = sm._record("training", "race-stop")
+    record = _record(sm, "race-stop")
     # Replay the interleaving: the stop reads the status while the job is still running.
     monkeypatch.setattr(JobRecord, "status", property(lambda self: "InProgress"))
     sm.stop_training_job(TrainingJobName="race-stop")
@@ -30,42 +43,35 @@ def test_a_stop_racing_the_jobs_end_never_leaves_it_stopping(
     assert mirrored["TrainingJobStatus"] == "Completed"
 
 
-def test_moto_never_keeps_an_older_state_than_the_job(sm, upload_code, training_request):
-    """Two threads changing one job: moto's copy must end with the last change, even
-    when the first thread's mirror write is slow (it must not overwrite a newer state)."""
+def test_observers_never_see_an_older_state_last(sm, upload_code, training_request):
+    """Two threads changing one job: an observer must see the changes in the order they
+    were made, even when its first call is slow (it must not end on an older state)."""
     code = upload_code({"train.py": "print('done')\n"})
     sm.create_training_job(**training_request("race-sync", code))
     sm.wait_for_training_job("race-sync", timeout=60)
-    record = sm._record("training", "race-sync")
-    original = sm._mirror.sync
-    first_took_snapshot = threading.Event()
+    record = _record(sm, "race-sync")
+    first_called = threading.Event()
     second_done = threading.Event()
-    calls = []
+    seen: list[str] = []
 
-    def slow_first_sync(rec):
-        calls.append(rec.snapshot()["TrainingJobStatus"])
-        if len(calls) == 1:
-            snapshot = rec.snapshot()
-            first_took_snapshot.set()
-            second_done.wait(1.0)  # a writer that is slow after reading the state
-            rec.snapshot = lambda: snapshot  # it writes what it read
-            try:
-                original(rec)
-            finally:
-                del rec.snapshot
-        else:
-            original(rec)
+    def slow_first_observer(rec):
+        reason = rec.snapshot().get("FailureReason", "")
+        if not seen:
+            first_called.set()
+            second_done.wait(1.0)  # an observer that is slow after reading the state
+        seen.append(reason)
 
-    record._on_change = slow_first_sync
+    record.add_observer(slow_first_observer)
     first = threading.Thread(target=record.update, kwargs={"FailureReason": "older"})
     first.start()
-    assert first_took_snapshot.wait(5)
+    assert first_called.wait(5)
     second = threading.Thread(target=record.update, kwargs={"FailureReason": "newer"})
     second.start()
     second.join(0.5)
     second_done.set()
     first.join(5)
     second.join(5)
+    assert seen == ["older", "newer"]
     assert record.snapshot()["FailureReason"] == "newer"
     assert sm.client.describe_training_job(TrainingJobName="race-sync")["FailureReason"] == (
         "newer"
@@ -77,15 +83,15 @@ def test_listing_while_jobs_are_created(sm, upload_code, training_request, monke
     code = upload_code({"train.py": "print('done')\n"})
     sm.create_training_job(**training_request("list-1", code))
     sm.wait_for_training_job("list-1", timeout=60)
-    record = sm._record("training", "list-1")
-    real_snapshot = record.snapshot
+    record = _record(sm, "list-1")
+    real_fields = record.fields
 
-    def snapshot_while_another_job_is_created():
-        if ("training", "list-2") not in sm._records:
+    def summary_while_another_job_is_created(members):
+        if not _exists(sm, "list-2"):
             sm.create_training_job(**training_request("list-2", code))
-        return real_snapshot()
+        return real_fields(members)
 
-    monkeypatch.setattr(record, "snapshot", snapshot_while_another_job_is_created)
+    monkeypatch.setattr(record, "fields", summary_while_another_job_is_created)
     names = {j["TrainingJobName"] for j in sm.list_training_jobs()["TrainingJobSummaries"]}
     assert "list-1" in names
     sm.wait_for_training_job("list-2", timeout=60)
@@ -94,12 +100,14 @@ def test_listing_while_jobs_are_created(sm, upload_code, training_request, monke
 def test_a_create_that_fails_leaves_no_job(sm, upload_code, training_request, monkeypatch):
     code = upload_code({"train.py": "print('done')\n"})
 
-    def broken_mirror(record):
-        raise RuntimeError("moto refused the job")
+    def broken_disk(record):
+        raise OSError("the disk refused request.json")
 
-    monkeypatch.setattr(sm._mirror, "create", broken_mirror)
-    with pytest.raises(RuntimeError, match="moto refused"):
+    monkeypatch.setattr(JobRecord, "write_request", broken_disk)
+    with pytest.raises(sm.exceptions.ClientError, match="disk refused") as info:
         sm.create_training_job(**training_request("half-made", code))
+    # An error of smsim's, not of the request: the service's 500 (InternalFailure).
+    assert info.value.response["Error"]["Code"] == "InternalFailure"
     monkeypatch.undo()
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
     # The name is free again: the failed create kept neither a record nor a directory.
@@ -121,7 +129,7 @@ def test_close_stops_running_jobs_and_refuses_new_ones(
     )
     request = training_request("running-at-close", "s3://smsim-test-bucket/c.tar.gz")
     sm.create_training_job(**request)
-    record = sm._record("training", "running-at-close")
+    record = _record(sm, "running-at-close")
     real_wait = record.done.wait
     late: list[BaseException] = []
 
@@ -138,7 +146,7 @@ def test_close_stops_running_jobs_and_refuses_new_ones(
     assert record.snapshot()["TrainingJobStatus"] == "Stopped"
     assert not record.thread.is_alive()
     assert late and "closing" in str(late[0])
-    assert ("training", "created-while-closing") not in sm._records
+    assert not _exists(sm, "created-while-closing")
 
 
 def test_a_close_interrupted_again_kills_the_scripts(
@@ -168,7 +176,7 @@ def test_a_close_interrupted_again_kills_the_scripts(
     sm.create_training_job(**training_request("deaf", "s3://smsim-test-bucket/c.tar.gz"))
     assert wait_until(lambda: any(re.search(r"\] pid \d+$", x) for x in lines), 30)
     pid = int(next(x for x in lines if re.search(r"\] pid \d+$", x)).rsplit(" ", 1)[1])
-    record = sm._record("training", "deaf")
+    record = _record(sm, "deaf")
     real_wait = record.done.wait
     interrupted = []
 
@@ -203,7 +211,7 @@ def test_a_start_that_fails_lets_the_next_one_start(tmp_path, monkeypatch):
     from simulator import LocalSageMaker
     from simulator.aws import EmbeddedAws
 
-    def no_client(self, service):
+    def no_client(self, service, config=None):
         raise RuntimeError("boto3 could not make a client")
 
     broken = LocalSageMaker(workspace=tmp_path / "ws", log_sink=lambda _: None)

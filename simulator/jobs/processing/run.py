@@ -5,11 +5,9 @@ SageMaker's rules followed:
   mapped to the host dir); S3Prefix semantics as for training channels; Gzip
   compression decompressed on the way in;
 * ``/opt/ml/config/processingjobconfig.json`` and ``resourceconfig.json`` are written;
-* the container runs ContainerEntrypoint + ContainerArguments; ``/opt/ml/...``
-  arguments are mapped to the host dir, ``python``/``python3`` to the image's
-  interpreter, and ``SAGEMAKER_BASE_DIR`` is set (scripts that resolve their
-  paths against it work; a Python script hard-coding ``/opt/ml`` is remapped by
-  ``opt_ml_remap/sitecustomize.py``);
+* the container runs ContainerEntrypoint + ContainerArguments (``python``/``python3``
+  as the image's interpreter) with the host tree as ``/opt/ml`` (the host launcher's
+  namespace or fallback mode, ``hosts/local.py``);
 * each output's LocalPath contents are uploaded directly under S3Output.S3Uri at
   the end (EndOfJob) or as files settle (Continuous) — also when the job fails;
 * ``/opt/ml/output/message`` becomes ExitMessage; a non-zero exit → Failed with
@@ -19,22 +17,22 @@ SageMaker's rules followed:
 
 from __future__ import annotations
 
-import copy
 import gzip
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import Problem, SmsimError, UnsupportedFeature, ValidationError
+from simulator.errors import SmsimError
+from simulator.hosts import requirements
 from simulator.hosts.layout import (
     base_env,
     clip,
     container_argv,
     failure_reason,
-    map_container_path,
     write_processing_config,
 )
+from simulator.jobs.processing.checks import check_request
+from simulator.jobs.processing.description import initial_description
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.s3 import (
@@ -43,160 +41,10 @@ from simulator.s3 import (
     download_prefix,
     finish_all,
     parse_s3_uri,
-    s3_uri_problems,
 )
-from simulator.shapes import validate_request
 
-PROCESSING_ROOT = "/opt/ml/processing"
-
-
-def check_request(request: dict[str, Any]) -> None:
-    """Validate a CreateProcessingJob request; raise ValidationError / UnsupportedFeature."""
-    validate_request("CreateProcessingJob", request)
-    problems: list[Problem] = []
-    local_paths: dict[str, str] = {}
-    for i, item in enumerate(request.get("ProcessingInputs", [])):
-        where = f"ProcessingInputs[{i}]"
-        s3 = item.get("S3Input")
-        if s3 is None:
-            raise UnsupportedFeature(
-                f"{where} ({item.get('InputName')}): only S3Input is supported "
-                "(DatasetDefinition needs Athena/Redshift)"
-            )
-        problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Input.S3Uri")
-        problems += _local_path_problems(
-            s3.get("LocalPath"), f"{where}.S3Input.LocalPath", local_paths
-        )
-        if s3.get("S3DataType") != "S3Prefix":
-            raise UnsupportedFeature(
-                f"{where}.S3Input.S3DataType {s3.get('S3DataType')!r} is not supported; "
-                "use 'S3Prefix'"
-            )
-        if s3.get("S3InputMode", "File") != "File":
-            raise UnsupportedFeature(
-                f"{where}.S3Input.S3InputMode 'Pipe' is not supported; use 'File'"
-            )
-        dist = s3.get("S3DataDistributionType", "FullyReplicated")
-        if dist != "FullyReplicated":
-            raise UnsupportedFeature(
-                f"{where}.S3Input.S3DataDistributionType {dist!r} is not supported; "
-                "use 'FullyReplicated'"
-            )
-    names = [i.get("InputName") for i in request.get("ProcessingInputs", [])]
-    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    names += [o.get("OutputName") for o in outputs]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(
-            Problem(
-                "ProcessingInputs/Outputs",
-                "duplicate input/output name",
-                dup,
-                "give every input and output a unique name",
-            )
-        )
-    for i, item in enumerate(outputs):
-        where = f"ProcessingOutputConfig.Outputs[{i}]"
-        s3 = item.get("S3Output")
-        if s3 is None:
-            raise UnsupportedFeature(
-                f"{where} ({item.get('OutputName')}): only S3Output is supported "
-                "(not FeatureStoreOutput)"
-            )
-        problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Output.S3Uri")
-        local = s3.get("LocalPath")
-        if not isinstance(local, str) or not local.startswith("/"):
-            problems.append(
-                Problem(
-                    f"{where}.S3Output.LocalPath",
-                    "must be an absolute path",
-                    local,
-                    f"use e.g. {PROCESSING_ROOT}/output/{item.get('OutputName')}",
-                )
-            )
-        elif map_container_path(local, Path("/")) is None:
-            # The service takes any absolute path here; without a container smsim can
-            # only give the job directories under /opt/ml (its host dir).
-            raise UnsupportedFeature(
-                f"{where}.S3Output.LocalPath {local!r} is outside /opt/ml: smsim maps only "
-                f"/opt/ml paths to the job's host dir; use e.g. {PROCESSING_ROOT}/output/"
-                f"{item.get('OutputName')}"
-            )
-    cluster = request["ProcessingResources"]["ClusterConfig"]
-    if int(cluster.get("InstanceCount", 1)) != 1:
-        raise UnsupportedFeature(
-            f"ProcessingResources.ClusterConfig.InstanceCount is {cluster.get('InstanceCount')}: "
-            "smsim runs one instance (algo-1) per job; set it to 1"
-        )
-    if not request["AppSpecification"].get("ContainerEntrypoint"):
-        raise UnsupportedFeature(
-            "AppSpecification.ContainerEntrypoint is missing: smsim cannot run an image's built-in "
-            "entry point; give e.g. ['python3', '/opt/ml/processing/input/code/script.py']"
-        )
-    if problems:
-        raise ValidationError("CreateProcessingJob request", problems)
-
-
-def _local_path_problems(path: Any, where: str, seen: dict[str, str]) -> list[Problem]:
-    """SageMaker's rule for an input's LocalPath: absolute, beginning with /opt/ml/processing/
-    (botocore's documentation of ProcessingS3Input.LocalPath), used by one input only."""
-    norm = os.path.normpath(path) if isinstance(path, str) else ""
-    if not norm.startswith(PROCESSING_ROOT + "/"):
-        return [
-            Problem(
-                where,
-                f"must be an absolute path beginning with {PROCESSING_ROOT}/",
-                path,
-                f"use e.g. {PROCESSING_ROOT}/input/data",
-            )
-        ]
-    if norm in seen:
-        return [
-            Problem(
-                where,
-                f"LocalPath already used by {seen[norm]}",
-                path,
-                "give each input its own path",
-            )
-        ]
-    seen[norm] = where
-    return []
-
-
-def initial_description(request: dict[str, Any], arn: str) -> dict[str, Any]:
-    t = now()
-    desc: dict[str, Any] = {
-        "ProcessingJobName": request["ProcessingJobName"],
-        "ProcessingResources": copy.deepcopy(request["ProcessingResources"]),
-        "AppSpecification": copy.deepcopy(request["AppSpecification"]),
-        "RoleArn": request["RoleArn"],
-        "ProcessingJobArn": arn,
-        "ProcessingJobStatus": "InProgress",
-        "CreationTime": t,
-        "LastModifiedTime": t,
-        "StoppingCondition": copy.deepcopy(
-            request.get("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
-        ),
-    }
-    inputs = copy.deepcopy(request.get("ProcessingInputs", []))
-    for item in inputs:
-        # The service echoes the defaults it applied.
-        s3 = item.get("S3Input", {})
-        s3.setdefault("S3InputMode", "File")
-        s3.setdefault("S3DataDistributionType", "FullyReplicated")
-        s3.setdefault("S3CompressionType", "None")
-        item.setdefault("AppManaged", False)
-    if inputs:
-        desc["ProcessingInputs"] = inputs
-    if "ProcessingOutputConfig" in request:
-        out = copy.deepcopy(request["ProcessingOutputConfig"])
-        for item in out.get("Outputs", []):
-            item.get("S3Output", {}).setdefault("S3UploadMode", "EndOfJob")
-            item.setdefault("AppManaged", False)
-        desc["ProcessingOutputConfig"] = out
-    for key in ("Environment", "NetworkConfig", "ExperimentConfig"):
-        if key in request:
-            desc[key] = copy.deepcopy(request[key])
-    return desc
+# The facade's entry points of this job kind (checks and description live apart).
+__all__ = ["ProcessingRun", "check_request", "initial_description"]
 
 
 class ProcessingRun(JobRun):
@@ -223,21 +71,21 @@ class ProcessingRun(JobRun):
             self._stage_inputs()
             self._prepare_outputs()
             interpreter = self.ctx.images.interpreter(app.get("ImageUri"))
+            self._check_requirements(interpreter, app.get("ImageUri"))
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", failure=f"ClientError: {exc}")
         argv = container_argv(
-            app["ContainerEntrypoint"], app.get("ContainerArguments", []), self.layout, interpreter
+            app["ContainerEntrypoint"], app.get("ContainerArguments", []), interpreter
         )
-        env = base_env(self.ctx.aws_env, self.layout, interpreter, None)
+        env = base_env(self.ctx.aws_env, interpreter, None, self.host)
         # Documented as platform-provided for processing scripts (simulator/alignment/platform.py).
         env["PROCESSING_JOB_NAME"] = self.name
         env.update({k: str(v) for k, v in self.request.get("Environment", {}).items()})
         for _, _, sync in self.syncs:
             if sync is not None:
                 sync.start()
-        cwd = self.layout.root / "processing"
-        cwd.mkdir(parents=True, exist_ok=True)
-        result = self.execute(argv, cwd, env)
+        (self.layout.root / "processing").mkdir(parents=True, exist_ok=True)
+        result = self.execute(argv, self.view.root / "processing", env)
         if result.stop_reason == "MaxRuntimeExceeded":
             limit = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
             return self._end("Stopped", exit_message=f"MaxRuntimeInSeconds ({limit}) exceeded")
@@ -254,6 +102,22 @@ class ProcessingRun(JobRun):
                 exit_message=message,
             )
         self._end("Completed", exit_message=self._exit_message())
+
+    def _check_requirements(self, interpreter: str, image: str | None) -> None:
+        """A FrameworkProcessor's runproc.sh pip-installs the requirements.txt of its
+        sourcedir.tar.gz; smsim checks the image's interpreter has them (offline)."""
+        scratch = self.record.dir / "requirements"
+        for archive, path in requirements.staged_sourcedir_requirements(self.layout.root, scratch):
+            result = requirements.check(path, interpreter)
+            inside = self.view.root / archive.relative_to(self.layout.root)
+            where = f"the requirements.txt of {inside}"
+            if not result.ok:
+                raise SmsimError(
+                    requirements.failure_message(
+                        where, interpreter, image, self.ctx.images.source, result.detail
+                    )
+                )
+            self.log(f"{where}: {result.detail}")
 
     def _exit_message(self) -> str | None:
         """The container's /opt/ml/output/message (SageMaker's ExitMessage, up to 1 KB)."""

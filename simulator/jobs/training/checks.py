@@ -16,7 +16,7 @@ from typing import Any
 
 from simulator.errors import Problem, UnsupportedFeature, ValidationError
 from simulator.hosts.launcher import MAX_METRICS
-from simulator.hosts.toolkit import decode_hyperparameters
+from simulator.hosts.toolkit import Hyperparameters
 from simulator.s3 import s3_uri_problems
 from simulator.shapes import validate_request
 
@@ -82,19 +82,16 @@ def check_request(request: dict[str, Any]) -> None:
                 f"keep the {MAX_METRICS} metrics you need",
             )
         )
-    hps = request.get("HyperParameters", {})
-    submit = decode_hyperparameters(
-        {k: v for k, v in hps.items() if k == "sagemaker_submit_directory"}
-    )
-    submit_dir = submit.get("sagemaker_submit_directory")
+    hps = Hyperparameters.from_request(request)  # decoded once for every check below
+    submit_dir = hps.submit_directory
     if isinstance(submit_dir, str) and submit_dir.startswith("s3://"):
         problems += s3_uri_problems(submit_dir, "HyperParameters.sagemaker_submit_directory")
     if problems:
         raise ValidationError("CreateTrainingJob request", problems)
-    _check_supported(request, algo)
+    _check_supported(request, algo, hps)
 
 
-def _check_supported(request: dict[str, Any], algo: dict[str, Any]) -> None:
+def _check_supported(request: dict[str, Any], algo: dict[str, Any], hps: Hyperparameters) -> None:
     """Refuse, by name, every feature smsim would otherwise silently get wrong."""
     if algo.get("AlgorithmName"):
         raise UnsupportedFeature(
@@ -149,14 +146,13 @@ def _check_supported(request: dict[str, Any], algo: dict[str, Any]) -> None:
                 "are supported"
             )
     entrypoint = algo.get("ContainerEntrypoint")
-    hps = decode_hyperparameters(request.get("HyperParameters", {}))
-    if not entrypoint and not hps.get("sagemaker_program"):
+    if not entrypoint and not hps.program:
         raise UnsupportedFeature(
             "no entry point: set the 'sagemaker_program' hyperparameter (with "
             "'sagemaker_submit_directory') or AlgorithmSpecification.ContainerEntrypoint; "
             "smsim cannot run an image's built-in entry point"
         )
-    if not entrypoint and not hps.get("sagemaker_submit_directory"):
+    if not entrypoint and not hps.submit_directory:
         raise UnsupportedFeature(
             "'sagemaker_submit_directory' is missing: without a container image smsim has no "
             "code baked into /opt/ml/code; give the source dir (local path or S3 sourcedir.tar.gz)"

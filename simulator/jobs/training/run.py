@@ -7,8 +7,10 @@ SageMaker's statuses, one SecondaryStatusTransitions entry each:
                                        ↘ Stopping → Stopped | MaxRuntimeExceeded
                                        ↘ Failed
 
-The request was checked at create (``training_checks``); the description's
-members come from ``training_description``.
+The request was checked at create (``checks.py``); the description's members come
+from ``description.py``. The host's toolkit environment is built once, against the
+tree as its process sees it (``/opt/ml`` in a namespace), and the entry point is
+started by the job's host launcher (``JobRun.execute``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.hosts import requirements
 from simulator.hosts.launcher import MetricParser
 from simulator.hosts.layout import (
     base_env,
@@ -29,7 +32,7 @@ from simulator.hosts.layout import (
     failure_reason,
     write_training_config,
 )
-from simulator.hosts.toolkit import decode_hyperparameters, training_environment
+from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
@@ -57,7 +60,8 @@ class TrainingRun(JobRun):
 
     def __init__(self, record: JobRecord, ctx: RunContext) -> None:
         super().__init__(record, ctx)
-        self.hps = decode_hyperparameters(self.request.get("HyperParameters", {}))
+        self.hps = Hyperparameters.from_request(self.request)  # decoded once, used by all
+        self.toolkit: ToolkitEnvironment | None = None
         out = parse_s3_uri(self.request["OutputDataConfig"]["S3OutputPath"])
         self.output_prefix = out.join(self.name, "output")
         self.metrics = MetricParser(
@@ -73,14 +77,23 @@ class TrainingRun(JobRun):
         rec.transition("Downloading", "Downloading input data", TrainingStartTime=self.started_at)
         if rec.stop_event.is_set():
             return self._finish_stopped("Stopped")
+        image = self.request.get("AlgorithmSpecification", {}).get("TrainingImage")
         try:
+            interpreter = self.ctx.images.interpreter(image)
             write_training_config(self.layout, self.request)
             self._stage_code()
+            self._check_requirements(interpreter, image)
             self._stage_channels()
             checkpoint_dir = self._restore_checkpoints()
             self._prepare_tensorboard()
-            interpreter = self.ctx.images.interpreter(
-                self.request.get("AlgorithmSpecification", {}).get("TrainingImage")
+            # The toolkit's Environment of this host, once, in the paths its process sees.
+            self.toolkit = ToolkitEnvironment.build(
+                self.view,
+                self.request,
+                self.hps,
+                module_dir=self._module_dir(),
+                current_host=self.host,
+                hosts=list(self.hosts),
             )
             argv = self._command(interpreter)
         except (S3Error, SmsimError, OSError) as exc:
@@ -90,7 +103,7 @@ class TrainingRun(JobRun):
         for sync in (self.checkpoint_sync, self.tensorboard_sync):
             if sync is not None:
                 sync.start()
-        result = self.execute(argv, self.layout.code_dir, env, self.metrics)
+        result = self.execute(argv, self.view.code_dir, env, self.metrics)
         if result.stop_reason:
             return self._finish_stopped(result.stop_reason)
         if result.exit_code != 0:
@@ -116,7 +129,7 @@ class TrainingRun(JobRun):
 
     # -- staging ----------------------------------------------------------------------------
     def _stage_code(self) -> None:
-        submit = self.hps.get("sagemaker_submit_directory")
+        submit = self.hps.submit_directory
         if not submit:
             return
         code = self.layout.code_dir
@@ -144,11 +157,22 @@ class TrainingRun(JobRun):
                 f"HyperParameters.sagemaker_submit_directory {submit!r} is neither an S3 URI nor "
                 "an existing local directory or .tar.gz"
             )
-        if (code / "requirements.txt").is_file():
-            self.log(
-                "requirements.txt found: not installed (offline, no container); the image's "
-                "interpreter (images map) must already provide these packages"
+
+    def _check_requirements(self, interpreter: str, image: str | None) -> None:
+        """The toolkit pip-installs code/requirements.txt before the script; smsim checks
+        that the image's interpreter already has them (hosts/requirements.py)."""
+        path = self.layout.code_dir / requirements.REQUIREMENTS
+        if not path.is_file():
+            return
+        result = requirements.check(path, interpreter)
+        where = f"{self.view.code_dir}/{requirements.REQUIREMENTS}"
+        if not result.ok:
+            raise SmsimError(
+                requirements.failure_message(
+                    where, interpreter, image, self.ctx.images.source, result.detail
+                )
             )
+        self.log(f"{where}: {result.detail}")
 
     def _stage_channels(self) -> None:
         for channel in self.request.get("InputDataConfig", []):
@@ -168,13 +192,13 @@ class TrainingRun(JobRun):
                 files = [p for p in dest.rglob("*") if p.is_file()]
             self.log(f"channel {channel['ChannelName']!r}: {len(files)} file(s)")
 
-    def _restore_checkpoints(self) -> Path | None:
+    def _restore_checkpoints(self) -> str | None:
+        """Restore the checkpoints; returns their directory as the job's process sees it."""
         config = self.request.get("CheckpointConfig")
         if not config:
             return None
-        local = self.layout.host_path(
-            config.get("LocalPath") or DEFAULT_CHECKPOINT_PATH, "CheckpointConfig.LocalPath"
-        )
+        container_path = config.get("LocalPath") or DEFAULT_CHECKPOINT_PATH
+        local = self.layout.host_path(container_path, "CheckpointConfig.LocalPath")
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3Uri"], "CheckpointConfig.S3Uri")
         # SageMaker restores whatever is under the checkpoint prefix before the job starts.
@@ -183,22 +207,19 @@ class TrainingRun(JobRun):
             self.log(f"restored {len(files)} checkpoint file(s) from {uri}")
         self.checkpoint_sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
         self.checkpoint_sync.mark_existing()
-        return local
+        return str(self.view.host_path(container_path, "CheckpointConfig.LocalPath"))
 
     # -- command and environment ------------------------------------------------------------
     def _command(self, interpreter: str) -> list[str]:
+        """The container's command, in the paths its process sees (``self.view``)."""
+        assert self.toolkit is not None
         algo = self.request.get("AlgorithmSpecification", {})
         if algo.get("ContainerEntrypoint"):
             return container_argv(
-                algo["ContainerEntrypoint"],
-                algo.get("ContainerArguments", []),
-                self.layout,
-                interpreter,
+                algo["ContainerEntrypoint"], algo.get("ContainerArguments", []), interpreter
             )
-        program = str(self.hps["sagemaker_program"])
-        _, user_args = training_environment(
-            self.layout, self.request, module_dir=self._module_dir()
-        )
+        program = str(self.hps.program)
+        user_args = self.toolkit.cmd_args()
         code = self.layout.code_dir
         path = code / program
         if program.endswith(".sh"):
@@ -217,19 +238,19 @@ class TrainingRun(JobRun):
         return [interpreter, "-m", program, *user_args]
 
     def _module_dir(self) -> str:
-        submit = self.hps.get("sagemaker_submit_directory")
-        return str(submit) if submit else str(self.layout.code_dir)
+        submit = self.hps.submit_directory
+        return str(submit) if submit else str(self.view.code_dir)
 
-    def _environment(self, interpreter: str, checkpoint_dir: Path | None) -> dict[str, str]:
-        env = base_env(self.ctx.aws_env, self.layout, interpreter, self.layout.code_dir)
-        sm_env, _ = training_environment(self.layout, self.request, module_dir=self._module_dir())
-        env.update(sm_env)
+    def _environment(self, interpreter: str, checkpoint_dir: str | None) -> dict[str, str]:
+        assert self.toolkit is not None
+        view = self.view
+        env = base_env(self.ctx.aws_env, interpreter, view.code_dir, self.host)
+        env.update(self.toolkit.env_vars())
         env["TRAINING_JOB_NAME"] = self.name
         env["TRAINING_JOB_ARN"] = self.record.snapshot()["TrainingJobArn"]
         if checkpoint_dir is not None:
-            # Without a container a custom LocalPath cannot be mounted where the script
-            # expects it; this tells the script where the checkpoints really are.
-            env["SM_CHECKPOINT_DIR"] = str(checkpoint_dir)
+            # Where the checkpoints are (CheckpointConfig.LocalPath), as the process sees it.
+            env["SM_CHECKPOINT_DIR"] = checkpoint_dir
         env.update({k: str(v) for k, v in self.request.get("Environment", {}).items()})
         return env
 

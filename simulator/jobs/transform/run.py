@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
 
-from simulator.errors import SmsimError
+from simulator.errors import Problem, SmsimError, ValidationError
 from simulator.hosts.layout import HOST_NAME, clip
 from simulator.inference.batching import (
     Batch,
@@ -54,7 +54,9 @@ class TransformRun(JobRun):
 
     log_group = "/aws/sagemaker/TransformJobs"
 
-    def __init__(self, record: JobRecord, ctx: RunContext, model: dict[str, Any]) -> None:
+    def __init__(
+        self, record: JobRecord, ctx: RunContext, model: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(record, ctx)
         self.model = model
         desc = record.snapshot()
@@ -77,6 +79,8 @@ class TransformRun(JobRun):
     def _run(self) -> None:
         self.record.update(TransformStartTime=now())
         try:
+            if self.model is None:
+                self.model = transform_model(_sagemaker_client(self.ctx.aws_env), self.request)
             objects = self._input_objects()
             self.server = self._start_server()
             out_root = parse_s3_uri(self.desc["TransformOutput"]["S3OutputPath"])
@@ -129,6 +133,7 @@ class TransformRun(JobRun):
 
     # -- the server -------------------------------------------------------------------
     def _start_server(self) -> ModelServer:
+        assert self.model is not None
         container = self.model.get("PrimaryContainer") or (self.model.get("Containers") or [{}])[0]
         env = {
             "SAGEMAKER_BATCH": "true",
@@ -246,6 +251,41 @@ class TransformRun(JobRun):
             fields["FailureReason"] = clip(failure)
             self.log("failed: " + failure.splitlines()[0])
         self.record.update(**fields)
+
+
+def transform_model(client: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """DescribeModel of the job's ModelName (CreateModel's, kept by moto); the service's
+    ValidationException "Could not find model" for an unknown one."""
+    from botocore.exceptions import ClientError
+
+    name = request.get("ModelName")
+    try:
+        return dict(client.describe_model(ModelName=name))
+    except ClientError as exc:
+        raise ValidationError(
+            "CreateTransformJob request",
+            [
+                Problem(
+                    "ModelName",
+                    "Could not find model",
+                    name,
+                    "create it first with CreateModel (a pipeline's ModelStep)",
+                )
+            ],
+        ) from exc
+
+
+def _sagemaker_client(aws_env: dict[str, str]) -> Any:
+    """A SageMaker client on the simulator's endpoint (DescribeModel goes on to moto)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=aws_env.get("AWS_SESSION_TOKEN"),
+        region_name=aws_env.get("AWS_DEFAULT_REGION", "us-east-1"),
+    )
+    return session.client("sagemaker", endpoint_url=aws_env["AWS_ENDPOINT_URL"])
 
 
 def _relative(prefix: str, key: str) -> str:

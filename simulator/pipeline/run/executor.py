@@ -6,12 +6,13 @@ anything that needs them) never run and are not listed; when a step fails, steps
 already running finish, no new step starts, and the execution fails with that step's
 reason. What finished steps uploaded to S3 stays there.
 
-Job steps go through the ``LocalSageMaker`` facade exactly as the service's workflow
-engine calls SageMaker: ``create_training_job`` / ``create_processing_job`` with the
-evaluated Arguments plus a generated job name, then the job's description is polled
-until it ends; Model and RegisterModel steps call ``create_model`` /
-``create_model_package`` (moto) and describe the result. Later ``Get`` references
-resolve against those descriptions (``simulator.properties``).
+Job steps go through the endpoint's backend (the same handlers a client's requests
+reach) exactly as the service's workflow engine calls SageMaker:
+``create_training_job`` / ``create_processing_job`` with the evaluated Arguments plus
+a generated job name, then the job's description is polled until it ends; the step
+keeps a reference to the job's record. Model and RegisterModel steps call
+``create_model`` / ``create_model_package`` (moto) and describe the result. Later
+``Get`` references resolve against those descriptions (``simulator.properties``).
 """
 
 from __future__ import annotations
@@ -191,6 +192,7 @@ class PipelineExecutor:
         request["TrainingJobName"] = name
         rec.job_name, rec.arguments = name, request
         resp = self.sm.create_training_job(**request)
+        rec.job = self.sm.job_record("training", name)  # the step refers to its job's record
         self._set_metadata(rec, "TrainingJob", resp["TrainingJobArn"])
         desc = self._wait(
             lambda: self.sm.describe_training_job(TrainingJobName=name),
@@ -205,6 +207,7 @@ class PipelineExecutor:
         request["ProcessingJobName"] = name
         rec.job_name, rec.arguments = name, request
         resp = self.sm.create_processing_job(**request)
+        rec.job = self.sm.job_record("processing", name)
         self._set_metadata(rec, "ProcessingJob", resp["ProcessingJobArn"])
         desc = self._wait(
             lambda: self.sm.describe_processing_job(ProcessingJobName=name),
@@ -301,7 +304,6 @@ class PipelineExecutor:
             time.sleep(self.poll_interval)
 
     def _finish_job(self, rec: StepRecord, desc: dict[str, Any], status_key: str) -> None:
-        rec.description = desc
         status = _TERMINAL_JOB_STATUS[desc[status_key]]
         if status == "Failed":
             reason = desc.get("FailureReason") or desc.get("ExitMessage") or "job failed"

@@ -51,6 +51,136 @@ def job_name(execution_id: str, step_name: str, max_len: int = 63, prefix: str =
 
 
 @dataclass
+class PipelineRecord:
+    """One pipeline: what DescribePipeline reports, and its executions."""
+
+    name: str
+    arn: str
+    definition_text: str
+    role_arn: str
+    display_name: str
+    description: str | None = None
+    parallelism: dict[str, Any] | None = None
+    creation_time: dt.datetime = field(default_factory=utcnow)
+    last_modified_time: dt.datetime = field(default_factory=utcnow)
+    last_run_time: dt.datetime | None = None
+    version_id: int = 1
+    executions: list[ExecutionRecord] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, name: str, arn: str, request: dict[str, Any], text: str) -> PipelineRecord:
+        t = utcnow()
+        return cls(
+            name=name,
+            arn=arn,
+            definition_text=text,
+            role_arn=request["RoleArn"],
+            display_name=request.get("PipelineDisplayName") or name,
+            description=request.get("PipelineDescription"),
+            parallelism=request.get("ParallelismConfiguration"),
+            creation_time=t,
+            last_modified_time=t,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """pipeline.json (the definition is kept beside it, as definition.json)."""
+        return {
+            "PipelineName": self.name,
+            "PipelineArn": self.arn,
+            "RoleArn": self.role_arn,
+            "PipelineDisplayName": self.display_name,
+            "PipelineDescription": self.description,
+            "ParallelismConfiguration": self.parallelism,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "LastRunTime": self.last_run_time,
+            "PipelineVersionId": self.version_id,
+        }
+
+
+def load_pipelines(root: Path) -> list[PipelineRecord]:
+    """The pipelines recorded under ``<workspace>/pipelines`` (deleted ones have no
+    pipeline.json)."""
+    out = []
+    for directory in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            doc = read_json(directory / "pipeline.json")
+            text = (directory / "definition.json").read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            continue
+        out.append(
+            PipelineRecord(
+                name=doc["PipelineName"],
+                arn=doc["PipelineArn"],
+                definition_text=text,
+                role_arn=doc["RoleArn"],
+                display_name=doc["PipelineDisplayName"],
+                description=doc.get("PipelineDescription"),
+                parallelism=doc.get("ParallelismConfiguration"),
+                creation_time=doc["CreationTime"],
+                last_modified_time=doc["LastModifiedTime"],
+                last_run_time=doc.get("LastRunTime"),
+                version_id=int(doc.get("PipelineVersionId", 1)),
+            )
+        )
+    return out
+
+
+def load_executions(
+    root: Path, pipeline_name: str, job: Callable[[str, str], Any]
+) -> list[ExecutionRecord]:
+    """The executions recorded under ``root`` (``…/executions``), ended: one a server was
+    running when it died is recorded Failed. ``job(kind, name)`` finds a step's job."""
+    out = []
+    for directory in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            desc = read_json(directory / "execution.json")
+            steps = read_json(directory / "steps.json")["PipelineExecutionSteps"]
+            parameters = json.loads((directory / "parameters.json").read_text())
+            definition = PipelineDefinition.parse(
+                (directory / "definition.json").read_text(encoding="utf-8")
+            )
+        except (OSError, ValueError, KeyError):
+            continue
+        record = ExecutionRecord(
+            pipeline_name=pipeline_name,
+            pipeline_arn=desc["PipelineArn"],
+            execution_id=directory.name,
+            execution_arn=desc["PipelineExecutionArn"],
+            definition=definition,
+            parameters=parameters,
+            display_name=desc.get("PipelineExecutionDisplayName"),
+            description=desc.get("PipelineExecutionDescription"),
+            status=desc["PipelineExecutionStatus"],
+            failure_reason=desc.get("FailureReason"),
+            creation_time=desc["CreationTime"],
+            last_modified_time=desc["LastModifiedTime"],
+            parallelism=int(
+                (desc.get("ParallelismConfiguration") or {}).get(
+                    "MaxParallelExecutionSteps", DEFAULT_PARALLELISM
+                )
+            ),
+        )
+        for item in steps:
+            name = item["StepName"]
+            step_type = definition.steps[name].type if name in definition.steps else "Unknown"
+            step = StepRecord.from_api(item, step_type)
+            found = step.job_arn()
+            if found is not None:
+                step.job = job(found[0], found[1].rsplit("/", 1)[-1])
+            own = directory / "steps" / name / "describe.json"
+            if own.is_file():
+                step.own_description = read_json(own)
+            record.steps[name] = step
+        if record.status in ("Executing", "Stopping"):
+            record.status = "Failed"
+            record.failure_reason = "the smsim server ended while the execution ran"
+        record.done.set()
+        out.append(record)
+    return out
+
+
+@dataclass
 class StepRecord:
     """One step's run: what ListPipelineExecutionSteps reports, plus its job description."""
 
@@ -61,11 +191,49 @@ class StepRecord:
     end_time: dt.datetime | None = None
     failure_reason: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    description: dict[str, Any] | None = None  # the job's Describe* response
+    # A Training/Processing step's job record: the one owner of the job's description,
+    # which the step refers to rather than copies.
+    job: Any = None
+    # A Model/RegisterModel step's Describe* response (moto's, taken once).
+    own_description: dict[str, Any] | None = None
     job_name: str | None = None
     display_name: str | None = None
     step_description: str | None = None
     arguments: Any = None  # the evaluated Arguments sent to SageMaker
+
+    @property
+    def description(self) -> dict[str, Any] | None:
+        """What the step's properties resolve against: its job's description, now."""
+        if self.job is not None:
+            return self.job.snapshot()  # type: ignore[no-any-return]
+        return self.own_description
+
+    @description.setter
+    def description(self, value: dict[str, Any] | None) -> None:
+        self.own_description = value
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any], step_type: str) -> StepRecord:
+        """A step of a recorded execution, from its ListPipelineExecutionSteps item."""
+        return cls(
+            name=item["StepName"],
+            type=step_type,
+            status=item["StepStatus"],
+            start_time=item["StartTime"],
+            end_time=item.get("EndTime"),
+            failure_reason=item.get("FailureReason"),
+            metadata=item.get("Metadata", {}),
+            display_name=item.get("StepDisplayName"),
+            step_description=item.get("StepDescription"),
+        )
+
+    def job_arn(self) -> tuple[str, str] | None:
+        """(kind, ARN) of the step's job, from its Metadata."""
+        for key, kind in (("TrainingJob", "training"), ("ProcessingJob", "processing")):
+            arn = (self.metadata.get(key) or {}).get("Arn")
+            if arn:
+                return kind, str(arn)
+        return None
 
     def to_api(self) -> dict[str, Any]:
         """An item of ListPipelineExecutionSteps' PipelineExecutionSteps."""
@@ -121,11 +289,17 @@ def write_execution(root: Path, record: ExecutionRecord, description: dict[str, 
     """Record an execution under ``root`` as it runs (call with ``record.lock`` held)::
 
     execution.json  DescribePipelineExecution    steps.json  ListPipelineExecutionSteps
-    parameters.json the values used               steps/<step>/arguments.json, describe.json
+    parameters.json the values used               definition.json  the definition it ran
+    steps/<step>/arguments.json                   steps/<step>/describe.json  (Model steps)
     property_files/<step>/<name>.json
+
+    A job step's description is its job's (``<workspace>/jobs/<name>/describe.json``),
+    found by the ARN in the step's Metadata: it is not copied here.
     """
     write_json(root / "execution.json", description)
     write_json(root / "parameters.json", record.parameters)
+    if not (root / "definition.json").exists():
+        write_json(root / "definition.json", record.definition.document)
     write_json(
         root / "steps.json",
         {"PipelineExecutionSteps": [s.to_api() for s in record.steps.values()]},
@@ -133,8 +307,8 @@ def write_execution(root: Path, record: ExecutionRecord, description: dict[str, 
     for step in record.steps.values():
         if step.arguments is not None:
             write_json(root / "steps" / step.name / "arguments.json", step.arguments)
-        if step.description is not None:
-            write_json(root / "steps" / step.name / "describe.json", step.description)
+        if step.own_description is not None:
+            write_json(root / "steps" / step.name / "describe.json", step.own_description)
     for step_name, files in record.property_files.items():
         for name, doc in files.items():
             write_json(root / "property_files" / step_name / f"{name}.json", doc)
@@ -152,3 +326,10 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat()
     return str(value)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file written by :func:`write_json`, *Time members back as datetimes."""
+    from simulator.jobs.records import from_json_times
+
+    return from_json_times(json.loads(path.read_text(encoding="utf-8")))

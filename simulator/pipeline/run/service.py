@@ -1,12 +1,13 @@
 """SageMaker Pipelines' API, locally: pipelines, executions, their steps.
 
-``PipelineService(sm)`` serves the pipeline operations of the ``LocalSageMaker`` facade
+``PipelineService(backend)`` serves the pipeline operations of the endpoint's backend
 with boto3's request and response shapes (both validated against botocore's model).
 ``StartPipelineExecution`` returns at once, like the service; the execution runs in a
 background thread (:mod:`simulator.pipeline.run.executor`). Every execution is recorded in
 the workspace as it runs::
 
-    <workspace>/pipelines/<name>/definition.json
+    <workspace>/pipelines/<name>/definition.json                 the pipeline's current one
+    <workspace>/pipelines/<name>/pipeline.json                   DescribePipeline's members
     <workspace>/pipelines/<name>/executions/<id>/execution.json   DescribePipelineExecution
     <workspace>/pipelines/<name>/executions/<id>/steps.json       ListPipelineExecutionSteps
     <workspace>/pipelines/<name>/executions/<id>/steps/<step>/    arguments.json, describe.json
@@ -25,8 +26,8 @@ from typing import Any, TypeVar
 
 from simulator.errors import (
     Problem,
-    ResourceInUse,
     ResourceNotFound,
+    SmsimError,
     UnsupportedFeature,
     ValidationError,
 )
@@ -36,6 +37,9 @@ from simulator.pipeline.run.expressions import ExpressionError, evaluate, to_str
 from simulator.pipeline.run.records import (
     DEFAULT_PARALLELISM,
     ExecutionRecord,
+    PipelineRecord,
+    load_executions,
+    load_pipelines,
     new_execution_id,
     utcnow,
     write_execution,
@@ -47,30 +51,45 @@ from simulator.shapes import validate_request, validate_response
 _T = TypeVar("_T")
 
 
-class _Pipeline:
-    def __init__(self, name: str, arn: str, request: dict[str, Any], definition: str) -> None:
-        self.name = name
-        self.arn = arn
-        self.definition_text = definition
-        self.role_arn: str = request["RoleArn"]
-        self.display_name: str = request.get("PipelineDisplayName") or name
-        self.description: str | None = request.get("PipelineDescription")
-        self.parallelism: dict[str, Any] | None = request.get("ParallelismConfiguration")
-        self.creation_time = utcnow()
-        self.last_modified_time = self.creation_time
-        self.last_run_time: dt.datetime | None = None
-        self.version_id = 1
-        self.executions: list[ExecutionRecord] = []
-
-
 class PipelineService:
-    """The pipeline operations of SageMaker, for one ``LocalSageMaker``."""
+    """The pipeline operations of SageMaker, for one endpoint's backend."""
 
     def __init__(self, sm: Any) -> None:
         self.sm = sm
-        self._pipelines: dict[str, _Pipeline] = {}
+        self._pipelines: dict[str, PipelineRecord] = {}
         self._executions: dict[str, ExecutionRecord] = {}
         self._lock = threading.RLock()
+
+    def load(self) -> int:
+        """The pipelines and executions an earlier server recorded; how many executions."""
+        root = self._root()
+        if root is None:
+            return 0
+        count = 0
+        for pipeline in load_pipelines(root):
+            self._pipelines[pipeline.name] = pipeline
+            for record in load_executions(
+                root / pipeline.name / "executions", pipeline.name, self._job
+            ):
+                pipeline.executions.append(record)
+                self._executions[record.execution_arn] = record
+                count += 1
+            pipeline.executions.sort(key=lambda r: r.creation_time)
+        return count
+
+    def stop_all(self) -> None:
+        """StopPipelineExecution for every running execution (the server is closing)."""
+        with self._lock:
+            records = list(self._executions.values())
+        for record in records:
+            if not record.done.is_set():
+                self.stop_pipeline_execution(PipelineExecutionArn=record.execution_arn)
+
+    def join(self, timeout: float) -> None:
+        with self._lock:
+            records = list(self._executions.values())
+        for record in records:
+            record.done.wait(timeout)
 
     # ------------------------------------------------------------------ pipelines
 
@@ -81,12 +100,19 @@ class PipelineService:
         text = self._definition_text(request)
         self._check_definition(text)
         with self._lock:
-            if name in self._pipelines:
-                raise ResourceInUse(f"pipeline {name!r} already exists; use update_pipeline")
+            taken = next((p for p in self._pipelines if p.lower() == name.lower()), None)
+            if taken is not None:
+                # The service's code and words (the SDK's Pipeline.upsert() relies on both:
+                # a ValidationException saying "already exists" makes it update instead).
+                raise ValidationError(
+                    "Pipeline names must be unique within an AWS account and region. Pipeline "
+                    f"with name ({taken}) already exists; use update_pipeline"
+                )
             arn = f"arn:aws:sagemaker:{self._region}:{self._account}:pipeline/{name.lower()}"
-            pipeline = _Pipeline(name, arn, request, text)
+            pipeline = PipelineRecord.create(name, arn, request, text)
             self._pipelines[name] = pipeline
-        write_json(self._pipeline_dir(name) / "definition.json", json.loads(text))
+        self._save(pipeline)
+        self.sm.tags.add(arn, request.get("Tags", []))
         return self._respond("CreatePipeline", {"PipelineArn": arn})
 
     def update_pipeline(self, **request: Any) -> dict[str, Any]:
@@ -96,7 +122,6 @@ class PipelineService:
             text = self._definition_text(request)
             self._check_definition(text)
             pipeline.definition_text = text
-            write_json(self._pipeline_dir(pipeline.name) / "definition.json", json.loads(text))
         for key, attr in (
             ("RoleArn", "role_arn"),
             ("PipelineDisplayName", "display_name"),
@@ -107,6 +132,7 @@ class PipelineService:
                 setattr(pipeline, attr, request[key])
         pipeline.version_id += 1
         pipeline.last_modified_time = utcnow()
+        self._save(pipeline)
         return self._respond(
             "UpdatePipeline",
             {"PipelineArn": pipeline.arn, "PipelineVersionId": pipeline.version_id},
@@ -139,6 +165,9 @@ class PipelineService:
         with self._lock:
             p = self._pipeline(request["PipelineName"])
             del self._pipelines[p.name]
+        root = self._pipeline_dir(p.name)
+        if root is not None:
+            (root / "pipeline.json").unlink(missing_ok=True)  # its executions stay recorded
         return self._respond("DeletePipeline", {"PipelineArn": p.arn})
 
     def list_pipelines(self, **request: Any) -> dict[str, Any]:
@@ -198,6 +227,7 @@ class PipelineService:
             pipeline.last_run_time = record.creation_time
             self._executions[record.execution_arn] = record
         self._persist(record)
+        self._save(pipeline)
         executor = PipelineExecutor(self.sm, record)
         thread = threading.Thread(
             target=executor.run, name=f"smsim-pipeline-{execution_id}", daemon=True
@@ -331,7 +361,7 @@ class PipelineService:
     def _account(self) -> str:
         return getattr(self.sm, "account_id", "123456789012")
 
-    def _pipeline(self, name_or_arn: str) -> _Pipeline:
+    def _pipeline(self, name_or_arn: str) -> PipelineRecord:
         with self._lock:
             if name_or_arn in self._pipelines:
                 return self._pipelines[name_or_arn]
@@ -404,9 +434,26 @@ class PipelineService:
                 resp["PipelineExperimentConfig"] = experiment
         return resp
 
-    def _pipeline_dir(self, name: str) -> Path | None:
+    def _root(self) -> Path | None:
         workspace = getattr(self.sm, "workspace", None)
-        return Path(workspace) / "pipelines" / name if workspace is not None else None
+        return Path(workspace) / "pipelines" if workspace is not None else None
+
+    def _pipeline_dir(self, name: str) -> Path | None:
+        root = self._root()
+        return root / name if root is not None else None
+
+    def _save(self, pipeline: PipelineRecord) -> None:
+        base = self._pipeline_dir(pipeline.name)
+        if base is not None:
+            write_json(base / "definition.json", json.loads(pipeline.definition_text))
+            write_json(base / "pipeline.json", pipeline.to_json())
+
+    def _job(self, kind: str, name: str) -> Any:
+        """The record of a recorded step's job (None when it is gone from the workspace)."""
+        try:
+            return self.sm.job_record(kind, name)
+        except SmsimError:
+            return None
 
     def _persist(self, record: ExecutionRecord) -> None:
         base = self._pipeline_dir(record.pipeline_name)
@@ -432,7 +479,7 @@ def _refuse_unsupported(definition: PipelineDefinition) -> None:
         )
 
 
-def _parallelism(request: dict[str, Any], pipeline: _Pipeline) -> int:
+def _parallelism(request: dict[str, Any], pipeline: PipelineRecord) -> int:
     config = request.get("ParallelismConfiguration") or pipeline.parallelism or {}
     return int(config.get("MaxParallelExecutionSteps", DEFAULT_PARALLELISM))
 

@@ -176,4 +176,4 @@ def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line]
-    assert listed == ["validate", "paths", "data", "train", "jobs", "pipeline", "demo"]
+    assert listed == ["validate", "paths", "data", "train", "jobs", "pipeline", "demo", "serve"]

@@ -1,4 +1,5 @@
-"""simulator.hosts.layout: the toolkit's mapping rules and the /opt/ml tree."""
+"""simulator.hosts.layout and toolkit: the toolkit's mapping rules, its Environment and
+the /opt/ml tree."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from simulator.hosts.layout import (
     rewrite_argument,
     write_training_config,
 )
+from simulator.hosts.shell_remap import rewrite_argv
 from simulator.hosts.toolkit import (
+    Hyperparameters,
+    ToolkitEnvironment,
     decode_hyperparameters,
     split_hyperparameters,
     to_cmd_args,
     to_env_vars,
-    training_environment,
 )
 
 
@@ -52,24 +55,37 @@ def test_toolkit_mapping_rules():
     assert set(framework) == {"sagemaker_program", "sagemaker_custom", "_tuning_objective_metric"}
 
 
+ENV_REQUEST = {
+    "TrainingJobName": "env-job",
+    "HyperParameters": {
+        "learning-rate": "0.1",
+        "epochs": "3",
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": '"s3://b/code.tar.gz"',
+        "sagemaker_extra": "true",
+    },
+    "InputDataConfig": [
+        {"ChannelName": "val", "DataSource": {}, "ContentType": "text/csv"},
+        {"ChannelName": "train", "DataSource": {}},
+    ],
+    "ResourceConfig": {"InstanceType": "ml.c5.xlarge"},
+}
+
+
+def toolkit_env(layout: HostLayout) -> ToolkitEnvironment:
+    return ToolkitEnvironment.build(
+        layout,
+        ENV_REQUEST,
+        Hyperparameters.from_request(ENV_REQUEST),
+        module_dir="s3://b/code.tar.gz",
+        num_cpus=2,
+    )
+
+
 def test_training_environment_matches_the_toolkit(tmp_path):
     layout = HostLayout(tmp_path / "algo-1")
-    request = {
-        "TrainingJobName": "env-job",
-        "HyperParameters": {
-            "learning-rate": "0.1",
-            "epochs": "3",
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": '"s3://b/code.tar.gz"',
-            "sagemaker_extra": "true",
-        },
-        "InputDataConfig": [
-            {"ChannelName": "val", "DataSource": {}, "ContentType": "text/csv"},
-            {"ChannelName": "train", "DataSource": {}},
-        ],
-        "ResourceConfig": {"InstanceType": "ml.c5.xlarge"},
-    }
-    env, args = training_environment(layout, request, module_dir="s3://b/code.tar.gz", num_cpus=2)
+    toolkit = toolkit_env(layout)
+    env, args = toolkit.env_vars(), toolkit.cmd_args()
     assert args == ["--epochs", "3", "--learning-rate", "0.1"]
     assert env["SM_CHANNELS"] == '["train","val"]'
     assert env["SM_CHANNEL_TRAIN"] == str(layout.root / "input/data/train")
@@ -86,7 +102,8 @@ def test_training_environment_matches_the_toolkit(tmp_path):
     assert env["SM_IS_HETERO"] == "false"
     assert json.loads(env["SM_USER_ARGS"]) == args
     training_env = json.loads(env["SM_TRAINING_ENV"])
-    assert training_env["job_name"] == "env-job"
+    assert training_env["job_name"] == "env-job" and training_env["is_master"] is True
+    assert training_env["hyperparameters"] == {"epochs": 3, "learning-rate": 0.1}
     assert training_env["input_data_config"]["val"]["ContentType"] == "text/csv"
     for key in (
         "SM_HOSTS",
@@ -107,6 +124,33 @@ def test_training_environment_matches_the_toolkit(tmp_path):
         "SM_OUTPUT_INTERMEDIATE_DIR",
     ):
         assert key in env, key
+
+
+def test_environment_in_the_container_view_shows_opt_ml():
+    """Built against a namespace's view, every SM_* path is the container's, as on the
+    service (SM_MODEL_DIR=/opt/ml/model)."""
+    env = toolkit_env(HostLayout(Path("/opt/ml"))).env_vars()
+    assert env["SM_MODEL_DIR"] == "/opt/ml/model"
+    assert env["SM_CHANNEL_TRAIN"] == "/opt/ml/input/data/train"
+    assert env["SM_OUTPUT_DATA_DIR"] == "/opt/ml/output/data"
+    assert json.loads(env["SM_TRAINING_ENV"])["channel_input_dirs"] == {
+        "train": "/opt/ml/input/data/train",
+        "val": "/opt/ml/input/data/val",
+    }
+
+
+def test_environment_of_another_host_of_the_cluster():
+    toolkit = ToolkitEnvironment.build(
+        HostLayout(Path("/opt/ml")),
+        ENV_REQUEST,
+        Hyperparameters.from_request(ENV_REQUEST),
+        module_dir="m",
+        current_host="algo-2",
+        hosts=["algo-1", "algo-2"],
+    )
+    env = toolkit.env_vars()
+    assert env["SM_CURRENT_HOST"] == "algo-2" and env["SM_HOSTS"] == '["algo-1","algo-2"]'
+    assert json.loads(env["SM_TRAINING_ENV"])["is_master"] is False
 
 
 def test_config_files_written(tmp_path):
@@ -147,10 +191,9 @@ def test_container_paths_are_mapped(tmp_path):
     assert map_container_path("/opt/mlx", root) is None
     assert rewrite_argument("/opt/ml/model/", root) == f"{root}/model/"
     assert rewrite_argument("--flag", root) == "--flag"
-    argv = container_argv(
-        ["python3", "/opt/ml/code/x.py"], ["/opt/ml/input"], HostLayout(root), "/venv/bin/python"
-    )
-    assert argv == ["/venv/bin/python", f"{root}/code/x.py", f"{root}/input"]
+    argv = container_argv(["python3", "/opt/ml/code/x.py"], ["/opt/ml/input"], "/venv/bin/python")
+    assert argv == ["/venv/bin/python", "/opt/ml/code/x.py", "/opt/ml/input"]
+    assert rewrite_argv(argv, root) == ["/venv/bin/python", f"{root}/code/x.py", f"{root}/input"]
     with pytest.raises(UnsupportedFeature, match="outside /opt/ml"):
         HostLayout(root).host_path("/data/x", "LocalPath")
     assert HostLayout(Path("/r")).host_path("/opt/ml/checkpoints") == Path("/r/checkpoints")

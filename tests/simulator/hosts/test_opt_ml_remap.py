@@ -105,3 +105,56 @@ def test_the_interpreters_own_sitecustomize_still_runs(tmp_path):
     proc = run_python("import os\nprint(os.environ.get('OTHER_SITE'))\n", root, str(other))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ran"
+
+
+def test_native_readers_and_shell_commands_reach_the_host_dir(tmp_path):
+    """pyarrow's parquet reader/writer (C++), pandas on top of it, and a shell started by
+    subprocess, all given hard-coded /opt/ml paths."""
+    pytest.importorskip("pyarrow.parquet")
+    root = tmp_path / "algo-1"
+    (root / "input" / "data" / "train").mkdir(parents=True)
+    (root / "model").mkdir()
+    code = r"""
+import subprocess
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+pq.write_table(pa.table({"x": [1, 2, 3]}), "/opt/ml/input/data/train/part.parquet")
+table = pq.read_table("/opt/ml/input/data/train/part.parquet")
+frame = pd.read_parquet("/opt/ml/input/data/train/part.parquet")
+rows = pq.ParquetFile("/opt/ml/input/data/train/part.parquet").metadata.num_rows
+subprocess.run("cp /opt/ml/input/data/train/part.parquet /opt/ml/model/", shell=True, check=True)
+listed = subprocess.run(["bash", "-c", "ls /opt/ml/model"], capture_output=True, text=True)
+print(sum(table.column("x").to_pylist()), int(frame["x"].sum()), rows, listed.stdout.strip())
+"""
+    proc = run_python(code, root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["6", "6", "3", "part.parquet"]
+    assert (root / "model" / "part.parquet").is_file()
+
+
+def test_onnxruntime_loads_a_model_by_its_opt_ml_path(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    root = tmp_path / "algo-1"
+    (root / "model").mkdir(parents=True)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+        root / "model" / "m.onnx",
+    )
+    code = (
+        "import numpy as np, onnxruntime as ort\n"
+        "s = ort.InferenceSession('/opt/ml/model/m.onnx', providers=['CPUExecutionProvider'])\n"
+        "print(s.run(None, {'x': np.array([2.5], dtype=np.float32)})[0][0])\n"
+    )
+    proc = run_python(code, root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "2.5"

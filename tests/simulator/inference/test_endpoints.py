@@ -105,7 +105,7 @@ def test_endpoint_lifecycle_and_invocations(sm, bucket):
     answer = runtime.invoke_endpoint(EndpointName="ep", Body=b"[1]", ContentType="application/json")
     assert json.loads(answer["Body"].read())["scaled"] == [3.0]
 
-    servers = [v.server for v in sm.endpoints._endpoints["ep"].variants]
+    servers = [v.server for v in sm.endpoint.backend.endpoints._endpoints["ep"].variants]
     client.delete_endpoint(EndpointName="ep")
     assert all(s.process.poll() is not None for s in servers)  # stopped
     with pytest.raises(ClientError, match="Could not find endpoint"):
@@ -130,5 +130,5 @@ def test_endpoints_die_with_the_simulator(tmp_path, log_lines):
         _model(local, "ep-bucket", "double", 2.0)
         local.create_endpoint(EndpointName="left-open", EndpointConfigName="double-config")
         assert local.wait_for_endpoint("left-open", timeout=60)["EndpointStatus"] == "InService"
-        process = local.endpoints._endpoints["left-open"].variants[0].server.process
+        process = local.endpoint.backend.endpoints._endpoints["left-open"].variants[0].server.process
     assert process.poll() is not None

@@ -120,7 +120,7 @@ def staged(sm, bucket, put_s3):
     return code, f"s3://{bucket}/proc/data"
 
 
-def test_processing_job_runs_and_uploads_outputs(sm, bucket, staged):
+def test_processing_job_runs_and_uploads_outputs(sm, bucket, staged, container_mode):
     code, data = staged
     req = request("proc-ok", bucket, code, data)
     assert sm.create_processing_job(**req) == {
@@ -160,7 +160,7 @@ def test_processing_job_runs_and_uploads_outputs(sm, bucket, staged):
     ] == ["Completed"]
 
 
-def test_failed_processing_job_keeps_outputs_and_explains(sm, bucket, staged):
+def test_failed_processing_job_keeps_outputs_and_explains(sm, bucket, staged, container_mode):
     code, data = staged
     req = request("proc-fail", bucket, code, data, Environment={"FAIL": "1"})
     sm.create_processing_job(**req)
@@ -229,7 +229,7 @@ def test_processing_max_runtime(sm, bucket, put_s3):
     assert "MaxRuntimeInSeconds" in desc["ExitMessage"]
 
 
-def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3):
+def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, container_mode):
     from simulator.session import wait_until
 
     script = (

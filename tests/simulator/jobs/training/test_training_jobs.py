@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from simulator.errors import ResourceInUse, ResourceNotFound, UnsupportedFeature, ValidationError
+from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
 from simulator.shapes import enum_values, validate_response
 
 # A script written only against the training toolkit's documented conventions: the
@@ -112,7 +112,7 @@ def keys(sm: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def test_toolkit_convention_script_runs_unmodified(
-    sm, bucket, put_s3, upload_code, training_request, log_lines
+    sm, bucket, put_s3, upload_code, training_request, log_lines, container_mode
 ):
     put_s3("data/train/part-1.csv", "1\n2\n")
     put_s3("data/train/nested/part-2.csv", "3\n")
@@ -161,7 +161,16 @@ def test_toolkit_convention_script_runs_unmodified(
     assert report["resource"]["current_host"] == "algo-1"
     assert report["resource"]["current_instance_type"] == "ml.m5.xlarge"
     assert report["resource"]["instance_groups"][0]["hosts"] == ["algo-1"]
-    assert report["cwd"].endswith("hosts/algo-1/code")
+    if container_mode == "namespace":
+        # The container's paths, as on the service: the tree is mounted at /opt/ml.
+        assert report["cwd"] == "/opt/ml/code"
+        assert report["args"]["model_dir"] == "/opt/ml/model"
+        assert report["args"]["train"] == "/opt/ml/input/data/train"
+        assert report["training_env"]["module_dir"] == code
+    else:
+        assert report["cwd"].endswith("hosts/algo-1/code")
+        assert report["args"]["model_dir"].endswith("hosts/algo-1/model")
+    assert any(f"container mode: {container_mode}" in line for line in log_lines.lines)
 
     model = read_tar(sm, bucket, "output/toolkit-script/output/model.tar.gz")
     assert json.loads(model["model.json"]) == {"total": 6.0}
@@ -313,7 +322,7 @@ def test_failing_script_without_failure_file_reports_exit_code_and_stderr(
     assert "RuntimeError: boom: bad batch size" in desc["FailureReason"]
 
 
-def test_max_runtime_stops_the_job(sm, bucket, upload_code, training_request):
+def test_max_runtime_stops_the_job(sm, bucket, upload_code, training_request, container_mode):
     code = upload_code({"train.py": SLEEPING_SCRIPT})
     request = training_request("too-slow", code, StoppingCondition={"MaxRuntimeInSeconds": 1})
     sm.create_training_job(**request)
@@ -343,7 +352,9 @@ def test_stop_training_job(sm, upload_code, training_request, log_lines):
     assert desc["SecondaryStatus"] == "Stopped"
 
 
-def test_two_jobs_sharing_a_checkpoint_uri_resume(sm, bucket, upload_code, training_request):
+def test_two_jobs_sharing_a_checkpoint_uri_resume(
+    sm, bucket, upload_code, training_request, container_mode
+):
     code = upload_code({"train.py": CHECKPOINT_SCRIPT})
     ckpt = {"S3Uri": f"s3://{bucket}/checkpoints/shared"}
     sm.create_training_job(**training_request("ckpt-1", code, CheckpointConfig=ckpt))
@@ -384,7 +395,7 @@ def test_sourcedir_with_parent_member_refused(sm, bucket, put_s3, training_reque
     assert not (sm.workspace / "jobs" / "evil-tar" / "hosts" / "evil.py").exists()
 
 
-def test_shell_entry_point_runs_with_sh(sm, bucket, upload_code, training_request):
+def test_shell_entry_point_runs_with_sh(sm, bucket, upload_code, training_request, container_mode):
     script = 'echo "shell args: $@"\necho done > "$SM_MODEL_DIR/shell.txt"\n'
     code = upload_code({"run.sh": script})
     request = training_request("shell-job", code, program="run.sh", hyperparameters={"n": 3})
@@ -484,12 +495,16 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
     ]
     with pytest.raises(ValidationError, match="MetricDefinitions"):
         sm.create_training_job(**too_many)
-    with pytest.raises(ResourceNotFound):
+    # The service's answer to an unknown job: ValidationException, "Requested resource not found."
+    with pytest.raises(sm.exceptions.ClientError, match="Requested resource not found") as info:
         sm.describe_training_job(TrainingJobName="piped")
+    assert info.value.response["Error"]["Code"] == "ValidationException"
     assert sm.list_training_jobs()["TrainingJobSummaries"] == []
 
 
-def test_container_entrypoint_with_opt_ml_paths(sm, bucket, put_s3, training_request):
+def test_container_entrypoint_with_opt_ml_paths(
+    sm, bucket, put_s3, training_request, container_mode
+):
     put_s3("ep/train/x.csv", "5\n")
     script = (
         "import sys, os\n"
@@ -585,7 +600,7 @@ def test_tensorboard_output_is_synced(sm, bucket, upload_code, training_request)
     assert keys(sm, bucket, "tb/") == ["tb/tb-job/run1/events.out"]
 
 
-def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_request):
+def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_request, container_mode):
     """Without a container /opt/ml does not exist; a script that hard-codes it (as the
     SDK's _repack_model.py does) still reads and writes its host dir."""
     script = (
@@ -681,3 +696,25 @@ def test_training_image_runs_with_its_mapped_interpreter(
     desc = sm.wait_for_training_job("mapped-image", timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/mapped-image/output/model.tar.gz") == {"mark": b"pt21"}
+
+
+def test_requirements_txt_is_checked_not_installed(sm, bucket, upload_code, training_request):
+    """The toolkit would pip-install code/requirements.txt; smsim (offline) fails the job
+    before the script when the image's interpreter lacks a package, and says how to fix."""
+    script = "open('/opt/ml/model/ran', 'w').write('yes')\n"
+    missing = upload_code(
+        {"train.py": script, "requirements.txt": "smsim-no-such-package>=1\n"},
+        key="req/missing/sourcedir.tar.gz",
+    )
+    sm.create_training_job(**training_request("req-missing", missing))
+    desc = sm.wait_for_training_job("req-missing", timeout=120)
+    assert desc["TrainingJobStatus"] == "Failed"
+    reason = desc["FailureReason"]
+    assert reason.startswith("ClientError: ") and "requirements.txt lists packages" in reason
+    assert "smsim-no-such-package" in reason and "images.json" in reason
+    present = upload_code(
+        {"train.py": script, "requirements.txt": "pip\n"}, key="req/ok/sourcedir.tar.gz"
+    )
+    sm.create_training_job(**training_request("req-ok", present))
+    desc = sm.wait_for_training_job("req-ok", timeout=120)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")

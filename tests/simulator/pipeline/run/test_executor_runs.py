@@ -304,7 +304,14 @@ def test_records_are_written_to_the_workspace(sm: LocalSageMaker) -> None:
     # Execution.TrainingJobName is the job this very step runs.
     assert args["Environment"]["MY_JOB"] == args["TrainingJobName"] == record.steps["Only"].job_name
     assert args["TrainingJobName"].startswith(f"pipelines-{record.execution_id}-Only-")
-    assert (root / "steps" / "Only" / "describe.json").is_file()
+    # The step refers to its job (Metadata ARN) instead of copying the job's description:
+    # the job's own record holds it, in the workspace's jobs/.
+    assert not (root / "steps" / "Only" / "describe.json").exists()
+    arn = steps[0]["Metadata"]["TrainingJob"]["Arn"]
+    assert arn.rsplit("/", 1)[-1] == args["TrainingJobName"].lower()
+    job_dir = Path(sm.workspace) / "jobs" / args["TrainingJobName"]
+    job = json.loads((job_dir / "describe.json").read_text())
+    assert job["TrainingJobStatus"] == "Completed"
 
 
 def _record(steps: list[dict[str, Any]]) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.errors import ResourceInUse, ResourceNotFound, UnsupportedFeature, ValidationError
+from simulator.errors import ResourceNotFound, UnsupportedFeature, ValidationError
 from simulator.session import LocalSageMaker
 
 ROLE = "arn:aws:iam::123456789012:role/R"
@@ -65,8 +65,9 @@ def test_create_describe_list_update_delete(sm: LocalSageMaker) -> None:
     desc = sm.describe_pipeline(PipelineName="Crud-1")
     assert desc["PipelineDefinition"] == text and desc["PipelineStatus"] == "Active"
     assert sm.describe_pipeline(PipelineName=arn)["PipelineName"] == "Crud-1"
-    with pytest.raises(ResourceInUse):
-        sm.create_pipeline(PipelineName="Crud-1", PipelineDefinition=text, RoleArn=ROLE)
+    # The service's answer to a taken name, which the SDK's Pipeline.upsert() relies on.
+    with pytest.raises(ValidationError, match=r"Pipeline with name \(Crud-1\) already exists"):
+        sm.create_pipeline(PipelineName="crud-1", PipelineDefinition=text, RoleArn=ROLE)
     names = [
         p["PipelineName"] for p in sm.list_pipelines(PipelineNamePrefix="Crud")["PipelineSummaries"]
     ]

@@ -1,0 +1,150 @@
+"""smsim's SageMaker: the jobs and pipelines of one workspace, behind the endpoint.
+
+:class:`SageMakerBackend` is what the endpoint's handlers call and what a pipeline's
+executor sends its steps' requests to (the same code path as a client's requests, in
+process). Job state lives in the job records (:mod:`simulator.jobs.records`), pipeline
+state in the execution records; the backend only wires them to the run context (S3,
+CloudWatch, images, the console sink). SageMaker operations smsim does not run
+(CreateModel, CreateModelPackage, …) go to moto through ``moto_client``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from simulator.aws import EmbeddedAws
+from simulator.endpoint.jobs import JobStore
+from simulator.endpoint.tags import TagStore
+from simulator.endpoint.telemetry import CloudWatch
+from simulator.hosts.launcher import LineSink
+from simulator.images import ImageMap
+from simulator.inference.endpoints import EndpointService
+from simulator.jobs.records import JobRecord
+from simulator.jobs.runner import RunContext
+from simulator.jobs.transform.description import public_view
+from simulator.jobs.transform.run import transform_model
+
+
+class SageMakerBackend:
+    """Jobs, pipelines and tags of one smsim server."""
+
+    def __init__(
+        self,
+        workspace: Path,
+        aws: EmbeddedAws,
+        images: ImageMap,
+        log_sink: LineSink,
+        *,
+        stop_grace_seconds: float = 120.0,
+        checkpoint_sync_seconds: float = 2.0,
+        container_mode: str | None = None,
+    ) -> None:
+        from simulator.pipeline.run.service import PipelineService
+
+        self.workspace = workspace
+        self.aws = aws
+        self.region = aws.region
+        self.account_id = aws.account_id
+        self.images = images
+        self.log_sink = log_sink
+        self.stop_grace_seconds = stop_grace_seconds
+        self.checkpoint_sync_seconds = checkpoint_sync_seconds
+        # How job hosts start: "auto" | "namespace" | "fallback" (simulator/hosts/local.py).
+        self.container_mode = container_mode
+        self.cloudwatch = CloudWatch(self.account_id, self.region)
+        self.jobs = JobStore(workspace, self.region, self.account_id, self._run_context)
+        self.tags = TagStore(workspace)
+        self.pipelines = PipelineService(self)
+        self.endpoints = EndpointService(self)  # real-time endpoints (#15)
+        self._s3: Any = None
+        self._moto: Any = None
+
+    def load(self) -> dict[str, int]:
+        """Everything an earlier server recorded in the workspace; counts by kind."""
+        return {"jobs": self.jobs.load(), "pipeline executions": self.pipelines.load()}
+
+    def close(self) -> None:
+        """Stop running pipeline executions and jobs; each ends Stopped, recorded."""
+        self.pipelines.stop_all()
+        try:
+            self.jobs.close(self.stop_grace_seconds)
+            self.pipelines.join(self.stop_grace_seconds)
+        finally:
+            self.endpoints.close()  # endpoints die with the simulator (#15)
+
+    # -- clients ---------------------------------------------------------------------
+    @property
+    def s3(self) -> Any:
+        """boto3 S3 client on the S3 the jobs use (embedded or external)."""
+        if self._s3 is None:
+            self._s3 = self.aws.client("s3")
+        return self._s3
+
+    @property
+    def moto_client(self) -> Any:
+        """boto3 SageMaker client on the endpoint: what smsim does not serve goes to moto."""
+        if self._moto is None:
+            self._moto = self.aws.client("sagemaker")
+        return self._moto
+
+    # -- the operations a pipeline step sends (same handlers as a client's) ------------
+    def create_training_job(self, **request: Any) -> dict[str, str]:
+        arn = self.jobs.create("training", request)
+        self.tags.add(arn, request.get("Tags", []))
+        return {"TrainingJobArn": arn}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+        return self.jobs.describe("training", TrainingJobName)
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+        self.jobs.stop("training", TrainingJobName)
+        return {}
+
+    def create_processing_job(self, **request: Any) -> dict[str, str]:
+        arn = self.jobs.create("processing", request)
+        self.tags.add(arn, request.get("Tags", []))
+        return {"ProcessingJobArn": arn}
+
+    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
+        return self.jobs.describe("processing", ProcessingJobName)
+
+    def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
+        self.jobs.stop("processing", ProcessingJobName)
+        return {}
+
+    def create_transform_job(self, **request: Any) -> dict[str, str]:
+        # The model is CreateModel's, kept by moto: an unknown one is refused at create.
+        transform_model(self.moto_client, request)
+        arn = self.jobs.create("transform", request)
+        self.tags.add(arn, request.get("Tags", []))
+        return {"TransformJobArn": arn}
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+        return public_view(self.jobs.describe("transform", TransformJobName))
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+        self.jobs.stop("transform", TransformJobName)
+        return {}
+
+    def job_record(self, kind: str, name: str) -> JobRecord:
+        return self.jobs.get(kind, name)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.moto_client, name)  # create_model, create_model_package, …
+
+    # -- internals -------------------------------------------------------------------
+    def _run_context(self) -> RunContext:
+        return RunContext(
+            s3=self.s3,
+            aws_env=self.aws.env(),
+            images=self.images,
+            sink=self.log_sink,
+            grace_seconds=self.stop_grace_seconds,
+            sync_interval=self.checkpoint_sync_seconds,
+            cloudwatch=self.cloudwatch.log_sink,
+            metrics=self.cloudwatch.metric_sink,
+            container_mode=self.container_mode,
+        )

@@ -1,0 +1,160 @@
+"""The SageMaker operations smsim answers itself; each is thin: validate the request
+against botocore's input shape, ask the backend (records own state, runners own
+execution), validate the answer against botocore's output shape.
+
+A handler raises :class:`Forward` when the request is not about one of smsim's
+resources (tags of a model, say): the router hands it to moto unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from simulator.endpoint.backend import SageMakerBackend
+from simulator.endpoint.tags import is_arn_of
+from simulator.shapes import validate_request, validate_response
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# Resource types (the ARN's `<type>/…`) whose tags smsim keeps.
+_OWN_RESOURCES = ("training-job", "processing-job", "transform-job", "pipeline")
+_PIPELINE_OPS = (
+    "CreatePipeline",
+    "UpdatePipeline",
+    "DescribePipeline",
+    "DeletePipeline",
+    "ListPipelines",
+    "StartPipelineExecution",
+    "DescribePipelineExecution",
+    "ListPipelineExecutions",
+    "ListPipelineExecutionSteps",
+    "StopPipelineExecution",
+    "DescribePipelineDefinitionForExecution",
+    "ListPipelineParametersForExecution",
+)
+
+
+class Forward(Exception):  # noqa: N818 - a signal to the router, not an error
+    """Not smsim's to answer: hand the request to moto."""
+
+
+def build(backend: SageMakerBackend) -> dict[str, Handler]:
+    """Operation name → handler, for every operation smsim serves."""
+    jobs = backend.jobs
+    table: dict[str, Handler] = {}
+    for label, kind in (("Training", "training"), ("Processing", "processing")):
+        name_key = f"{label}JobName"
+        create = (
+            backend.create_training_job if kind == "training" else (backend.create_processing_job)
+        )
+        table[f"Create{label}Job"] = _create(create)
+        # No second check of the answer: the record validated the description against
+        # the Describe* output shape when it last changed.
+        table[f"Describe{label}Job"] = _by_name(
+            f"Describe{label}Job", name_key, lambda n, k=kind: jobs.describe(k, n)
+        )
+        table[f"Stop{label}Job"] = _by_name(
+            f"Stop{label}Job", name_key, lambda n, k=kind: (jobs.stop(k, n), {})[1]
+        )
+        table[f"List{label}Jobs"] = _list(f"List{label}Jobs", kind, backend)
+    _transform_and_endpoints(table, backend)
+    for operation in _PIPELINE_OPS:
+        table[operation] = _pipeline(operation, backend)
+    table["AddTags"] = _add_tags(backend)
+    table["ListTags"] = _list_tags(backend)
+    table["DeleteTags"] = _delete_tags(backend)
+    return table
+
+
+def _transform_and_endpoints(table: dict[str, Handler], backend: SageMakerBackend) -> None:
+    """Batch transform jobs and real-time endpoints (#15)."""
+    table["CreateTransformJob"] = _create(backend.create_transform_job)
+    table["DescribeTransformJob"] = _by_name(
+        "DescribeTransformJob", "TransformJobName", backend.describe_transform_job
+    )
+    table["StopTransformJob"] = _by_name(
+        "StopTransformJob", "TransformJobName", backend.stop_transform_job
+    )
+    table["ListTransformJobs"] = _list("ListTransformJobs", "transform", backend)
+    endpoints = backend.endpoints
+    table["CreateEndpoint"] = lambda params: endpoints.create_endpoint(**params)
+    table["UpdateEndpoint"] = lambda params: endpoints.update_endpoint(**params)
+    table["DescribeEndpoint"] = _by_name(
+        "DescribeEndpoint", "EndpointName", endpoints.describe_endpoint
+    )
+    table["DeleteEndpoint"] = _by_name("DeleteEndpoint", "EndpointName", endpoints.delete_endpoint)
+    table["ListEndpoints"] = lambda params: endpoints.list_endpoints(**params)
+
+
+def _create(create: Callable[..., dict[str, str]]) -> Handler:
+    # Validation is the job kind's own check (botocore's shape + the service's rules).
+    return lambda params: create(**params)
+
+
+def _by_name(operation: str, key: str, call: Callable[[str], dict[str, Any]]) -> Handler:
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        validate_request(operation, params)
+        return call(params[key])
+
+    return handle
+
+
+def _list(operation: str, kind: str, backend: SageMakerBackend) -> Handler:
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        response = backend.jobs.list(operation, kind, params)
+        validate_response(operation, response)
+        return response
+
+    return handle
+
+
+def _pipeline(operation: str, backend: SageMakerBackend) -> Handler:
+    method = "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
+
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        # The pipeline service validates both ways itself.
+        return getattr(backend.pipelines, method)(**params)
+
+    return handle
+
+
+def _own(params: dict[str, Any]) -> str:
+    arn = str(params.get("ResourceArn", ""))
+    if not is_arn_of(arn, _OWN_RESOURCES):
+        raise Forward
+    return arn
+
+
+def _add_tags(backend: SageMakerBackend) -> Handler:
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        validate_request("AddTags", params)
+        arn = _own(params)
+        backend.tags.add(arn, params["Tags"])
+        return {"Tags": backend.tags.list(arn)}
+
+    return handle
+
+
+def _list_tags(backend: SageMakerBackend) -> Handler:
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        validate_request("ListTags", params)
+        arn = _own(params)
+        tags = backend.tags.list(arn)
+        start = int(params.get("NextToken") or 0)
+        size = int(params.get("MaxResults") or 50)
+        response: dict[str, Any] = {"Tags": tags[start : start + size]}
+        if start + size < len(tags):
+            response["NextToken"] = str(start + size)
+        return response
+
+    return handle
+
+
+def _delete_tags(backend: SageMakerBackend) -> Handler:
+    def handle(params: dict[str, Any]) -> dict[str, Any]:
+        validate_request("DeleteTags", params)
+        arn = _own(params)
+        backend.tags.delete(arn, params["TagKeys"])
+        return {}
+
+    return handle

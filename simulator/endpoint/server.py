@@ -1,0 +1,98 @@
+"""One running smsim endpoint: the embedded AWS with smsim's router in front, and the
+backend holding the workspace's jobs and pipelines.
+
+    with Endpoint(workspace=".smsim", port=0) as endpoint:
+        boto3.client("sagemaker", endpoint_url=endpoint.url, ...)
+
+``LocalSageMaker`` starts one for its process; ``smsim serve`` starts one and waits;
+the pytest plugin starts one per test session. The workspace is the source of truth:
+a new endpoint on a used workspace lists and describes everything recorded there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from simulator.aws import DEFAULT_REGION, EmbeddedAws
+from simulator.endpoint import handlers
+from simulator.endpoint.backend import SageMakerBackend
+from simulator.endpoint.router import Router
+from simulator.hosts.launcher import LineSink, console_sink
+from simulator.hosts.local import requested_mode
+from simulator.images import ImageMap
+
+DEFAULT_PORT = 5757  # `smsim serve`'s port unless --port is given (README)
+
+
+class Endpoint:
+    """smsim's SageMaker (and moto's everything else) on one local URL."""
+
+    def __init__(
+        self,
+        workspace: str | Path = ".smsim",
+        *,
+        region: str = DEFAULT_REGION,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        s3_endpoint: str | None = None,
+        images: str | Path | Mapping[str, str] | None = None,
+        log_sink: LineSink | None = None,
+        stop_grace_seconds: float = 120.0,
+        checkpoint_sync_seconds: float = 2.0,
+        container_mode: str | None = None,
+    ) -> None:
+        self.workspace = Path(workspace).expanduser().resolve()
+        self.aws = EmbeddedAws(region, host=host, port=port, s3_endpoint=s3_endpoint)
+        self.backend = SageMakerBackend(
+            self.workspace,
+            self.aws,
+            ImageMap.load(images, self.workspace),
+            log_sink or console_sink(),
+            stop_grace_seconds=stop_grace_seconds,
+            checkpoint_sync_seconds=checkpoint_sync_seconds,
+            container_mode=requested_mode(container_mode)[0] if container_mode else None,
+        )
+        self.loaded: dict[str, int] = {}
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        return self.aws.endpoint_url
+
+    def env(self) -> dict[str, str]:
+        """Variables pointing an AWS SDK, CLI or subprocess at this endpoint."""
+        return self.aws.env()
+
+    def start(self) -> Endpoint:
+        if self._started:
+            return self
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.loaded = self.backend.load()
+        table = handlers.build(self.backend)
+        self.aws.start(
+            lambda moto_app: Router(
+                table, moto_app, self.aws.account_id, endpoints=self.backend.endpoints
+            )
+        )
+        self._started = True
+        return self
+
+    def close(self) -> None:
+        """Stop running executions and jobs (each ends Stopped), then the server."""
+        if not self._started:
+            return
+        try:
+            self.backend.close()
+        finally:
+            self.aws.stop()
+            self._started = False
+
+    def __enter__(self) -> Endpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["DEFAULT_PORT", "Endpoint"]

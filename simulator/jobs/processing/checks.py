@@ -1,0 +1,131 @@
+"""CreateProcessingJob request checks: everything is refused before anything runs.
+
+botocore's CreateProcessingJob input shape first, then what the service checks beyond
+it (S3 URI forms, input LocalPaths under ``/opt/ml/processing/``, unique input/output
+names), then every feature smsim does not simulate, refused by name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import Problem, UnsupportedFeature, ValidationError
+from simulator.hosts.layout import map_container_path
+from simulator.s3 import s3_uri_problems
+from simulator.shapes import validate_request
+
+PROCESSING_ROOT = "/opt/ml/processing"
+
+
+def check_request(request: dict[str, Any]) -> None:
+    """Validate a CreateProcessingJob request; raise ValidationError / UnsupportedFeature."""
+    validate_request("CreateProcessingJob", request)
+    problems: list[Problem] = []
+    local_paths: dict[str, str] = {}
+    for i, item in enumerate(request.get("ProcessingInputs", [])):
+        where = f"ProcessingInputs[{i}]"
+        s3 = item.get("S3Input")
+        if s3 is None:
+            raise UnsupportedFeature(
+                f"{where} ({item.get('InputName')}): only S3Input is supported "
+                "(DatasetDefinition needs Athena/Redshift)"
+            )
+        problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Input.S3Uri")
+        problems += _local_path_problems(
+            s3.get("LocalPath"), f"{where}.S3Input.LocalPath", local_paths
+        )
+        if s3.get("S3DataType") != "S3Prefix":
+            raise UnsupportedFeature(
+                f"{where}.S3Input.S3DataType {s3.get('S3DataType')!r} is not supported; "
+                "use 'S3Prefix'"
+            )
+        if s3.get("S3InputMode", "File") != "File":
+            raise UnsupportedFeature(
+                f"{where}.S3Input.S3InputMode 'Pipe' is not supported; use 'File'"
+            )
+        dist = s3.get("S3DataDistributionType", "FullyReplicated")
+        if dist != "FullyReplicated":
+            raise UnsupportedFeature(
+                f"{where}.S3Input.S3DataDistributionType {dist!r} is not supported; "
+                "use 'FullyReplicated'"
+            )
+    names = [i.get("InputName") for i in request.get("ProcessingInputs", [])]
+    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    names += [o.get("OutputName") for o in outputs]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            Problem(
+                "ProcessingInputs/Outputs",
+                "duplicate input/output name",
+                dup,
+                "give every input and output a unique name",
+            )
+        )
+    for i, item in enumerate(outputs):
+        where = f"ProcessingOutputConfig.Outputs[{i}]"
+        s3 = item.get("S3Output")
+        if s3 is None:
+            raise UnsupportedFeature(
+                f"{where} ({item.get('OutputName')}): only S3Output is supported "
+                "(not FeatureStoreOutput)"
+            )
+        problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Output.S3Uri")
+        local = s3.get("LocalPath")
+        if not isinstance(local, str) or not local.startswith("/"):
+            problems.append(
+                Problem(
+                    f"{where}.S3Output.LocalPath",
+                    "must be an absolute path",
+                    local,
+                    f"use e.g. {PROCESSING_ROOT}/output/{item.get('OutputName')}",
+                )
+            )
+        elif map_container_path(local, Path("/")) is None:
+            # The service takes any absolute path here; without a container smsim can
+            # only give the job directories under /opt/ml (its host dir).
+            raise UnsupportedFeature(
+                f"{where}.S3Output.LocalPath {local!r} is outside /opt/ml: smsim maps only "
+                f"/opt/ml paths to the job's host dir; use e.g. {PROCESSING_ROOT}/output/"
+                f"{item.get('OutputName')}"
+            )
+    cluster = request["ProcessingResources"]["ClusterConfig"]
+    if int(cluster.get("InstanceCount", 1)) != 1:
+        raise UnsupportedFeature(
+            f"ProcessingResources.ClusterConfig.InstanceCount is {cluster.get('InstanceCount')}: "
+            "smsim runs one instance (algo-1) per job; set it to 1"
+        )
+    if not request["AppSpecification"].get("ContainerEntrypoint"):
+        raise UnsupportedFeature(
+            "AppSpecification.ContainerEntrypoint is missing: smsim cannot run an image's built-in "
+            "entry point; give e.g. ['python3', '/opt/ml/processing/input/code/script.py']"
+        )
+    if problems:
+        raise ValidationError("CreateProcessingJob request", problems)
+
+
+def _local_path_problems(path: Any, where: str, seen: dict[str, str]) -> list[Problem]:
+    """SageMaker's rule for an input's LocalPath: absolute, beginning with /opt/ml/processing/
+    (botocore's documentation of ProcessingS3Input.LocalPath), used by one input only."""
+    norm = os.path.normpath(path) if isinstance(path, str) else ""
+    if not norm.startswith(PROCESSING_ROOT + "/"):
+        return [
+            Problem(
+                where,
+                f"must be an absolute path beginning with {PROCESSING_ROOT}/",
+                path,
+                f"use e.g. {PROCESSING_ROOT}/input/data",
+            )
+        ]
+    if norm in seen:
+        return [
+            Problem(
+                where,
+                f"LocalPath already used by {seen[norm]}",
+                path,
+                "give each input its own path",
+            )
+        ]
+    seen[norm] = where
+    return []
