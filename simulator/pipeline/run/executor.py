@@ -225,6 +225,7 @@ class PipelineExecutor:
         request["TransformJobName"] = name
         rec.job_name, rec.arguments = name, request
         resp = self.sm.create_transform_job(**request)
+        rec.job = self.sm.job_record("transform", name)
         self._set_metadata(rec, "TransformJob", resp["TransformJobArn"])
         desc = self._wait(
             lambda: self.sm.describe_transform_job(TransformJobName=name),

@@ -130,5 +130,6 @@ def test_endpoints_die_with_the_simulator(tmp_path, log_lines):
         _model(local, "ep-bucket", "double", 2.0)
         local.create_endpoint(EndpointName="left-open", EndpointConfigName="double-config")
         assert local.wait_for_endpoint("left-open", timeout=60)["EndpointStatus"] == "InService"
-        process = local.endpoint.backend.endpoints._endpoints["left-open"].variants[0].server.process
+        endpoints = local.endpoint.backend.endpoints
+        process = endpoints._endpoints["left-open"].variants[0].server.process
     assert process.poll() is not None
