@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from simulator.errors import Problem, SmsimError, UnsupportedFeature, ValidationError
 from simulator.hosts.layout import clip
+from simulator.hosts.local import local_launcher
 from simulator.inference.server import Invocation, ModelServer
 from simulator.jobs.records import now
 from simulator.shapes import validate_request, validate_response
@@ -365,6 +366,7 @@ class EndpointService:
             prefix=prefix,
             log_dir=Path(root).parent / "logs",
             concurrency=8,
+            launcher=local_launcher(self.sim.container_mode),  # as the jobs' hosts
         )
         try:
             server.prepare()

@@ -33,7 +33,13 @@ from typing import Any
 
 from simulator.errors import SmsimError
 from simulator.hosts.launcher import LineSink
-from simulator.hosts.layout import HostLayout, base_env, map_container_path
+from simulator.hosts.layout import (
+    CONTAINER_ROOT,
+    HOST_NAME,
+    HostLayout,
+    base_env,
+    map_container_path,
+)
 from simulator.hosts.local import REMAP_HOOK_DIR
 from simulator.images import ImageMap
 from simulator.s3 import download_object, parse_s3_uri, unpack_tar_gz
@@ -81,6 +87,7 @@ class ModelServer:
         log_dir: Path,
         environment: dict[str, str] | None = None,
         concurrency: int = 4,
+        launcher: Any = None,
     ) -> None:
         self.layout = HostLayout(root)
         self.container = container
@@ -91,6 +98,9 @@ class ModelServer:
         self.prefix = prefix
         self.log_dir = log_dir
         self.environment = {**container.get("Environment", {}), **(environment or {})}
+        # A host launcher (hosts/local.py): in "namespace" mode the server runs in a private
+        # mount namespace where its tree is /opt/ml, as a job's process does.
+        self.launcher = launcher
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
@@ -131,19 +141,30 @@ class ModelServer:
         interpreter = self.images.interpreter(self.container.get("Image"))
         env = base_env(self.aws_env, interpreter, None)
         root = str(self.layout.root)
-        # The fallback launcher's conventions (hosts/local.py): SAGEMAKER_BASE_DIR (the
-        # toolkits' own override of /opt/ml) and the remap hook for hard-coded /opt/ml.
-        env["SAGEMAKER_BASE_DIR"] = root
-        env["SMSIM_OPT_ML_ROOT"] = root
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO_ROOT), env.get("PYTHONPATH", ""), str(REMAP_HOOK_DIR)) if p
-        )
-        env.update({k: str(v) for k, v in self.environment.items()})
+        argv = [interpreter, "-m", "simulator.inference.serve"]
+        paths = [str(REPO_ROOT), env.get("PYTHONPATH", "")]
+        if getattr(self.launcher, "mode", "fallback") == "namespace":
+            from simulator.hosts import namespace
+
+            env["SAGEMAKER_BASE_DIR"] = CONTAINER_ROOT
+            env.update({k: str(v) for k, v in self.environment.items()})
+            hosts = namespace.write_etc_hosts(self.layout.root.parent / "etc-hosts", [HOST_NAME])
+            argv = namespace.wrap(
+                self.launcher.support, self.layout.root, argv, CONTAINER_ROOT, hosts, env
+            )
+        else:
+            # The fallback launcher's conventions (hosts/local.py): SAGEMAKER_BASE_DIR (the
+            # toolkits' own override of /opt/ml) and the remap hook for hard-coded /opt/ml.
+            env["SAGEMAKER_BASE_DIR"] = root
+            env["SMSIM_OPT_ML_ROOT"] = root
+            paths.append(str(REMAP_HOOK_DIR))
+            env.update({k: str(v) for k, v in self.environment.items()})
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         self.port = free_port()
         env["SAGEMAKER_BIND_TO_PORT"] = str(self.port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [interpreter, "-m", "simulator.inference.serve"],
+            argv,
             cwd=self.layout.root,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -161,6 +161,7 @@ class TransformRun(JobRun):
             log_dir=self.record.dir / "logs",
             environment=env,
             concurrency=self.concurrency,
+            launcher=self.launcher,  # the job's container mode (namespace or fallback)
         )
         self.server = server  # stopped by _run's finally even if it fails to start
         server.prepare()

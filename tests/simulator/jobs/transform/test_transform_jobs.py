@@ -226,3 +226,35 @@ def test_bad_requests_are_refused_before_anything_runs(sm, bucket, model):
             **_request("r3", model, f"s3://{bucket}/in/", f"s3://{bucket}/o", SplitType="TFRecord")
         )
     assert sm.list_transform_jobs()["TransformJobSummaries"] == []
+
+
+def test_the_model_is_at_opt_ml_model_of_the_servers_own_tree(sm, bucket, put_s3):
+    from simulator.hosts.local import local_launcher
+
+    where = """
+        import os
+        def model_fn(model_dir):
+            return model_dir
+        def transform_fn(model, body, content_type, accept):
+            found = os.path.isfile(os.path.join(model, "code", "inference.py"))
+            return f"{model},{found}\\n", "text/csv"
+    """
+    sm.s3.put_object(
+        Bucket=bucket, Key="models/where.tar.gz", Body=_model_tar({"code/inference.py": where})
+    )
+    sm.client.create_model(
+        ModelName="where",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/where.tar.gz"},
+    )
+    put_s3("w/a.csv", "1\n")
+    sm.create_transform_job(**_request("where", "where", f"s3://{bucket}/w/", f"s3://{bucket}/wo"))
+    assert sm.wait_for_transform_job("where", timeout=120)["TransformJobStatus"] == "Completed"
+    model_dir, found = _text(sm, bucket, "wo/a.csv.out").strip().split(",")
+    assert found == "True"
+    if local_launcher().mode == "namespace":  # the tree mounted at /opt/ml, as for jobs
+        assert model_dir == "/opt/ml/model"
+    else:  # fallback: SAGEMAKER_BASE_DIR points at the tree
+        assert model_dir == str(
+            sm.workspace / "transform-jobs" / "where" / "hosts" / "algo-1" / "model"
+        )
