@@ -21,55 +21,23 @@ from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from simulator.errors import Problem, SmsimError, UnsupportedFeature, ValidationError
+from simulator.errors import Problem, UnsupportedFeature, ValidationError
 from simulator.hosts.layout import clip
 from simulator.hosts.local import local_launcher
-from simulator.inference.server import Invocation, ModelServer
+from simulator.inference.endpoint_state import (
+    EndpointNotFound,
+    EndpointState,
+    ModelError,
+    Variant,
+)
+from simulator.inference.server import ModelServer
 from simulator.jobs.records import now
 from simulator.shapes import validate_request, validate_response
-
-
-class EndpointNotFound(SmsimError):
-    """No such endpoint (the service's ValidationException "Could not find endpoint")."""
-
-
-class ModelError(SmsimError):
-    """InvokeEndpoint's ModelError: the container answered with an error."""
-
-    def __init__(self, endpoint: str, variant: str, answer: Invocation, log_stream: str) -> None:
-        self.status = answer.status
-        self.original_message = answer.body.decode("utf-8", errors="replace")
-        self.log_stream_arn = log_stream
-        super().__init__(
-            f"Received server error ({answer.status}) from primary with message "
-            f'"{self.original_message[:2000]}". See {log_stream} in account for more '
-            f"information."
-        )
-
-
-@dataclass
-class _Variant:
-    name: str
-    weight: float
-    image: str
-    server: ModelServer
-
-
-@dataclass
-class _Endpoint:
-    name: str
-    arn: str
-    config: str
-    describe: dict[str, Any]
-    variants: list[_Variant] = field(default_factory=list)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    settled: threading.Event = field(default_factory=threading.Event)
 
 
 class EndpointService:
@@ -79,7 +47,7 @@ class EndpointService:
         # The endpoint's SageMakerBackend: moto_client (configs, models), s3, aws, images,
         # log_sink, cloudwatch, workspace.
         self.sim = backend
-        self._endpoints: dict[str, _Endpoint] = {}
+        self._endpoints: dict[str, EndpointState] = {}
         self._lock = threading.Lock()
 
     # -- API --------------------------------------------------------------------------
@@ -98,7 +66,7 @@ class EndpointService:
             "CreationTime": t,
             "LastModifiedTime": t,
         }
-        endpoint = _Endpoint(name, arn, config, describe)
+        endpoint = EndpointState(name, arn, config, describe)
         with self._lock:
             if name in self._endpoints:
                 raise ValidationError(
@@ -255,7 +223,7 @@ class EndpointService:
                 variant.server.stop()
 
     # -- internals --------------------------------------------------------------------
-    def _get(self, name: str) -> _Endpoint:
+    def _get(self, name: str) -> EndpointState:
         with self._lock:
             endpoint = self._endpoints.get(name)
         if endpoint is None:
@@ -307,9 +275,9 @@ class EndpointService:
         return variants
 
     def _deploy(
-        self, endpoint: _Endpoint, variants: list[dict[str, Any]], new_config: str | None
+        self, endpoint: EndpointState, variants: list[dict[str, Any]], new_config: str | None
     ) -> None:
-        started: list[_Variant] = []
+        started: list[Variant] = []
         try:
             for item in variants:
                 started.append(self._start_variant(endpoint, item))
@@ -341,7 +309,7 @@ class EndpointService:
             variant.server.stop()
         endpoint.settled.set()
 
-    def _start_variant(self, endpoint: _Endpoint, item: dict[str, Any]) -> _Variant:
+    def _start_variant(self, endpoint: EndpointState, item: dict[str, Any]) -> Variant:
         variant, model = item["variant"], item["model"]
         container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
         stamp = now().strftime("%Y%m%dT%H%M%S%f")
@@ -374,7 +342,7 @@ class EndpointService:
         except BaseException:
             server.stop()
             raise
-        return _Variant(
+        return Variant(
             variant["VariantName"],
             float(variant.get("InitialVariantWeight", 1.0)),
             container.get("Image", ""),
@@ -382,7 +350,7 @@ class EndpointService:
         )
 
     @staticmethod
-    def _summary(variant: _Variant) -> dict[str, Any]:
+    def _summary(variant: Variant) -> dict[str, Any]:
         return {
             "VariantName": variant.name,
             "DeployedImages": [
@@ -398,7 +366,7 @@ class EndpointService:
             "DesiredInstanceCount": 1,
         }
 
-    def _set(self, endpoint: _Endpoint, **fields: Any) -> None:
+    def _set(self, endpoint: EndpointState, **fields: Any) -> None:
         with endpoint.lock:
             describe = dict(endpoint.describe)
             for key, value in fields.items():
@@ -410,5 +378,8 @@ class EndpointService:
             validate_response("DescribeEndpoint", describe)
             endpoint.describe = describe
 
-    def _validate(self, endpoint: _Endpoint) -> None:
+    def _validate(self, endpoint: EndpointState) -> None:
         validate_response("DescribeEndpoint", endpoint.describe)
+
+
+__all__ = ["EndpointNotFound", "EndpointService", "ModelError"]

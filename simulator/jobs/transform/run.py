@@ -89,6 +89,8 @@ class TransformRun(JobRun):
                     return self._end("Stopped")
                 self._transform_object(uri, out_root.join(relative + ".out"))
         except RecordError as exc:
+            if self.record.stop_event.is_set():
+                return self._end("Stopped")  # StopTransformJob while records were sent
             return self._end("Failed", f"AlgorithmError: {exc}")
         except (ModelServerError, SplitError, DataProcessingError) as exc:
             return self._end("Failed", f"AlgorithmError: {exc}")
@@ -200,7 +202,14 @@ class TransformRun(JobRun):
         )
         if answer.ok:
             return answer
-        number, answer = batch.first, answer
+        last = batch.first + len(batch.records) - 1
+        records = (
+            f"record {batch.first}"
+            if len(batch.records) == 1
+            else (
+                f"records {batch.first}-{last}"  # if no record fails alone
+            )
+        )
         if len(batch.records) > 1:
             # Which record? Each alone, in order, until one fails as the batch did.
             for offset, record in enumerate(batch.records):
@@ -208,15 +217,10 @@ class TransformRun(JobRun):
                     record, self.content_type, self.accept, timeout=self.timeout
                 )
                 if not single.ok:
-                    number, answer = batch.first + offset, single
+                    records, answer = f"record {batch.first + offset}", single
                     break
         message = answer.body.decode("utf-8", errors="replace").strip().splitlines()
         first = message[0] if message else "(empty body)"
-        records = (
-            f"record {number}"
-            if len(batch.records) == 1 or number != batch.first
-            else (f"records {batch.first}-{batch.first + len(batch.records) - 1}")
-        )
         raise RecordError(
             clip(
                 f"the model server answered {answer.status} to {records} of {uri} "

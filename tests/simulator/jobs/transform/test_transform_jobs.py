@@ -258,3 +258,35 @@ def test_the_model_is_at_opt_ml_model_of_the_servers_own_tree(sm, bucket, put_s3
         assert model_dir == str(
             sm.workspace / "transform-jobs" / "where" / "hosts" / "algo-1" / "model"
         )
+
+
+def test_stop_transform_job_ends_it_stopped_without_output(sm, bucket, put_s3, log_lines):
+    from simulator.session import wait_until
+
+    slow = """
+        import time
+        def model_fn(model_dir):
+            return None
+        def transform_fn(model, body, content_type, accept):
+            time.sleep(0.3)
+            return body, "text/csv"
+    """
+    sm.s3.put_object(
+        Bucket=bucket, Key="models/slow.tar.gz", Body=_model_tar({"code/inference.py": slow})
+    )
+    sm.client.create_model(
+        ModelName="slow",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/slow.tar.gz"},
+    )
+    put_s3("many/a.csv", "".join(f"{i}\n" for i in range(200)))
+    sm.create_transform_job(
+        **_request("stopped", "slow", f"s3://{bucket}/many/", f"s3://{bucket}/so")
+    )
+    record = sm.endpoint.backend.jobs.get("transform", "stopped")
+    assert wait_until(lambda: any("model loaded" in line for line in log_lines.lines), 60)
+    sm.stop_transform_job(TransformJobName="stopped")
+    desc = sm.wait_for_transform_job("stopped", timeout=120)
+    assert desc["TransformJobStatus"] == "Stopped"
+    assert record.done.is_set()
+    assert _keys(sm, bucket, "so/") == []
