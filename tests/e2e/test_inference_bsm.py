@@ -210,38 +210,6 @@ def test_singlerecord_json_lines_join_each_prediction_to_its_record(
         assert record["SageMakerOutput"]["label"] == str(int(expected[1] > expected[0]))
 
 
-def test_a_bad_record_fails_the_job_naming_it(
-    sm: LocalSageMaker, trained: dict, model: Any
-) -> None:
-    rows = trained["test"].head(5).drop(columns=["label"]).to_csv(index=False, header=False)
-    lines = rows.splitlines()
-    lines[3] += ",extra,fields"  # 13 fields, not 11
-    sm.s3.put_object(Bucket=BUCKET, Key="broken/rows.csv", Body=("\n".join(lines) + "\n").encode())
-    from sagemaker.exceptions import UnexpectedStatusException
-
-    with pytest.raises(UnexpectedStatusException, match="CSV rows have 13 fields"):
-        _transform(
-            model,
-            f"s3://{BUCKET}/broken/",
-            wait_with=lambda name: sm.wait_for_transform_job(name, timeout=300),
-            output=f"s3://{BUCKET}/scored/broken",
-            strategy="MultiRecord",
-            assemble_with="Line",
-            accept="text/csv",
-            content_type="text/csv",
-            split_type="Line",
-        )
-    jobs = sm.list_transform_jobs(StatusEquals="Failed")["TransformJobSummaries"]
-    assert len(jobs) == 1
-    desc = sm.describe_transform_job(TransformJobName=jobs[0]["TransformJobName"])
-    assert (
-        "answered 500 to record 4 of s3://inference-bucket/broken/rows.csv" in desc["FailureReason"]
-    )
-    assert "CSV rows have 13 fields but 11 columns are expected" in desc["FailureReason"]
-    listing = sm.s3.list_objects_v2(Bucket=BUCKET, Prefix="scored/broken")
-    assert listing["KeyCount"] == 0  # no partial .out
-
-
 def test_deploy_predict_and_delete_with_the_sdk(
     sm: LocalSageMaker, trained: dict, session: Any
 ) -> None:
