@@ -5,24 +5,21 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from contracts.pytorch_inference import PYTORCH_INFERENCE_CONTRACT as CONTRACT
 from simulator.jobs.transform.description import initial_description, public_view
 from simulator.properties import check_property_path, resolve_property_path
 from simulator.shapes import validate_response
 from specs.base import SageMakerStepType
 from specs.pytorch_transform import PYTORCH_TRANSFORM_SPEC as SPEC
+from specs.registry import default_registry
 
 INFERENCE = Path(__file__).resolve().parents[2] / "dockers" / "pytorch_bsm" / "inference.py"
 
 
-def test_a_transform_step_serving_inference_py() -> None:
+def test_a_registered_transform_step_without_script() -> None:
+    assert default_registry().get("PyTorchBatchTransform") is SPEC
     assert SPEC.sagemaker_step_type is SageMakerStepType.TRANSFORM
-    assert SPEC.script_contract is CONTRACT and CONTRACT.entry_point == INFERENCE.name
-    result = SPEC.validate_contract_alignment()
-    assert result.is_valid, result.errors
-    # Records arrive over HTTP and the service writes the .out objects: no paths for them.
-    assert len(result.warnings) == 2
-    assert all("transform_input" in w or "transform_output" in w for w in result.warnings)
+    assert SPEC.script_contract is None  # the service runs the container, no job script
+    assert SPEC.validate_contract_alignment().is_valid
 
 
 def test_outputs_resolve_on_a_describe_transform_job_response() -> None:
@@ -46,19 +43,7 @@ def test_outputs_resolve_on_a_describe_transform_job_response() -> None:
     assert resolve_property_path(desc, name) == "pipelines-abc-ScoreTestSplit"
 
 
-def test_the_contract_names_what_inference_py_defines_and_reads() -> None:
+def test_inference_py_defines_the_handlers_the_toolkit_calls() -> None:
     tree = ast.parse(INFERENCE.read_text())
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert {"model_fn", "input_fn", "predict_fn", "output_fn"} <= functions
-    read = {
-        n.args[0].value
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call)
-        and isinstance(n.func, ast.Attribute)
-        and n.func.attr == "get"
-        and n.args
-        and isinstance(n.args[0], ast.Constant)
-        and isinstance(n.func.value, ast.Attribute)
-        and n.func.value.attr == "environ"
-    }
-    assert read == set(CONTRACT.all_env_vars)
