@@ -176,6 +176,24 @@ class LocalSageMaker:
         """Block until the job ends; its final description (TimeoutError after timeout)."""
         return self._wait("processing", ProcessingJobName, timeout)
 
+    def wait_for_transform_job(
+        self,
+        TransformJobName: str,  # noqa: N803
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Block until the job ends; its final description (TimeoutError after timeout)."""
+        return self._wait("transform", TransformJobName, timeout)
+
+    def wait_for_endpoint(
+        self,
+        EndpointName: str,  # noqa: N803
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Block until the endpoint is InService or Failed; its description (#15)."""
+        self._require_started()
+        self._translated(self.endpoint.backend.endpoints.wait_for_endpoint, EndpointName, timeout)
+        return self.describe_endpoint(EndpointName=EndpointName)
+
     def wait_for_pipeline_execution(
         self,
         PipelineExecutionArn: str,  # noqa: N803
@@ -215,7 +233,7 @@ class LocalSageMaker:
         record = self._translated(self.endpoint.backend.jobs.get, kind, name)
         if not record.done.wait(timeout):
             raise TimeoutError(f"{kind} job {name!r} still {record.status} after {timeout} s")
-        label = "Training" if kind == "training" else "Processing"
+        label = kind.capitalize()
         return getattr(self, f"describe_{kind}_job")(**{f"{label}JobName": record.name})
 
     def _translated(self, call: Any, *args: Any) -> Any:

@@ -9,4 +9,5 @@ BUILTIN_SPEC_MODULES: tuple[str, ...] = (
     "model_evaluation",
     "create_model",
     "register_model",
+    "pytorch_transform",  # batch transform of the served model (#15)
 )

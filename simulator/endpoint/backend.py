@@ -19,9 +19,12 @@ from simulator.endpoint.tags import TagStore
 from simulator.endpoint.telemetry import CloudWatch
 from simulator.hosts.launcher import LineSink
 from simulator.images import ImageMap
+from simulator.inference.endpoints import EndpointService
 from simulator.jobs.records import JobRecord
 from simulator.jobs.runner import RunContext
 from simulator.jobs.tuning.operations import TUNING_OPERATIONS
+from simulator.jobs.transform.description import public_view
+from simulator.jobs.transform.run import transform_model
 
 
 class SageMakerBackend:
@@ -55,6 +58,7 @@ class SageMakerBackend:
         self.tags = TagStore(workspace)
         self.pipelines = PipelineService(self)
         self.tuning = _tuning_service(self)
+        self.endpoints = EndpointService(self)  # real-time endpoints (#15)
         self._s3: Any = None
         self._moto: Any = None
 
@@ -67,8 +71,11 @@ class SageMakerBackend:
         self.pipelines.stop_all()
         # Before the jobs: a running tuning job would launch replacements for them.
         self.tuning.close(self.stop_grace_seconds + 30)
-        self.jobs.close(self.stop_grace_seconds)
-        self.pipelines.join(self.stop_grace_seconds)
+        try:
+            self.jobs.close(self.stop_grace_seconds)
+            self.pipelines.join(self.stop_grace_seconds)
+        finally:
+            self.endpoints.close()  # endpoints die with the simulator (#15)
 
     # -- clients ---------------------------------------------------------------------
     @property
@@ -108,6 +115,20 @@ class SageMakerBackend:
 
     def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
         self.jobs.stop("processing", ProcessingJobName)
+        return {}
+
+    def create_transform_job(self, **request: Any) -> dict[str, str]:
+        # The model is CreateModel's, kept by moto: an unknown one is refused at create.
+        transform_model(self.moto_client, request)
+        arn = self.jobs.create("transform", request)
+        self.tags.add(arn, request.get("Tags", []))
+        return {"TransformJobArn": arn}
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+        return public_view(self.jobs.describe("transform", TransformJobName))
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
+        self.jobs.stop("transform", TransformJobName)
         return {}
 
     def job_record(self, kind: str, name: str) -> JobRecord:

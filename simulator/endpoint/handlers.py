@@ -18,7 +18,7 @@ from simulator.shapes import validate_request, validate_response
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 # Resource types (the ARN's `<type>/…`) whose tags smsim keeps.
-_OWN_RESOURCES = ("training-job", "processing-job", "pipeline")
+_OWN_RESOURCES = ("training-job", "processing-job", "transform-job", "pipeline")
 _PIPELINE_OPS = (
     "CreatePipeline",
     "UpdatePipeline",
@@ -61,6 +61,7 @@ def build(backend: SageMakerBackend) -> dict[str, Handler]:
             f"Stop{label}Job", name_key, lambda n, k=kind: (jobs.stop(k, n), {})[1]
         )
         table[f"List{label}Jobs"] = _list(f"List{label}Jobs", kind, backend)
+    _transform_and_endpoints(table, backend)
     for operation in _PIPELINE_OPS:
         table[operation] = _pipeline(operation, backend)
     for operation in TUNING_OPERATIONS.values():  # hyperparameter tuning (#16)
@@ -69,6 +70,26 @@ def build(backend: SageMakerBackend) -> dict[str, Handler]:
     table["ListTags"] = _list_tags(backend)
     table["DeleteTags"] = _delete_tags(backend)
     return table
+
+
+def _transform_and_endpoints(table: dict[str, Handler], backend: SageMakerBackend) -> None:
+    """Batch transform jobs and real-time endpoints (#15)."""
+    table["CreateTransformJob"] = _create(backend.create_transform_job)
+    table["DescribeTransformJob"] = _by_name(
+        "DescribeTransformJob", "TransformJobName", backend.describe_transform_job
+    )
+    table["StopTransformJob"] = _by_name(
+        "StopTransformJob", "TransformJobName", backend.stop_transform_job
+    )
+    table["ListTransformJobs"] = _list("ListTransformJobs", "transform", backend)
+    endpoints = backend.endpoints
+    table["CreateEndpoint"] = lambda params: endpoints.create_endpoint(**params)
+    table["UpdateEndpoint"] = lambda params: endpoints.update_endpoint(**params)
+    table["DescribeEndpoint"] = _by_name(
+        "DescribeEndpoint", "EndpointName", endpoints.describe_endpoint
+    )
+    table["DeleteEndpoint"] = _by_name("DeleteEndpoint", "EndpointName", endpoints.delete_endpoint)
+    table["ListEndpoints"] = lambda params: endpoints.list_endpoints(**params)
 
 
 def _create(create: Callable[..., dict[str, str]]) -> Handler:

@@ -29,6 +29,9 @@ from simulator.jobs.runner import RunContext
 from simulator.jobs.training import checks as training_checks
 from simulator.jobs.training import description as training_description
 from simulator.jobs.training import run as training
+from simulator.jobs.transform import checks as transform_checks
+from simulator.jobs.transform import description as transform_description
+from simulator.jobs.transform import run as transform
 from simulator.shapes import validate_request
 
 
@@ -36,8 +39,8 @@ from simulator.shapes import validate_request
 class JobKind:
     """What differs between the job kinds the store runs."""
 
-    kind: str  # "training" | "processing"
-    label: str  # "Training" | "Processing"
+    kind: str  # "training" | "processing" | "transform"
+    label: str  # "Training" | "Processing" | "Transform"
     check: Callable[[dict[str, Any]], None]
     initial: Callable[[dict[str, Any], str], dict[str, Any]]
     run: Callable[[JobRecord, RunContext], Any]
@@ -71,6 +74,15 @@ KINDS: dict[str, JobKind] = {
         processing.check_request,
         processing.initial_description,
         processing.ProcessingRun,
+    ),
+    # Batch transform (#15): DescribeTransformJob has no LastModifiedTime (the list has).
+    "transform": JobKind(
+        "transform",
+        "Transform",
+        transform_checks.check_request,
+        transform_description.initial_description,
+        transform.TransformRun,
+        transform_description.public_view,
     ),
 }
 # SortBy value → summary member, per kind (the enums of ListTrainingJobs/ListProcessingJobs).

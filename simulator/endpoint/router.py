@@ -24,6 +24,7 @@ from simulator.errors import (
     problems_header,
     service_code,
 )
+from simulator.inference import runtime
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _TARGET_PREFIX = "SageMaker."
@@ -33,13 +34,22 @@ _log = logging.getLogger("smsim.endpoint")
 class Router:
     """smsim's handlers first, moto's app for the rest."""
 
-    def __init__(self, handlers: dict[str, Handler], fallback: WSGIApp, account_id: str) -> None:
+    def __init__(
+        self,
+        handlers: dict[str, Handler],
+        fallback: WSGIApp,
+        account_id: str,
+        endpoints: Any = None,
+    ) -> None:
         self.handlers = handlers
         self.fallback = fallback
         self.account_id = account_id
+        self.endpoints = endpoints  # InvokeEndpoint's (simulator.inference.endpoints, #15)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if self.endpoints is not None and runtime.is_invocation(environ):
+            return runtime.answer(environ, start_response, self.endpoints)
         if target.startswith(_TARGET_PREFIX):
             handler = self.handlers.get(target[len(_TARGET_PREFIX) :])
             if handler is not None:

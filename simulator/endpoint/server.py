@@ -70,7 +70,11 @@ class Endpoint:
         self.workspace.mkdir(parents=True, exist_ok=True)
         self.loaded = self.backend.load()
         table = handlers.build(self.backend)
-        self.aws.start(lambda moto_app: Router(table, moto_app, self.aws.account_id))
+        self.aws.start(
+            lambda moto_app: Router(
+                table, moto_app, self.aws.account_id, endpoints=self.backend.endpoints
+            )
+        )
         self._started = True
         return self
 

@@ -4,6 +4,7 @@ Workspace layout (one directory per job; the name is unique per kind):
 
     <workspace>/jobs/<TrainingJobName>/            training jobs
     <workspace>/processing-jobs/<ProcessingJobName>/  processing jobs
+    <workspace>/transform-jobs/<TransformJobName>/    transform jobs
         request.json     the Create* request as received
         describe.json    the Describe* response, rewritten at every state change
         logs/            algo-1.log (stdout+stderr), algo-1.stderr.log
@@ -33,8 +34,17 @@ from typing import Any
 
 from simulator.shapes import validate_response
 
-KIND_DIRS = {"training": "jobs", "processing": "processing-jobs"}
-DESCRIBE_OPS = {"training": "DescribeTrainingJob", "processing": "DescribeProcessingJob"}
+KIND_DIRS = {"training": "jobs", "processing": "processing-jobs", "transform": "transform-jobs"}
+DESCRIBE_OPS = {
+    "training": "DescribeTrainingJob",
+    "processing": "DescribeProcessingJob",
+    "transform": "DescribeTransformJob",
+}
+STATUS_KEYS = {
+    "training": "TrainingJobStatus",
+    "processing": "ProcessingJobStatus",
+    "transform": "TransformJobStatus",
+}
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
@@ -131,7 +141,7 @@ class JobRecord:
 
     @property
     def status_key(self) -> str:
-        return "TrainingJobStatus" if self.kind == "training" else "ProcessingJobStatus"
+        return STATUS_KEYS[self.kind]
 
     @property
     def status(self) -> str:

@@ -11,11 +11,13 @@ import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: inference.py serves with
+    import torch  # ONNX Runtime alone and encodes rows with this module (no 4 s torch import)
 
 from bsm.hyperparameters import Hyperparameters
 from bsm.text import encode, load_tokenizer, train_tokenizer
@@ -41,6 +43,8 @@ class Encoded:
         return len(self.labels)
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        import torch
+
         return (
             torch.from_numpy(self.input_ids),
             torch.from_numpy(self.tab),
@@ -167,6 +171,8 @@ def batches(
     resumed from a checkpoint sees the same batches as an uninterrupted one.
     With ``world`` > 1 each rank takes every world-th example (DistributedSampler's rule).
     """
+    import torch
+
     tensors = data.tensors()
     n = len(data)
     if shuffle:

@@ -23,6 +23,7 @@ SUPPORTED_VERSION = "2020-12-01"
 SUPPORTED_STEP_TYPES: tuple[str, ...] = (
     "Training",
     "Processing",
+    "Transform",  # batch transform (#15)
     "Model",
     "RegisterModel",
     "Condition",
@@ -33,7 +34,6 @@ SUPPORTED_STEP_TYPES: tuple[str, ...] = (
 )
 # Step types of SageMaker Pipelines smsim recognises but does not run.
 KNOWN_UNSUPPORTED_STEP_TYPES: tuple[str, ...] = (
-    "Transform",
     "EMR",
     "EMRServerless",
     "ClarifyCheck",

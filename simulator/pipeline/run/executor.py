@@ -304,6 +304,23 @@ class PipelineExecutor:
         rec.description = _strip(desc)
         self._finish_job(rec, desc, "HyperParameterTuningJobStatus")
 
+    def _run_transform(self, step: Step, rec: StepRecord) -> None:
+        # A TransformStep runs CreateTransformJob (#15); its properties are the
+        # DescribeTransformJob response (properties.TransformOutput.S3OutputPath, …).
+        name = self._job_name(step, "TransformJobName")
+        request = dict(self._evaluate(step, name))
+        request["TransformJobName"] = name
+        rec.job_name, rec.arguments = name, request
+        resp = self.sm.create_transform_job(**request)
+        rec.job = self.sm.job_record("transform", name)
+        self._set_metadata(rec, "TransformJob", resp["TransformJobArn"])
+        desc = self._wait(
+            lambda: self.sm.describe_transform_job(TransformJobName=name),
+            lambda: self.sm.stop_transform_job(TransformJobName=name),
+            "TransformJobStatus",
+        )
+        self._finish_job(rec, desc, "TransformJobStatus")
+
     def _run_model(self, step: Step, rec: StepRecord) -> None:
         name = job_name(self.record.execution_id, step.name)
         request = dict(self._evaluate(step))

@@ -244,7 +244,11 @@ class StepRecord:
 
     def job_arn(self) -> tuple[str, str] | None:
         """(kind, ARN) of the step's job, from its Metadata."""
-        for key, kind in (("TrainingJob", "training"), ("ProcessingJob", "processing")):
+        for key, kind in (
+            ("TrainingJob", "training"),
+            ("ProcessingJob", "processing"),
+            ("TransformJob", "transform"),  # #15
+        ):
             arn = (self.metadata.get(key) or {}).get("Arn")
             if arn:
                 return kind, str(arn)

@@ -1,0 +1,231 @@
+"""Inference through smsim against the same handler functions called in-process.
+
+    .venv/bin/python benchmarks/inference.py [--rows 20000] [--payload-mb 6] [--calls 200]
+
+Two figures, side by side in one run (targets from issue 15):
+
+1. batch transform — records/s of a transform job on ``--rows`` BSM rows (CSV, SplitType
+   Line, MultiRecord, MaxPayloadInMB 6): create → Completed, the model server's start,
+   S3 and the ``.out`` upload included; against ``input_fn → predict_fn → output_fn`` of
+   ``dockers/pytorch_bsm/inference.py`` called in this process on the same 6 MB batches
+   of the same rows (model loaded beforehand). Target: ≥ 0.7×.
+2. InvokeEndpoint — p50/p99 latency of ``sagemaker-runtime`` InvokeEndpoint (boto3,
+   through the smsim endpoint and the model server) with one CSV row, against the
+   in-process handler call on that row.
+
+The model is a small BSM model trained once here with train.py (1 epoch). The
+in-process baseline runs before and after the job (their mean counts), and the
+transform's output must equal the in-process output byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BSM = REPO / "dockers" / "pytorch_bsm"
+sys.path.insert(0, str(REPO))
+
+from simulator import LocalSageMaker  # noqa: E402
+from simulator.datasets import write_dataset  # noqa: E402
+
+BUCKET = "smsim-bench"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+def train_model(root: Path) -> Path:
+    """A small BSM model (model.onnx + preprocessor.json) trained by train.py."""
+    base = root / "train"
+    write_dataset(base / "input" / "data", rows=600, seed=3)
+    config = base / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    hps = {"max_epochs": 1, "lr": 0.01}
+    (config / "hyperparameters.json").write_text(
+        json.dumps({k: json.dumps(v) for k, v in hps.items()})
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+    env.update(SAGEMAKER_BASE_DIR=str(base), **ONE_THREAD)
+    subprocess.run([sys.executable, "train.py"], cwd=BSM, env=env, check=True, capture_output=True)
+    return base / "model"
+
+
+def model_tar(model_dir: Path) -> bytes:
+    """model.tar.gz as the SDK repacks it: the model's files and code/ (inference.py, bsm/)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for item in sorted(model_dir.iterdir()):
+            tar.add(item, arcname=item.name)
+        tar.add(BSM / "inference.py", arcname="code/inference.py")
+        tar.add(
+            BSM / "bsm", arcname="code/bsm", filter=lambda t: None if "__pycache__" in t.name else t
+        )
+    return buf.getvalue()
+
+
+def rows_csv(root: Path, rows: int) -> bytes:
+    """``rows`` BSM rows without header and label: what a transform job would score."""
+    import pandas as pd
+
+    data = write_dataset(root / "score", rows=rows, seed=11, split=False)
+    frame = pd.concat([pd.read_csv(p) for p in sorted(Path(data["dir"]).rglob("*.csv"))])
+    return frame.drop(columns=["label"]).to_csv(index=False, header=False).encode()
+
+
+def batches(body: bytes, payload_mb: int) -> list[bytes]:
+    """The MultiRecord mini-batches of the transform job: whole lines up to the limit."""
+    from simulator.inference.batching import batches as plan
+    from simulator.inference.batching import split_records
+
+    return [b.body for b in plan(split_records(body, "Line"), "MultiRecord", payload_mb)]
+
+
+def load_handlers(model_dir: Path) -> tuple[Any, Any]:
+    sys.path.insert(0, str(BSM))
+    spec = importlib.util.spec_from_file_location("bsm_inference", BSM / "inference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, module.model_fn(str(model_dir))
+
+
+def in_process(module: Any, model: Any, body: bytes) -> bytes:
+    data = module.input_fn(body.decode(), "text/csv")
+    out, _ = module.output_fn(module.predict_fn(data, model), "text/csv")
+    return out.encode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--payload-mb", type=int, default=6)
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    os.environ.update(ONE_THREAD)
+    with tempfile.TemporaryDirectory(prefix="smsim-bench-inference-") as tmp:
+        root = Path(tmp)
+        model_dir = train_model(root)
+        body = rows_csv(root, args.rows)
+        plan = batches(body, args.payload_mb)
+        module, model = load_handlers(model_dir)
+
+        def in_process_run() -> tuple[bytes, float]:
+            start = time.perf_counter()
+            out = b"".join(in_process(module, model, b) for b in plan)
+            return out, time.perf_counter() - start
+
+        # The baseline before and after the job, averaged: the 2 cores are shared, and the
+        # load drifts over a minute.
+        expected, before = in_process_run()
+
+        with LocalSageMaker(workspace=root / "ws", log_sink=lambda _: None) as sm:
+            sm.s3.create_bucket(Bucket=BUCKET)
+            sm.s3.put_object(Bucket=BUCKET, Key="model/model.tar.gz", Body=model_tar(model_dir))
+            sm.s3.put_object(Bucket=BUCKET, Key="score/rows.csv", Body=body)
+            sm.create_model(
+                ModelName="bsm",
+                ExecutionRoleArn=ROLE,
+                PrimaryContainer={
+                    "Image": IMAGE,
+                    "ModelDataUrl": f"s3://{BUCKET}/model/model.tar.gz",
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py", **ONE_THREAD},
+                },
+            )
+            start = time.perf_counter()
+            sm.create_transform_job(
+                TransformJobName="bench",
+                ModelName="bsm",
+                BatchStrategy="MultiRecord",
+                MaxPayloadInMB=args.payload_mb,
+                TransformInput={
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/score/"}
+                    },
+                    "ContentType": "text/csv",
+                    "SplitType": "Line",
+                },
+                TransformOutput={
+                    "S3OutputPath": f"s3://{BUCKET}/out",
+                    "Accept": "text/csv",
+                    "AssembleWith": "Line",
+                },
+                TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+            )
+            desc = sm.wait_for_transform_job("bench")
+            transform = time.perf_counter() - start
+            assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+            got = sm.s3.get_object(Bucket=BUCKET, Key="out/rows.csv.out")["Body"].read()
+            assert got == expected, "the transform's output differs from the in-process one"
+            _, after = in_process_run()
+            baseline = (before + after) / 2
+
+            sm.create_endpoint_config(
+                EndpointConfigName="bsm-config",
+                ProductionVariants=[
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName": "bsm",
+                        "InitialInstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                    }
+                ],
+            )
+            sm.create_endpoint(EndpointName="bsm", EndpointConfigName="bsm-config")
+            sm.wait_for_endpoint("bsm")
+            import boto3
+
+            runtime = boto3.client("sagemaker-runtime", region_name=sm.region)
+            row = body.splitlines(keepends=True)[0]
+            remote, local = [], []
+            for _ in range(args.calls):
+                t = time.perf_counter()
+                runtime.invoke_endpoint(
+                    EndpointName="bsm", Body=row, ContentType="text/csv", Accept="text/csv"
+                )["Body"].read()
+                remote.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                in_process(module, model, row)
+                local.append(time.perf_counter() - t)
+            sm.delete_endpoint(EndpointName="bsm")
+
+    rows = len(body.splitlines())
+    result = {
+        "transform": {
+            "rows": rows,
+            "requests": len(plan),
+            "smsim_records_per_s": round(rows / transform, 1),
+            "in_process_records_per_s": round(rows / baseline, 1),
+            "ratio": round(baseline / transform, 3),
+            "smsim_seconds": round(transform, 2),
+            "in_process_seconds": round(baseline, 2),
+        },
+        "invoke_endpoint_ms": {
+            "p50": round(1000 * statistics.median(remote), 2),
+            "p99": round(1000 * percentile(remote, 0.99), 2),
+            "in_process_p50": round(1000 * statistics.median(local), 2),
+            "in_process_p99": round(1000 * percentile(local, 0.99), 2),
+        },
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
