@@ -22,9 +22,9 @@ from simulator.images import ImageMap
 from simulator.inference.endpoints import EndpointService
 from simulator.jobs.records import JobRecord
 from simulator.jobs.runner import RunContext
-from simulator.jobs.tuning.operations import TUNING_OPERATIONS
 from simulator.jobs.transform.description import public_view
 from simulator.jobs.transform.run import transform_model
+from simulator.jobs.tuning.operations import TUNING_OPERATIONS
 
 
 class SageMakerBackend:
