@@ -59,6 +59,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/train_throughput.py
 	$(BIN)/python benchmarks/validate_speed.py
+	$(BIN)/python benchmarks/endpoint.py
+	$(BIN)/python benchmarks/pipeline_engine.py
+	$(BIN)/python benchmarks/inference.py
+	$(BIN)/python benchmarks/tuning.py
+	$(BIN)/python benchmarks/bsm_models_auroc.py
 
 clean:
 	rm -rf .smsim

@@ -69,6 +69,19 @@ def register(main: click.Group) -> None:
         show_default=True,
         help="Seconds a stopped job's script has to exit after SIGTERM.",
     )
+    @click.option(
+        "--container-mode",
+        type=click.Choice(["auto", "namespace", "fallback"]),
+        default=None,
+        help="How job hosts see /opt/ml (default: $SMSIM_CONTAINER_MODE, else auto).",
+    )
+    @click.option(
+        "--faults",
+        "faults_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A JSON fault plan of service errors to inject (default: $SMSIM_FAULTS).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the start-up facts as JSON.")
     def serve(
         host: str,
@@ -77,11 +90,14 @@ def register(main: click.Group) -> None:
         s3_endpoint: str | None,
         images: str | None,
         stop_grace: float,
+        container_mode: str | None,
+        faults_file: Path | None,
         as_json: bool,
     ) -> None:
         """Serve SageMaker (and S3, IAM, CloudWatch, … through moto) on one local URL."""
         from simulator.endpoint import Endpoint
         from simulator.errors import SmsimError
+        from simulator.faults import FaultPlan
 
         endpoint = Endpoint(
             workspace,
@@ -91,9 +107,11 @@ def register(main: click.Group) -> None:
             images=images,
             log_sink=lambda line: err_console.print(line, markup=False, highlight=False),
             stop_grace_seconds=stop_grace,
+            container_mode=container_mode,
         )
         stop = threading.Event()
         try:
+            endpoint.backend.pipelines.faults = FaultPlan.coerce(faults_file)
             endpoint.start()
         except SmsimError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
