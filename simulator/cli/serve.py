@@ -116,8 +116,13 @@ def register(main: click.Group) -> None:
         except SmsimError as exc:
             err_console.print(f"[red]error:[/red] {exc}", highlight=False)
             raise SystemExit(EXIT_UNUSABLE) from None
-        # SIGTERM (a supervisor, a test) stops the server as Ctrl-C does.
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # SIGTERM (a supervisor, a test) stops the server as Ctrl-C does. SIGINT gets the
+        # same handler explicitly: a process started in the background by a
+        # non-interactive shell inherits SIGINT ignored, and Ctrl-C must still stop it.
+        previous = {
+            sig: signal.signal(sig, lambda *_: stop.set())
+            for sig in (signal.SIGTERM, signal.SIGINT)
+        }
         try:
             _banner(endpoint, s3_endpoint, as_json)
             while not stop.wait(0.5):
@@ -125,7 +130,8 @@ def register(main: click.Group) -> None:
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             running = len(endpoint.backend.jobs.running())
             if running:
                 err_console.print(f"stopping {running} running job(s)…", highlight=False)
