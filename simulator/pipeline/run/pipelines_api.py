@@ -78,18 +78,9 @@ class PipelinesAPI(PipelineStore):
     def describe_pipeline(self, **request: Any) -> dict[str, Any]:
         validate_request("DescribePipeline", request)
         p = self._pipeline(request["PipelineName"])
-        resp: dict[str, Any] = {
-            "PipelineArn": p.arn,
-            "PipelineName": p.name,
-            "PipelineDisplayName": p.display_name,
-            "PipelineDefinition": p.definition_text,
-            "RoleArn": p.role_arn,
-            "PipelineStatus": "Active",
-            "CreationTime": p.creation_time,
-            "LastModifiedTime": p.last_modified_time,
-        }
-        if p.description:
-            resp["PipelineDescription"] = p.description
+        resp = _summary(p)
+        resp["PipelineDefinition"] = p.definition_text
+        resp["PipelineStatus"] = "Active"
         if p.last_run_time:
             resp["LastRunTime"] = p.last_run_time
         if p.parallelism:
@@ -118,16 +109,7 @@ class PipelinesAPI(PipelineStore):
         )
         summaries = []
         for p in items:
-            s: dict[str, Any] = {
-                "PipelineArn": p.arn,
-                "PipelineName": p.name,
-                "PipelineDisplayName": p.display_name,
-                "RoleArn": p.role_arn,
-                "CreationTime": p.creation_time,
-                "LastModifiedTime": p.last_modified_time,
-            }
-            if p.description:
-                s["PipelineDescription"] = p.description
+            s = _summary(p)
             if p.last_run_time:
                 s["LastExecutionTime"] = p.last_run_time
             summaries.append(s)
@@ -178,3 +160,18 @@ def _raw_step(document: dict[str, Any], location: str) -> dict[str, Any]:
             continue
         node = node[int(part[1:-1])] if part.startswith("[") else node.get(part, {})
     return node if isinstance(node, dict) else {}
+
+
+def _summary(p: PipelineRecord) -> dict[str, Any]:
+    """The members DescribePipeline and ListPipelines' summaries share."""
+    resp: dict[str, Any] = {
+        "PipelineArn": p.arn,
+        "PipelineName": p.name,
+        "PipelineDisplayName": p.display_name,
+        "RoleArn": p.role_arn,
+        "CreationTime": p.creation_time,
+        "LastModifiedTime": p.last_modified_time,
+    }
+    if p.description:
+        resp["PipelineDescription"] = p.description
+    return resp
