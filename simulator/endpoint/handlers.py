@@ -14,6 +14,7 @@ from typing import Any
 from simulator.endpoint.backend import SageMakerBackend
 from simulator.endpoint.tags import is_arn_of
 from simulator.jobs.tuning.operations import TUNING_OPERATIONS
+from simulator.pipeline.run.responses import page
 from simulator.shapes import validate_request, validate_response
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -134,7 +135,9 @@ def _tuning(operation: str, backend: SageMakerBackend) -> Handler:
     return handle
 
 
-def _own(params: dict[str, Any]) -> str:
+def _own(operation: str, params: dict[str, Any]) -> str:
+    """The request's ResourceArn once it is valid, if it is smsim's (else moto answers)."""
+    validate_request(operation, params)
     arn = str(params.get("ResourceArn", ""))
     if not is_arn_of(arn, _OWN_RESOURCES):
         raise Forward
@@ -143,8 +146,7 @@ def _own(params: dict[str, Any]) -> str:
 
 def _add_tags(backend: SageMakerBackend) -> Handler:
     def handle(params: dict[str, Any]) -> dict[str, Any]:
-        validate_request("AddTags", params)
-        arn = _own(params)
+        arn = _own("AddTags", params)
         backend.tags.add(arn, params["Tags"])
         return {"Tags": backend.tags.list(arn)}
 
@@ -153,23 +155,15 @@ def _add_tags(backend: SageMakerBackend) -> Handler:
 
 def _list_tags(backend: SageMakerBackend) -> Handler:
     def handle(params: dict[str, Any]) -> dict[str, Any]:
-        validate_request("ListTags", params)
-        arn = _own(params)
-        tags = backend.tags.list(arn)
-        start = int(params.get("NextToken") or 0)
-        size = int(params.get("MaxResults") or 50)
-        response: dict[str, Any] = {"Tags": tags[start : start + size]}
-        if start + size < len(tags):
-            response["NextToken"] = str(start + size)
-        return response
+        arn = _own("ListTags", params)
+        return page(backend.tags.list(arn), params, "Tags", default_size=50)
 
     return handle
 
 
 def _delete_tags(backend: SageMakerBackend) -> Handler:
     def handle(params: dict[str, Any]) -> dict[str, Any]:
-        validate_request("DeleteTags", params)
-        arn = _own(params)
+        arn = _own("DeleteTags", params)
         backend.tags.delete(arn, params["TagKeys"])
         return {}
 

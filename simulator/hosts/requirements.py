@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import subprocess
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from simulator.errors import SmsimError
 
 SOURCEDIR_TAR = "sourcedir.tar.gz"
 REQUIREMENTS = "requirements.txt"
@@ -74,6 +77,21 @@ def failure_message(
         f'(<workspace>/images.json, $SMSIM_IMAGES or LocalSageMaker(images=...)): {{"{key}": '
         f'"/path/to/venv/bin/python"}} (images map in use: {images_source})'
     )
+
+
+def require(
+    path: Path,
+    where: str,
+    interpreter: str,
+    image: str | None,
+    images_source: str,
+    log: Callable[[str], None],
+) -> None:
+    """Check ``path`` against the interpreter: raise the job's failure, or log that it is met."""
+    result = check(path, interpreter)
+    if not result.ok:
+        raise SmsimError(failure_message(where, interpreter, image, images_source, result.detail))
+    log(f"{where}: {result.detail}")
 
 
 def requirements_in_sourcedir(archive: Path, dest_dir: Path) -> Path | None:

@@ -36,7 +36,7 @@ from simulator.inference.endpoint_state import (
     Variant,
 )
 from simulator.inference.server import ModelServer
-from simulator.jobs.records import now
+from simulator.jobs.records import now, with_fields
 from simulator.shapes import validate_request, validate_response
 
 
@@ -368,12 +368,7 @@ class EndpointService:
 
     def _set(self, endpoint: EndpointState, **fields: Any) -> None:
         with endpoint.lock:
-            describe = dict(endpoint.describe)
-            for key, value in fields.items():
-                if value is None:
-                    describe.pop(key, None)
-                else:
-                    describe[key] = value
+            describe = with_fields(endpoint.describe, fields)
             describe["LastModifiedTime"] = now()
             validate_response("DescribeEndpoint", describe)
             endpoint.describe = describe

@@ -48,6 +48,17 @@ STATUS_KEYS = {
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
+def with_fields(describe: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a Describe* response with ``fields`` set (a None value removes the member)."""
+    out = dict(describe)
+    for key, value in fields.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -165,12 +176,7 @@ class JobRecord:
         the run can still end the job Failed (its members are replaced, never mutated).
         """
         with self._lock:
-            describe = dict(self._describe)
-            for key, value in fields.items():
-                if value is None:
-                    describe.pop(key, None)
-                else:
-                    describe[key] = value
+            describe = with_fields(self._describe, fields)
             describe["LastModifiedTime"] = now()
             self._persist(describe)
             self._describe = describe

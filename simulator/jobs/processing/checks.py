@@ -26,12 +26,9 @@ def check_request(request: dict[str, Any]) -> None:
     local_paths: dict[str, str] = {}
     for i, item in enumerate(request.get("ProcessingInputs", [])):
         where = f"ProcessingInputs[{i}]"
-        s3 = item.get("S3Input")
-        if s3 is None:
-            raise UnsupportedFeature(
-                f"{where} ({item.get('InputName')}): only S3Input is supported "
-                "(DatasetDefinition needs Athena/Redshift)"
-            )
+        s3 = _s3_member(
+            item, where, "S3Input", "InputName", "DatasetDefinition needs Athena/Redshift"
+        )
         problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Input.S3Uri")
         problems += _local_path_problems(
             s3.get("LocalPath"), f"{where}.S3Input.LocalPath", local_paths
@@ -65,12 +62,7 @@ def check_request(request: dict[str, Any]) -> None:
         )
     for i, item in enumerate(outputs):
         where = f"ProcessingOutputConfig.Outputs[{i}]"
-        s3 = item.get("S3Output")
-        if s3 is None:
-            raise UnsupportedFeature(
-                f"{where} ({item.get('OutputName')}): only S3Output is supported "
-                "(not FeatureStoreOutput)"
-            )
+        s3 = _s3_member(item, where, "S3Output", "OutputName", "not FeatureStoreOutput")
         problems += s3_uri_problems(s3.get("S3Uri"), f"{where}.S3Output.S3Uri")
         local = s3.get("LocalPath")
         if not isinstance(local, str) or not local.startswith("/"):
@@ -129,3 +121,11 @@ def _local_path_problems(path: Any, where: str, seen: dict[str, str]) -> list[Pr
         ]
     seen[norm] = where
     return []
+
+
+def _s3_member(item: dict[str, Any], where: str, member: str, name: str, why: str) -> Any:
+    """The S3Input/S3Output of a processing input or output; the other kinds are refused."""
+    s3 = item.get(member)
+    if s3 is None:
+        raise UnsupportedFeature(f"{where} ({item.get(name)}): only {member} is supported ({why})")
+    return s3

@@ -108,16 +108,9 @@ class ProcessingRun(JobRun):
         sourcedir.tar.gz; smsim checks the image's interpreter has them (offline)."""
         scratch = self.record.dir / "requirements"
         for archive, path in requirements.staged_sourcedir_requirements(self.layout.root, scratch):
-            result = requirements.check(path, interpreter)
             inside = self.view.root / archive.relative_to(self.layout.root)
             where = f"the requirements.txt of {inside}"
-            if not result.ok:
-                raise SmsimError(
-                    requirements.failure_message(
-                        where, interpreter, image, self.ctx.images.source, result.detail
-                    )
-                )
-            self.log(f"{where}: {result.detail}")
+            requirements.require(path, where, interpreter, image, self.ctx.images.source, self.log)
 
     def _exit_message(self) -> str | None:
         """The container's /opt/ml/output/message (SageMaker's ExitMessage, up to 1 KB)."""

@@ -173,15 +173,8 @@ class TrainingRun(JobRun):
         path = self.layout.code_dir / requirements.REQUIREMENTS
         if not path.is_file():
             return
-        result = requirements.check(path, interpreter)
         where = f"{self.view.code_dir}/{requirements.REQUIREMENTS}"
-        if not result.ok:
-            raise SmsimError(
-                requirements.failure_message(
-                    where, interpreter, image, self.ctx.images.source, result.detail
-                )
-            )
-        self.log(f"{where}: {result.detail}")
+        requirements.require(path, where, interpreter, image, self.ctx.images.source, self.log)
 
     def _stage_channels(self) -> None:
         for channel in self.request.get("InputDataConfig", []):

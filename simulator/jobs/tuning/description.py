@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from simulator.jobs.records import from_json_times, now, to_json
+from simulator.jobs.records import from_json_times, now, to_json, with_fields
 from simulator.shapes import validate_response
 
 TUNING_DIR = "tuning-jobs"
@@ -181,12 +181,7 @@ class TuningRecord:
     def update(self, **fields: Any) -> None:
         """Set members (None removes one), recompute the derived ones, validate, persist."""
         with self._lock:
-            describe = dict(self._describe)
-            for key, value in fields.items():
-                if value is None:
-                    describe.pop(key, None)
-                else:
-                    describe[key] = value
+            describe = with_fields(self._describe, fields)
             items = list(self._summaries.values())
             status, objective = counters(items)
             describe["TrainingJobStatusCounters"] = status

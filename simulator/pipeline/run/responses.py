@@ -88,9 +88,12 @@ def select(
     return sorted(items, key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
 
 
-def page(items: list[dict[str, Any]], request: dict[str, Any], key: str) -> dict[str, Any]:
+def page(
+    items: list[dict[str, Any]], request: dict[str, Any], key: str, default_size: int = 100
+) -> dict[str, Any]:
+    """A List* response's page of ``items`` under ``key`` (NextToken: the next offset)."""
     start = int(request.get("NextToken") or 0)
-    size = int(request.get("MaxResults") or 100)
+    size = int(request.get("MaxResults") or default_size)
     page = {key: items[start : start + size]}
     if start + size < len(items):
         page["NextToken"] = str(start + size)
