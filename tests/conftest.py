@@ -11,6 +11,8 @@
 * ``read_tar(sm, bucket, key)``: the files of a .tar.gz in S3 (name → bytes).
 * ``pytorch_estimator(source_dir, **options)``: the SDK's ``PyTorch`` estimator for
   ``train.py`` in ``source_dir`` (2.1, py310, one ml.m5.xlarge).
+* ``stage_code(session, files)``: create the test bucket on a session of the test's own
+  and put a sourcedir tar of ``files`` at ``c.tar.gz``; returns its S3 URI.
 * ``upload_code``: write a script into a source dir, tar it and upload it as
   ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
 
@@ -122,6 +124,17 @@ def s3_tar_files(sm: Any, bucket: str, key: str) -> dict[str, bytes]:
     body = sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def stage_sourcedir(session: Any, files: dict[str, str], key: str = "c.tar.gz") -> str:
+    session.s3.create_bucket(Bucket=BUCKET)
+    session.s3.put_object(Bucket=BUCKET, Key=key, Body=sourcedir_tar(files))
+    return f"s3://{BUCKET}/{key}"
+
+
+@pytest.fixture(scope="session")
+def stage_code() -> Callable[..., str]:
+    return stage_sourcedir
 
 
 @pytest.fixture(scope="session")

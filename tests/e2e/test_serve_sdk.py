@@ -57,6 +57,20 @@ def _estimator(pytorch_estimator, session, kit, tmp_path, **extra):
     )
 
 
+def _processor(kit, session):
+    """A ScriptProcessor running python3 on the processing image."""
+    from sagemaker.processing import ScriptProcessor
+
+    return ScriptProcessor(
+        image_uri=kit.processing_image,
+        command=["python3"],
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        role=kit.role,
+        sagemaker_session=session,
+    )
+
+
 def test_estimator_fit_attach_and_analytics(sdk_session, kit, tmp_path, capsys, pytorch_estimator):
     from sagemaker.pytorch import PyTorch
 
@@ -81,18 +95,11 @@ def test_estimator_fit_attach_and_analytics(sdk_session, kit, tmp_path, capsys, 
 
 
 def test_processor_run(sdk_session, kit, tmp_path):
-    from sagemaker.processing import ProcessingOutput, ScriptProcessor
+    from sagemaker.processing import ProcessingOutput
 
     script = tmp_path / "prepare.py"
     script.write_text(PREPARE)
-    processor = ScriptProcessor(
-        image_uri=kit.processing_image,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=kit.role,
-        sagemaker_session=sdk_session,
-    )
+    processor = _processor(kit, sdk_session)
     processor.run(
         code=str(script),
         outputs=[
@@ -111,7 +118,7 @@ def test_processor_run(sdk_session, kit, tmp_path):
 
 def test_pipeline_upsert_start_wait_list_steps(serve, client_env, kit, tmp_path, pytorch_estimator):
     from sagemaker.inputs import TrainingInput
-    from sagemaker.processing import ProcessingOutput, ScriptProcessor
+    from sagemaker.processing import ProcessingOutput
     from sagemaker.workflow.parameters import ParameterInteger
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_context import PipelineSession
@@ -124,14 +131,7 @@ def test_pipeline_upsert_start_wait_list_steps(serve, client_env, kit, tmp_path,
     epochs = ParameterInteger("Epochs", default_value=1)
     script = tmp_path / "prepare.py"
     script.write_text(PREPARE)
-    processor = ScriptProcessor(
-        image_uri=kit.processing_image,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=kit.role,
-        sagemaker_session=session,
-    )
+    processor = _processor(kit, session)
     prepare = ProcessingStep(
         "Prepare",
         step_args=processor.run(
