@@ -13,6 +13,8 @@
   ``train.py`` in ``source_dir`` (2.1, py310, one ml.m5.xlarge).
 * ``stage_code(session, files)``: create the test bucket on a session of the test's own
   and put a sourcedir tar of ``files`` at ``c.tar.gz``; returns its S3 URI.
+* ``fail_s3_uploads(part, message)``: from then on smsim's S3 uploads of keys with
+  ``part`` in their path raise ``OSError(message)``; the others go through.
 * ``upload_code``: write a script into a source dir, tar it and upload it as
   ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
 
@@ -167,6 +169,23 @@ def pytorch_estimator() -> Callable[..., Any]:
         )
 
     return build
+
+
+@pytest.fixture
+def fail_s3_uploads(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
+    def install(part: str, message: str) -> None:
+        from simulator import s3
+
+        real_upload = s3.upload_file
+
+        def failing_upload(client: Any, path: Any, uri: Any) -> None:
+            if part in f"/{uri.key}":
+                raise OSError(message)
+            real_upload(client, path, uri)
+
+        monkeypatch.setattr(s3, "upload_file", failing_upload)
+
+    return install
 
 
 @pytest.fixture

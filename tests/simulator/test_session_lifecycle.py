@@ -248,21 +248,13 @@ def test_a_change_refused_by_validation_still_ends_the_job_failed(
 
 
 def test_a_failed_checkpoint_upload_still_ends_every_sync(
-    sm, upload_code, training_request, monkeypatch
+    sm, upload_code, training_request, fail_s3_uploads
 ):
     """Checkpoints and TensorBoard are synced while the job runs; when the final
     checkpoint upload fails, the TensorBoard sync must end too, not outlive the job."""
-    from simulator import s3
     from simulator.session import wait_until
 
-    real_upload = s3.upload_file
-
-    def checkpoint_uploads_fail(client, path, uri):
-        if "/ckpt/" in f"/{uri.key}":
-            raise OSError("S3 refused the checkpoint")
-        real_upload(client, path, uri)
-
-    monkeypatch.setattr(s3, "upload_file", checkpoint_uploads_fail)
+    fail_s3_uploads("/ckpt/", "S3 refused the checkpoint")
     script = (
         "import os\n"
         "d = os.environ['SM_CHECKPOINT_DIR']\n"
