@@ -6,6 +6,15 @@
   (``simulator.datasets.write_dataset``); the returned dict as that function returns it.
 * ``training_request``: a factory for a valid CreateTrainingJob request.
 * ``bucket``, ``put_s3(key, body)``, ``make_sourcedir_tar(files)``: S3 helpers.
+* ``run_training(request, timeout=120)``: create a training job on ``sm`` and wait for
+  its end; its description.
+* ``read_tar(sm, bucket, key)``: the files of a .tar.gz in S3 (name → bytes).
+* ``pytorch_estimator(source_dir, **options)``: the SDK's ``PyTorch`` estimator for
+  ``train.py`` in ``source_dir`` (2.1, py310, one ml.m5.xlarge).
+* ``stage_code(session, files)``: create the test bucket on a session of the test's own
+  and put a sourcedir tar of ``files`` at ``c.tar.gz``; returns its S3 URI.
+* ``fail_s3_uploads(part, message)``: from then on smsim's S3 uploads of keys with
+  ``part`` in their path raise ``OSError(message)``; the others go through.
 * ``upload_code``: write a script into a source dir, tar it and upload it as
   ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
 
@@ -112,6 +121,73 @@ def sourcedir_tar(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def s3_tar_files(sm: Any, bucket: str, key: str) -> dict[str, bytes]:
+    """The files of the .tar.gz at ``s3://bucket/key`` (name → bytes), read through ``sm.s3``."""
+    body = sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+def stage_sourcedir(session: Any, files: dict[str, str], key: str = "c.tar.gz") -> str:
+    session.s3.create_bucket(Bucket=BUCKET)
+    session.s3.put_object(Bucket=BUCKET, Key=key, Body=sourcedir_tar(files))
+    return f"s3://{BUCKET}/{key}"
+
+
+@pytest.fixture(scope="session")
+def stage_code() -> Callable[..., str]:
+    return stage_sourcedir
+
+
+@pytest.fixture(scope="session")
+def read_tar() -> Callable[[Any, str, str], dict[str, bytes]]:
+    return s3_tar_files
+
+
+@pytest.fixture
+def run_training(sm: Any) -> Callable[..., dict[str, Any]]:
+    def run(request: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+        sm.create_training_job(**request)
+        return sm.wait_for_training_job(request["TrainingJobName"], timeout=timeout)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def pytorch_estimator() -> Callable[..., Any]:
+    def build(source_dir: Path | str, **options: Any) -> Any:
+        from sagemaker.pytorch import PyTorch
+
+        return PyTorch(
+            entry_point="train.py",
+            source_dir=str(source_dir),
+            framework_version="2.1",
+            py_version="py310",
+            instance_type="ml.m5.xlarge",
+            instance_count=1,
+            **options,
+        )
+
+    return build
+
+
+@pytest.fixture
+def fail_s3_uploads(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
+    def install(part: str, message: str) -> None:
+        from simulator import s3
+
+        real_upload = s3.upload_file
+
+        def failing_upload(client: Any, path: Any, uri: Any) -> None:
+            if part in f"/{uri.key}":
+                raise OSError(message)
+            real_upload(client, path, uri)
+
+        monkeypatch.setattr(s3, "upload_file", failing_upload)
+
+    return install
+
+
 @pytest.fixture
 def upload_code(sm: Any) -> Callable[..., str]:
     def upload(files: dict[str, str], key: str = "code/sourcedir.tar.gz") -> str:
@@ -139,7 +215,7 @@ def put_s3(sm: Any) -> Callable[[str, str | bytes], str]:
     return put
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_sourcedir_tar() -> Callable[[dict[str, str]], bytes]:
     return sourcedir_tar
 

@@ -25,6 +25,30 @@ def script_env(base: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _run_script(
+    name: str,
+    path: str,
+    cwd: Path,
+    base: Path,
+    args: tuple[str, ...],
+    check: bool,
+    env: dict[str, str],
+) -> subprocess.CompletedProcess[str]:
+    """``python path *args`` in ``cwd`` with the job's environment; raises if ``check`` and
+    it failed, naming ``name``."""
+    proc = subprocess.run(
+        [sys.executable, path, *args],
+        cwd=cwd,
+        env=script_env(base, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
 def run_train(
     base: Path,
     hyperparameters: dict[str, Any],
@@ -42,34 +66,14 @@ def run_train(
     if not raw_hyperparameters:
         encoded = sdk_hyperparameters(hyperparameters)
         (config / "hyperparameters.json").write_text(json.dumps(encoded))
-    proc = subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=CODE_DIR,
-        env=script_env(base, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"train.py failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return _run_script("train.py", "train.py", CODE_DIR, base, args, check, env)
 
 
 def run_processing(
     script: str, base: Path, *args: str, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run preprocess.py / evaluate.py as a processing job would: another cwd, absolute path."""
-    proc = subprocess.run(
-        [sys.executable, str(CODE_DIR / script), *args],
-        cwd=base,
-        env=script_env(base, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{script} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return _run_script(script, str(CODE_DIR / script), base, base, args, check, env)
 
 
 @pytest.fixture(scope="session")

@@ -130,18 +130,6 @@ def client_env(monkeypatch: pytest.MonkeyPatch) -> Any:
     return point
 
 
-def sourcedir_tar(files: dict[str, str]) -> bytes:
-    """A sourcedir.tar.gz holding ``files`` (what the SDK uploads as a job's code)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def read_tar(body: bytes) -> dict[str, bytes]:
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
@@ -169,7 +157,7 @@ def training_request(name: str, code_uri: str, bucket: str, **extra: Any) -> dic
 
 
 @pytest.fixture
-def kit() -> Any:
+def kit(make_sourcedir_tar: Any) -> Any:
     """The helpers above, for the test modules (conftest modules are not importable)."""
     from types import SimpleNamespace
 
@@ -177,7 +165,7 @@ def kit() -> Any:
         role=ROLE,
         processing_image=PROCESSING_IMAGE,
         sdk_config=SDK_CONFIG,
-        sourcedir_tar=sourcedir_tar,
+        sourcedir_tar=make_sourcedir_tar,
         read_tar=read_tar,
         training_request=training_request,
     )

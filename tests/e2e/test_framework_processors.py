@@ -72,6 +72,25 @@ def session(sm: Any) -> Any:
     return sdk
 
 
+@pytest.fixture
+def pytorch_processor(session: Any) -> Any:
+    """A factory: ``pytorch_processor(base_job_name)``, a PyTorchProcessor on ``session``."""
+    from sagemaker.pytorch.processing import PyTorchProcessor
+
+    def build(base_job_name: str) -> Any:
+        return PyTorchProcessor(
+            framework_version="2.1",
+            py_version="py310",
+            role=ROLE,
+            instance_type="ml.m5.xlarge",
+            instance_count=1,
+            base_job_name=base_job_name,
+            sagemaker_session=session,
+        )
+
+    return build
+
+
 def source_tree(tmp_path: Path, requirements: str | None = None) -> tuple[Path, Path]:
     src = tmp_path / "src"
     src.mkdir()
@@ -134,19 +153,11 @@ def assert_framework_job(desc: dict[str, Any], processor: Any) -> None:
     assert local_paths["entrypoint"] == "/opt/ml/processing/input/entrypoint"
 
 
-def test_pytorch_processor_with_source_dir_and_dependencies(sm, session, tmp_path, container_mode):
-    from sagemaker.pytorch.processing import PyTorchProcessor
-
+def test_pytorch_processor_with_source_dir_and_dependencies(
+    sm, pytorch_processor, tmp_path, container_mode
+):
     src, dep = source_tree(tmp_path)
-    processor = PyTorchProcessor(
-        framework_version="2.1",
-        py_version="py310",
-        role=ROLE,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        base_job_name="pt-proc",
-        sagemaker_session=session,
-    )
+    processor = pytorch_processor("pt-proc")
     run_framework(processor, src, dep, "out/pt")
     desc = finished(sm, processor)
     assert_framework_job(desc, processor)
@@ -213,20 +224,10 @@ def test_sklearn_processor_runs_its_script(sm, session, tmp_path, container_mode
     assert result(sm, "out/n/n.txt") == "3"
 
 
-def test_requirements_the_image_lacks_fail_the_job_clearly(sm, session, tmp_path):
+def test_requirements_the_image_lacks_fail_the_job_clearly(sm, pytorch_processor, tmp_path):
     # Checked before the host starts: the same in both container modes (default: auto).
-    from sagemaker.pytorch.processing import PyTorchProcessor
-
     src, dep = source_tree(tmp_path, requirements="numpy\nsmsim-no-such-package==9.9\n")
-    processor = PyTorchProcessor(
-        framework_version="2.1",
-        py_version="py310",
-        role=ROLE,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        base_job_name="pt-req",
-        sagemaker_session=session,
-    )
+    processor = pytorch_processor("pt-req")
     run_framework(processor, src, dep, "out/req")
     desc = finished(sm, processor)
     assert desc["ProcessingJobStatus"] == "Failed"
@@ -237,19 +238,9 @@ def test_requirements_the_image_lacks_fail_the_job_clearly(sm, session, tmp_path
     assert processor.image_uri in reason  # the key to put in the images map
 
 
-def test_requirements_the_image_has_let_the_job_run(sm, session, tmp_path):
-    from sagemaker.pytorch.processing import PyTorchProcessor
-
+def test_requirements_the_image_has_let_the_job_run(sm, pytorch_processor, tmp_path):
     src, dep = source_tree(tmp_path, requirements="numpy\n")
-    processor = PyTorchProcessor(
-        framework_version="2.1",
-        py_version="py310",
-        role=ROLE,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        base_job_name="pt-req-ok",
-        sagemaker_session=session,
-    )
+    processor = pytorch_processor("pt-req-ok")
     run_framework(processor, src, dep, "out/req-ok")
     assert_framework_job(finished(sm, processor), processor)
     assert result(sm, "out/req-ok/result.txt").startswith("13.0 cwd=")

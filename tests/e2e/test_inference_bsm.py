@@ -54,19 +54,18 @@ def session(sm: LocalSageMaker) -> Any:
 
 
 @pytest.fixture(scope="module")
-def trained(sm: LocalSageMaker, session: Any, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from sagemaker.pytorch import PyTorch
+def trained(
+    sm: LocalSageMaker,
+    session: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytorch_estimator: Any,
+) -> dict:
 
     data = write_dataset(tmp_path_factory.mktemp("data"), rows=240, seed=7)
     for split, path in data["files"].items():
         sm.s3.upload_file(path, BUCKET, f"bsm/{split}/{split}.csv")
-    estimator = PyTorch(
-        entry_point="train.py",
-        source_dir=str(BSM),
-        framework_version="2.1",
-        py_version="py310",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
+    estimator = pytorch_estimator(
+        BSM,
         role=ROLE,
         hyperparameters=TINY,
         environment=ONE_THREAD,
@@ -100,12 +99,11 @@ def trained(sm: LocalSageMaker, session: Any, tmp_path_factory: pytest.TempPathF
     }
 
 
-@pytest.fixture(scope="module")
-def model(trained: dict, session: Any) -> Any:
-    """The SDK's model, created once (each ``model.transformer()`` would repack it anew)."""
+def _bsm_model(trained: dict, session: Any) -> Any:
+    """The SDK's PyTorchModel of the trained artifacts with our inference.py."""
     from sagemaker.pytorch import PyTorchModel
 
-    model = PyTorchModel(
+    return PyTorchModel(
         model_data=trained["model_data"],
         entry_point="inference.py",
         source_dir=str(BSM),
@@ -115,6 +113,13 @@ def model(trained: dict, session: Any) -> Any:
         env=ONE_THREAD,
         sagemaker_session=session,
     )
+
+
+@pytest.fixture(scope="module")
+def model(trained: dict, session: Any) -> Any:
+    """The SDK's model, created once (each ``model.transformer()`` would repack it anew)."""
+
+    model = _bsm_model(trained, session)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.create(instance_type="ml.m5.large")
@@ -126,37 +131,45 @@ def _read(sm: LocalSageMaker, uri: str) -> str:
     return sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
-def _transform(model: Any, data: str, **kwargs: Any) -> Any:
-    sm_wait = kwargs.pop("wait_with")
-    options = {k: kwargs.pop(k) for k in ("strategy", "assemble_with", "accept") if k in kwargs}
-    from sagemaker.transformer import Transformer
+@pytest.fixture
+def transform(sm: LocalSageMaker, model: Any) -> Any:
+    """A factory: ``transform(data, output=..., **options)`` runs a batch transform of
+    ``model`` to its end and returns the job's description, checked Completed."""
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        transformer = Transformer(
-            model_name=model.name,
-            instance_count=1,
-            instance_type="ml.m5.large",
-            output_path=kwargs.pop("output"),
-            sagemaker_session=model.sagemaker_session,
-            **options,
-        )
-        transformer.transform(data, wait=False, **kwargs)
-    # smsim's waiter, then the SDK's (which polls every 5 s, and raises for a failed job).
-    sm_wait(transformer.latest_transform_job.name)
-    transformer.wait(logs=False)
-    return transformer
+    def run(data: str, **kwargs: Any) -> dict[str, Any]:
+        names = ("strategy", "assemble_with", "accept")
+        options = {k: kwargs.pop(k) for k in names if k in kwargs}
+        from sagemaker.transformer import Transformer
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            transformer = Transformer(
+                model_name=model.name,
+                instance_count=1,
+                instance_type="ml.m5.large",
+                output_path=kwargs.pop("output"),
+                sagemaker_session=model.sagemaker_session,
+                **options,
+            )
+            transformer.transform(data, wait=False, **kwargs)
+        # smsim's waiter, then the SDK's (which polls every 5 s, and raises for a failed job).
+        sm.wait_for_transform_job(transformer.latest_transform_job.name, timeout=300)
+        transformer.wait(logs=False)
+        name = transformer.latest_transform_job.name
+        desc = sm.describe_transform_job(TransformJobName=name)
+        assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+        return desc
+
+    return run
 
 
 def test_multirecord_csv_with_filters_gives_the_training_runs_probabilities(
-    sm: LocalSageMaker, trained: dict, model: Any
+    sm: LocalSageMaker, trained: dict, transform: Any
 ) -> None:
     from sklearn.metrics import roc_auc_score
 
-    transformer = _transform(
-        model,
+    desc = transform(
         f"s3://{BUCKET}/batch/",
-        wait_with=lambda name: sm.wait_for_transform_job(name, timeout=300),
         output=f"s3://{BUCKET}/scored/csv",
         strategy="MultiRecord",
         assemble_with="Line",
@@ -167,8 +180,6 @@ def test_multirecord_csv_with_filters_gives_the_training_runs_probabilities(
         join_source="Input",
         output_filter="$[0,-1]",  # order id, refund-claim probability
     )
-    desc = sm.describe_transform_job(TransformJobName=transformer.latest_transform_job.name)
-    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["BatchStrategy"] == "MultiRecord"
     rows = list(csv.reader(io.StringIO(_read(sm, f"s3://{BUCKET}/scored/csv/test.csv.out"))))
     test = trained["test"]
@@ -180,12 +191,10 @@ def test_multirecord_csv_with_filters_gives_the_training_runs_probabilities(
 
 
 def test_singlerecord_json_lines_join_each_prediction_to_its_record(
-    sm: LocalSageMaker, trained: dict, model: Any
+    sm: LocalSageMaker, trained: dict, transform: Any
 ) -> None:
-    transformer = _transform(
-        model,
+    transform(
         f"s3://{BUCKET}/batch-json/",
-        wait_with=lambda name: sm.wait_for_transform_job(name, timeout=300),
         output=f"s3://{BUCKET}/scored/json",
         strategy="SingleRecord",
         assemble_with="Line",
@@ -195,8 +204,6 @@ def test_singlerecord_json_lines_join_each_prediction_to_its_record(
         join_source="Input",
         output_filter="$['order_id','label','SageMakerOutput']",
     )
-    desc = sm.describe_transform_job(TransformJobName=transformer.latest_transform_job.name)
-    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
     out = _read(sm, f"s3://{BUCKET}/scored/json/test.jsonl.out").splitlines()
     records = [json.loads(line) for line in out]
     test = trained["test"]
@@ -214,19 +221,9 @@ def test_deploy_predict_and_delete_with_the_sdk(
     sm: LocalSageMaker, trained: dict, session: Any
 ) -> None:
     from sagemaker.deserializers import CSVDeserializer
-    from sagemaker.pytorch import PyTorchModel
     from sagemaker.serializers import CSVSerializer
 
-    model = PyTorchModel(
-        model_data=trained["model_data"],
-        entry_point="inference.py",
-        source_dir=str(BSM),
-        framework_version="2.1",
-        py_version="py310",
-        role=ROLE,
-        env=ONE_THREAD,
-        sagemaker_session=session,
-    )
+    model = _bsm_model(trained, session)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         predictor = model.deploy(

@@ -43,13 +43,12 @@ SDK_CONFIG = {
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
 
 
-def build_pipeline(session: Any) -> Any:
+def build_pipeline(session: Any, pytorch_estimator: Any) -> Any:
     """BSM: preprocess → train → evaluate → condition → create + register model | fail."""
     from sagemaker.inputs import TrainingInput
     from sagemaker.model import Model
     from sagemaker.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
-    from sagemaker.pytorch import PyTorch
     from sagemaker.workflow.condition_step import ConditionStep
     from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -104,13 +103,8 @@ def build_pipeline(session: Any) -> Any:
         "processed_data"
     ].S3Output.S3Uri
 
-    estimator = PyTorch(
-        entry_point="train.py",
-        source_dir=str(BSM),
-        framework_version="2.1",
-        py_version="py310",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
+    estimator = pytorch_estimator(
+        BSM,
         role=ROLE,
         sagemaker_session=session,
         output_path=Join(
@@ -232,7 +226,7 @@ def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSageMaker]:
 
 
 @pytest.fixture(scope="module")
-def definition(sm: LocalSageMaker) -> str:
+def definition(sm: LocalSageMaker, pytorch_estimator: Any) -> str:
     import boto3
     from sagemaker.workflow.pipeline_context import PipelineSession
 
@@ -244,7 +238,7 @@ def definition(sm: LocalSageMaker) -> str:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        text = build_pipeline(session).definition()
+        text = build_pipeline(session, pytorch_estimator).definition()
     sm.create_pipeline(PipelineName="SdkBsmPipeline", PipelineDefinition=text, RoleArn=ROLE)
     return text
 

@@ -43,19 +43,12 @@ def sdk_session(serve, client_env, kit):
     return sagemaker.Session(boto, default_bucket=BUCKET, sagemaker_config=kit.sdk_config)
 
 
-def _estimator(session, kit, tmp_path, **extra):
-    from sagemaker.pytorch import PyTorch
-
+def _estimator(pytorch_estimator, session, kit, tmp_path, **extra):
     src = tmp_path / "src"
     src.mkdir(exist_ok=True)
     (src / "train.py").write_text(TRAIN)
-    return PyTorch(
-        entry_point="train.py",
-        source_dir=str(src),
-        framework_version="2.1",
-        py_version="py310",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
+    return pytorch_estimator(
+        src,
         role=kit.role,
         metric_definitions=[{"Name": "loss", "Regex": r"loss=([0-9\.]+)"}],
         disable_profiler=True,
@@ -64,10 +57,26 @@ def _estimator(session, kit, tmp_path, **extra):
     )
 
 
-def test_estimator_fit_attach_and_analytics(sdk_session, kit, tmp_path, capsys):
+def _processor(kit, session):
+    """A ScriptProcessor running python3 on the processing image."""
+    from sagemaker.processing import ScriptProcessor
+
+    return ScriptProcessor(
+        image_uri=kit.processing_image,
+        command=["python3"],
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        role=kit.role,
+        sagemaker_session=session,
+    )
+
+
+def test_estimator_fit_attach_and_analytics(sdk_session, kit, tmp_path, capsys, pytorch_estimator):
     from sagemaker.pytorch import PyTorch
 
-    estimator = _estimator(sdk_session, kit, tmp_path, hyperparameters={"epochs": 3})
+    estimator = _estimator(
+        pytorch_estimator, sdk_session, kit, tmp_path, hyperparameters={"epochs": 3}
+    )
     estimator.fit(wait=True, logs="All")  # the SDK's own waiter and log reader
     assert "epoch=2 loss=0.333" in capsys.readouterr().out
     name = estimator.latest_training_job.name
@@ -86,18 +95,11 @@ def test_estimator_fit_attach_and_analytics(sdk_session, kit, tmp_path, capsys):
 
 
 def test_processor_run(sdk_session, kit, tmp_path):
-    from sagemaker.processing import ProcessingOutput, ScriptProcessor
+    from sagemaker.processing import ProcessingOutput
 
     script = tmp_path / "prepare.py"
     script.write_text(PREPARE)
-    processor = ScriptProcessor(
-        image_uri=kit.processing_image,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=kit.role,
-        sagemaker_session=sdk_session,
-    )
+    processor = _processor(kit, sdk_session)
     processor.run(
         code=str(script),
         outputs=[
@@ -114,9 +116,9 @@ def test_processor_run(sdk_session, kit, tmp_path):
     assert body == b"a b c d"
 
 
-def test_pipeline_upsert_start_wait_list_steps(serve, client_env, kit, tmp_path):
+def test_pipeline_upsert_start_wait_list_steps(serve, client_env, kit, tmp_path, pytorch_estimator):
     from sagemaker.inputs import TrainingInput
-    from sagemaker.processing import ProcessingOutput, ScriptProcessor
+    from sagemaker.processing import ProcessingOutput
     from sagemaker.workflow.parameters import ParameterInteger
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_context import PipelineSession
@@ -129,14 +131,7 @@ def test_pipeline_upsert_start_wait_list_steps(serve, client_env, kit, tmp_path)
     epochs = ParameterInteger("Epochs", default_value=1)
     script = tmp_path / "prepare.py"
     script.write_text(PREPARE)
-    processor = ScriptProcessor(
-        image_uri=kit.processing_image,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=kit.role,
-        sagemaker_session=session,
-    )
+    processor = _processor(kit, session)
     prepare = ProcessingStep(
         "Prepare",
         step_args=processor.run(
@@ -144,7 +139,9 @@ def test_pipeline_upsert_start_wait_list_steps(serve, client_env, kit, tmp_path)
             outputs=[ProcessingOutput(output_name="rows", source="/opt/ml/processing/output")],
         ),
     )
-    estimator = _estimator(session, kit, tmp_path, hyperparameters={"epochs": epochs})
+    estimator = _estimator(
+        pytorch_estimator, session, kit, tmp_path, hyperparameters={"epochs": epochs}
+    )
     rows = prepare.properties.ProcessingOutputConfig.Outputs["rows"].S3Output.S3Uri
     train = TrainingStep(
         "Train", step_args=estimator.fit(inputs={"train": TrainingInput(s3_data=rows)})

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +33,6 @@ def upload_splits(sm: Any, bucket: str, data: dict[str, Any]) -> dict[str, str]:
         sm.s3.upload_file(path, bucket, key)
         channels[split] = f"s3://{bucket}/bsm/data/{split}"
     return channels
-
-
-def read_tar(sm: Any, bucket: str, key: str) -> dict[str, bytes]:
-    body = sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 def bsm_request(name: str, code: str, channels: dict[str, str], bucket: str, **extra: Any):
@@ -87,7 +79,7 @@ def bsm_request(name: str, code: str, channels: dict[str, str], bucket: str, **e
     return request
 
 
-def test_real_train_py_end_to_end(sm, bucket, tiny_bsm_data, tmp_path):
+def test_real_train_py_end_to_end(sm, read_tar, bucket, tiny_bsm_data, tmp_path):
     code = upload_bsm_code(sm, bucket, tmp_path)
     channels = upload_splits(sm, bucket, tiny_bsm_data)
     request = bsm_request(

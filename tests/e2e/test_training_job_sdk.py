@@ -34,8 +34,7 @@ SDK_CONFIG = {
 }
 
 
-def test_sdk_estimator_fit_runs_the_script(sm, tmp_path, capsys):
-    from sagemaker.pytorch import PyTorch
+def test_sdk_estimator_fit_runs_the_script(sm, tmp_path, capsys, pytorch_estimator):
 
     src = tmp_path / "src"
     src.mkdir()
@@ -45,13 +44,8 @@ def test_sdk_estimator_fit_runs_the_script(sm, tmp_path, capsys):
         default_bucket="sdk-bucket",
         sagemaker_config=SDK_CONFIG,
     )
-    estimator = PyTorch(
-        entry_point="train.py",
-        source_dir=str(src),
-        framework_version="2.1",
-        py_version="py310",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
+    estimator = pytorch_estimator(
+        src,
         role="arn:aws:iam::123456789012:role/SageMakerRole",
         hyperparameters={"epochs": 3},
         metric_definitions=[{"Name": "loss", "Regex": r"loss=([0-9\\.]+)"}],

@@ -52,17 +52,11 @@ def _session() -> Any:
     )
 
 
-def _tuner(session: Any, src: Path, **kwargs: Any) -> Any:
-    from sagemaker.pytorch import PyTorch
+def _tuner(pytorch_estimator: Any, session: Any, src: Path, **kwargs: Any) -> Any:
     from sagemaker.tuner import CategoricalParameter, ContinuousParameter, HyperparameterTuner
 
-    estimator = PyTorch(
-        entry_point="train.py",
-        source_dir=str(src),
-        framework_version="2.1",
-        py_version="py310",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
+    estimator = pytorch_estimator(
+        src,
         role=ROLE,
         hyperparameters={"epochs": 2},
         output_path=f"s3://{BUCKET}/tuning-out",
@@ -102,9 +96,11 @@ def _model_params(s3: Any, uri: str) -> dict[str, Any]:
         return json.loads(member.read())
 
 
-def test_tuner_fit_best_training_job_and_analytics(sm: Any, src: Path) -> None:
+def test_tuner_fit_best_training_job_and_analytics(
+    sm: Any, src: Path, pytorch_estimator: Any
+) -> None:
     sm.s3.create_bucket(Bucket=BUCKET)
-    tuner = _tuner(_session(), src)
+    tuner = _tuner(pytorch_estimator, _session(), src)
     tuner.fit(wait=False)
     name = tuner.latest_tuning_job.name
     sm.wait_for_hyper_parameter_tuning_job(name, timeout=300)
@@ -143,7 +139,9 @@ def test_tuner_fit_best_training_job_and_analytics(sm: Any, src: Path) -> None:
     assert str(params["layers"]) == tuned["layers"].strip('"')
 
 
-def test_tuning_step_feeds_the_best_model_to_a_model_step(sm: Any, src: Path) -> None:
+def test_tuning_step_feeds_the_best_model_to_a_model_step(
+    sm: Any, src: Path, pytorch_estimator: Any
+) -> None:
     from sagemaker.model import Model
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.pipeline import Pipeline
@@ -156,7 +154,7 @@ def test_tuning_step_feeds_the_best_model_to_a_model_step(sm: Any, src: Path) ->
         default_bucket=BUCKET,
         sagemaker_config=SDK_CONFIG,
     )
-    tuner = _tuner(session, src)
+    tuner = _tuner(pytorch_estimator, session, src)
     tune = TuningStep("Tune", step_args=tuner.fit())
     best_uri = tune.get_top_model_s3_uri(top_k=0, s3_bucket=BUCKET, prefix="tuning-out")
     model = Model(

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import boto3
 import pytest
@@ -57,6 +58,17 @@ def test_the_next_test_starts_clean(smsim):
     assert os.environ["AWS_ENDPOINT_URL"] == smsim.endpoint_url
 
 
+def _pytest(suite: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess:
+    """pytest ``options`` on the suite in ``suite``, run there in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *options, str(suite)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=suite,
+    )
+
+
 def test_registering_the_plugin_starts_nothing(tmp_path):
     """A suite that never asks for `smsim` runs with the plugin loaded and no simulator."""
     (tmp_path / "test_plain.py").write_text(
@@ -66,19 +78,7 @@ def test_registering_the_plugin_starts_nothing(tmp_path):
         "    assert not [t for t in threading.enumerate() if t.name == 'smsim-endpoint']\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    result = _pytest(tmp_path, env, "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr
-    plugins = subprocess.run(
-        [sys.executable, "-m", "pytest", "--trace-config", "--co", "-q", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    plugins = _pytest(tmp_path, env, "--trace-config", "--co", "-q")
     assert "simulator.pytest_plugin" in plugins.stdout  # loaded through its entry point

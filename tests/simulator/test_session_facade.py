@@ -42,16 +42,11 @@ def test_listing_filters(sm, upload_code, training_request):
     assert [j["TrainingJobName"] for j in asc] == ["list-a-ok"]
 
 
-def test_names_stay_taken_in_a_reused_workspace(tmp_path, make_sourcedir_tar, training_request):
+def test_names_stay_taken_in_a_reused_workspace(tmp_path, stage_code, training_request):
     ws = tmp_path / "ws"
     for round_ in (1, 2):
         with LocalSageMaker(workspace=ws, log_sink=lambda _: None) as sm:
-            sm.s3.create_bucket(Bucket="smsim-test-bucket")
-            sm.s3.put_object(
-                Bucket="smsim-test-bucket",
-                Key="c.tar.gz",
-                Body=make_sourcedir_tar({"train.py": "print(2)\n"}),
-            )
+            stage_code(sm, {"train.py": "print(2)\n"})
             request = training_request("kept-job", "s3://smsim-test-bucket/c.tar.gz")
             if round_ == 1:
                 sm.create_training_job(**request)

@@ -116,17 +116,12 @@ def test_a_create_that_fails_leaves_no_job(sm, upload_code, training_request, mo
     assert final["TrainingJobStatus"] == "Completed"
 
 
-def test_close_stops_running_jobs_and_refuses_new_ones(
-    tmp_path, make_sourcedir_tar, training_request
-):
+def test_close_stops_running_jobs_and_refuses_new_ones(tmp_path, stage_code, training_request):
     from simulator import LocalSageMaker
 
     sm = LocalSageMaker(workspace=tmp_path / "ws", log_sink=lambda _: None, stop_grace_seconds=3)
     sm.start()
-    sm.s3.create_bucket(Bucket="smsim-test-bucket")
-    sm.s3.put_object(
-        Bucket="smsim-test-bucket", Key="c.tar.gz", Body=make_sourcedir_tar({"train.py": SLOW})
-    )
+    stage_code(sm, {"train.py": SLOW})
     request = training_request("running-at-close", "s3://smsim-test-bucket/c.tar.gz")
     sm.create_training_job(**request)
     record = _record(sm, "running-at-close")
@@ -149,9 +144,7 @@ def test_close_stops_running_jobs_and_refuses_new_ones(
     assert not _exists(sm, "created-while-closing")
 
 
-def test_a_close_interrupted_again_kills_the_scripts(
-    tmp_path, make_sourcedir_tar, training_request
-):
+def test_a_close_interrupted_again_kills_the_scripts(tmp_path, stage_code, training_request):
     """Ctrl-C while close() waits out the stop's grace period: the script, in its own
     session and deaf to SIGTERM, must not outlive the process, and the job ends Stopped."""
     import os
@@ -169,10 +162,7 @@ def test_a_close_interrupted_again_kills_the_scripts(
     )
     sm = LocalSageMaker(workspace=tmp_path / "ws", log_sink=lines.append, stop_grace_seconds=60)
     sm.start()
-    sm.s3.create_bucket(Bucket="smsim-test-bucket")
-    sm.s3.put_object(
-        Bucket="smsim-test-bucket", Key="c.tar.gz", Body=make_sourcedir_tar({"train.py": deaf})
-    )
+    stage_code(sm, {"train.py": deaf})
     sm.create_training_job(**training_request("deaf", "s3://smsim-test-bucket/c.tar.gz"))
     assert wait_until(lambda: any(re.search(r"\] pid \d+$", x) for x in lines), 30)
     pid = int(next(x for x in lines if re.search(r"\] pid \d+$", x)).rsplit(" ", 1)[1])
@@ -258,21 +248,13 @@ def test_a_change_refused_by_validation_still_ends_the_job_failed(
 
 
 def test_a_failed_checkpoint_upload_still_ends_every_sync(
-    sm, upload_code, training_request, monkeypatch
+    sm, upload_code, training_request, fail_s3_uploads
 ):
     """Checkpoints and TensorBoard are synced while the job runs; when the final
     checkpoint upload fails, the TensorBoard sync must end too, not outlive the job."""
-    from simulator import s3
     from simulator.session import wait_until
 
-    real_upload = s3.upload_file
-
-    def checkpoint_uploads_fail(client, path, uri):
-        if "/ckpt/" in f"/{uri.key}":
-            raise OSError("S3 refused the checkpoint")
-        real_upload(client, path, uri)
-
-    monkeypatch.setattr(s3, "upload_file", checkpoint_uploads_fail)
+    fail_s3_uploads("/ckpt/", "S3 refused the checkpoint")
     script = (
         "import os\n"
         "d = os.environ['SM_CHECKPOINT_DIR']\n"

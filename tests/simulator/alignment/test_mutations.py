@@ -7,75 +7,17 @@ the level that owns the rule, saying what to change.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from simulator.alignment import builtin_project, load_project, validate_project
-from simulator.alignment.report import Finding, Severity
-
-REPO = Path(__file__).resolve().parents[3]
-_SKIP = {"__init__.py", "base.py", "registry.py"}
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ours")
-    for package in ("contracts", "specs"):
-        (root / package).mkdir()
-        for path in (REPO / package).glob("*.py"):
-            if path.name not in _SKIP:
-                shutil.copy(path, root / package / path.name)
-    for docker in ("pytorch_bsm", "xgboost_bsm"):
-        shutil.copytree(
-            REPO / "dockers" / docker,
-            root / "dockers" / docker,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-    return root
-
-
-@pytest.fixture(scope="module")
-def baseline(pristine: Path) -> set[tuple]:
-    return {_key(f, pristine) for f in validate_project(load_project(pristine)).findings}
-
-
-@pytest.fixture
-def copy(pristine: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(pristine, root)
-    return root
-
-
-def _key(f: Finding, root: Path) -> tuple:
-    # Messages may name the project folder (e.g. where a script was searched).
-    return (f.level, f.rule, f.step, f.message.replace(str(root.resolve()), "<root>"))
 
 
 def _edit(path: Path, old: str, new: str, count: int = -1) -> None:
     text = path.read_text()
     assert old in text, f"{path.name} no longer contains {old!r}: update the mutation"
     path.write_text(text.replace(old, new, count))
-
-
-def _added(root: Path, baseline: set[tuple]) -> list[Finding]:
-    report = validate_project(load_project(root))
-    return [f for f in report.findings if _key(f, root) not in baseline]
-
-
-def _only_errors_at(findings: list[Finding], level: int, warnings_too: bool = False) -> None:
-    assert any(f.severity is Severity.ERROR for f in findings), "the mutation was not caught"
-    allowed = {(level, Severity.ERROR)} | ({(level, Severity.WARNING)} if warnings_too else set())
-    assert {(f.level, f.severity) for f in findings} <= allowed, findings
-
-
-def _the_error(root: Path, baseline: set[tuple], level: int) -> Finding:
-    """The one finding a mutation adds: an error of ``level``."""
-    added = _added(root, baseline)
-    _only_errors_at(added, level)
-    [f] = added
-    return f
 
 
 def test_the_untouched_copy_validates_like_our_own_steps(pristine: Path) -> None:
@@ -90,8 +32,8 @@ def test_the_untouched_copy_validates_like_our_own_steps(pristine: Path) -> None
 def test_renamed_path_in_the_script_is_caught_by_level_1(copy: Path, baseline) -> None:
     script = copy / "dockers/pytorch_bsm/train.py"
     _edit(script, 'os.path.join(BASE_DIR, "model")', 'os.path.join(BASE_DIR, "models")', 1)
-    added = _added(copy, baseline)
-    _only_errors_at(added, 1)
+    added = baseline.added(copy)
+    baseline.only_errors_at(added, 1)
     by_rule = {f.rule: f for f in added}
     assert "/opt/ml/model " in by_rule["path.unused_output"].message + " "
     undeclared = by_rule["path.undeclared"]
@@ -102,8 +44,8 @@ def test_renamed_path_in_the_script_is_caught_by_level_1(copy: Path, baseline) -
 def test_renamed_path_in_a_contract_is_caught_by_level_1(copy: Path, baseline) -> None:
     contract = copy / "contracts/pytorch_train.py"
     _edit(contract, '"/opt/ml/output/data"', '"/opt/ml/output/data/reports"')
-    added = _added(copy, baseline)
-    _only_errors_at(added, 1)
+    added = baseline.added(copy)
+    baseline.only_errors_at(added, 1)
     unused = next(f for f in added if f.rule == "path.unused_output")
     assert "'data_output'" in unused.message and "/opt/ml/output/data/reports" in unused.message
 
@@ -115,7 +57,7 @@ def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline) -> None:
         + "\nMODEL_EVALUATION_SPEC = MODEL_EVALUATION_SPEC.model_copy(update={'outputs': {\n"
         "    k: v for k, v in MODEL_EVALUATION_SPEC.outputs.items() if k != 'eval_output'}})\n"
     )
-    f = _the_error(copy, baseline, 2)
+    f = baseline.the_error(copy, 2)
     assert f.step == "ModelEvaluation" and "'eval_output'" in f.message
     assert "add OutputSpec(logical_name='eval_output'" in f.fix
 
@@ -124,7 +66,7 @@ def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseli
     script = copy / "dockers/pytorch_bsm/train.py"
     text = script.read_text()
     script.write_text(text + '\nDEBUG = os.environ.get("BSM_DEBUG", "0")\n')
-    f = _the_error(copy, baseline, 1)
+    f = baseline.the_error(copy, 1)
     assert f.rule == "env.undeclared" and "'BSM_DEBUG'" in f.message
     assert f.location.endswith(f"train.py:{len(text.splitlines()) + 2}")
     assert "optional_env_vars" in f.fix
@@ -133,7 +75,7 @@ def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseli
 def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline) -> None:
     spec = copy / "specs/pytorch_training.py"
     _edit(spec, "properties.ModelArtifacts.S3ModelArtifacts", "properties.ModelArtifacts.S3Model")
-    f = _the_error(copy, baseline, 4)
+    f = baseline.the_error(copy, 4)
     assert f.step == "PyTorchTraining" and "'model_output'" in f.message
     assert "S3ModelArtifacts" in f.message  # the member it should have named
 
@@ -146,7 +88,7 @@ def test_unwireable_dependency_is_caught_by_level_3(copy: Path, baseline) -> Non
         "dependency_type=DependencyType.HYPERPARAMETERS",
         1,
     )
-    f = _the_error(copy, baseline, 3)
+    f = baseline.the_error(copy, 3)
     assert f.rule == "dependency.unresolved" and "'model_data'" in f.message
     assert "type compatible with hyperparameters" in f.message
     assert "PyTorchTraining" in f.fix  # the compatible source to provide
@@ -182,9 +124,9 @@ def test_processing_script_mutations_are_caught_by_level_1(
     copy: Path, baseline, script: str, old: str, new: str, rule: str, named: str
 ) -> None:
     _edit(copy / "dockers/pytorch_bsm" / script, old, new, 1)
-    added = _added(copy, baseline)
+    added = baseline.added(copy)
     # A renamed variable also leaves the declared one unread: a level-1 warning.
-    _only_errors_at(added, 1, warnings_too=True)
+    baseline.only_errors_at(added, 1, warnings_too=True)
     finding = next(f for f in added if f.rule == rule)
     assert f"{script}:" in finding.location
     assert named in finding.message  # names the path or variable it found

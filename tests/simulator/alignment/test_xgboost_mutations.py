@@ -7,65 +7,15 @@ findings it adds are errors of the level that owns the rule.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
-
 from simulator.alignment import builtin_project, load_project, validate_project
-from simulator.alignment.report import Finding, Severity
-
-REPO = Path(__file__).resolve().parents[3]
-_SKIP = {"__init__.py", "base.py", "registry.py"}
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ours")
-    for package in ("contracts", "specs"):
-        (root / package).mkdir()
-        for path in (REPO / package).glob("*.py"):
-            if path.name not in _SKIP:
-                shutil.copy(path, root / package / path.name)
-    for docker in ("pytorch_bsm", "xgboost_bsm"):
-        shutil.copytree(
-            REPO / "dockers" / docker,
-            root / "dockers" / docker,
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )
-    return root
-
-
-def _key(f: Finding, root: Path) -> tuple:
-    return (f.level, f.rule, f.step, f.message.replace(str(root.resolve()), "<root>"))
-
-
-@pytest.fixture(scope="module")
-def baseline(pristine: Path) -> set[tuple]:
-    return {_key(f, pristine) for f in validate_project(load_project(pristine)).findings}
-
-
-@pytest.fixture
-def copy(pristine: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(pristine, root)
-    return root
 
 
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{path.name} no longer contains {old!r}: update the mutation"
     path.write_text(text.replace(old, new, 1))
-
-
-def _added(root: Path, baseline: set[tuple]) -> list[Finding]:
-    report = validate_project(load_project(root))
-    return [f for f in report.findings if _key(f, root) not in baseline]
-
-
-def _only_errors_at(findings: list[Finding], level: int) -> None:
-    assert any(f.severity is Severity.ERROR for f in findings), "the mutation was not caught"
-    assert {(f.level, f.severity) for f in findings} <= {(level, Severity.ERROR)}, findings
 
 
 def test_our_steps_validate_clean_with_the_xgboost_trainer() -> None:
@@ -82,8 +32,8 @@ def test_the_copy_validates_like_our_own_steps(pristine: Path, baseline) -> None
 def test_renamed_model_path_in_the_script_is_caught_by_level_1(copy: Path, baseline) -> None:
     script = copy / "dockers/xgboost_bsm/xgboost_train.py"
     _edit(script, 'os.path.join(BASE_DIR, "model")', 'os.path.join(BASE_DIR, "models")')
-    added = _added(copy, baseline)
-    _only_errors_at(added, 1)
+    added = baseline.added(copy)
+    baseline.only_errors_at(added, 1)
     undeclared = next(f for f in added if f.rule == "path.undeclared")
     assert "/opt/ml/models" in undeclared.message and "xgboost_train.py:" in undeclared.location
 
@@ -91,25 +41,21 @@ def test_renamed_model_path_in_the_script_is_caught_by_level_1(copy: Path, basel
 def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseline) -> None:
     script = copy / "dockers/xgboost_bsm/xgboost_train.py"
     script.write_text(script.read_text() + '\nNTHREADS = os.environ.get("XGB_THREADS", "1")\n')
-    added = _added(copy, baseline)
-    _only_errors_at(added, 1)
-    [f] = added
+    f = baseline.the_error(copy, 1)
     assert f.rule == "env.undeclared" and "'XGB_THREADS'" in f.message
 
 
 def test_contract_output_renamed_is_caught_by_level_1(copy: Path, baseline) -> None:
     _edit(copy / "contracts/xgboost_train.py", '"/opt/ml/checkpoints"', '"/opt/ml/checkpoints/x"')
-    added = _added(copy, baseline)
-    _only_errors_at(added, 1)
+    added = baseline.added(copy)
+    baseline.only_errors_at(added, 1)
     assert any(f.rule == "path.unused_output" and "'checkpoints'" in f.message for f in added)
 
 
 def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline) -> None:
     spec = copy / "specs/xgboost_training.py"
     _edit(spec, "properties.FinalMetricDataList", "properties.FinalMetrics")
-    added = _added(copy, baseline)
-    _only_errors_at(added, 4)
-    [f] = added
+    f = baseline.the_error(copy, 4)
     assert f.step == "XGBoostTraining" and "'metrics_output'" in f.message
 
 
@@ -120,14 +66,12 @@ def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline) -> None:
         + "\nXGBOOST_TRAINING_SPEC = XGBOOST_TRAINING_SPEC.model_copy(update={'outputs': {\n"
         "    k: v for k, v in XGBOOST_TRAINING_SPEC.outputs.items() if k != 'checkpoints'}})\n"
     )
-    added = _added(copy, baseline)
-    _only_errors_at(added, 2)
-    [f] = added
+    f = baseline.the_error(copy, 2)
     assert f.step == "XGBoostTraining" and "'checkpoints'" in f.message
 
 
 def test_a_metric_regex_the_script_never_prints_is_reported(copy: Path, baseline) -> None:
     _edit(copy / "contracts/xgboost_train.py", '("logloss", "auc")', '("logloss", "auc", "rmse")')
-    added = _added(copy, baseline)
+    added = baseline.added(copy)
     assert {f.rule for f in added} == {"metric_definition.unmatched"}
     assert all("rmse" in f.message and f.step == "XGBoostTraining" for f in added)

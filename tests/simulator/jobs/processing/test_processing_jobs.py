@@ -255,22 +255,14 @@ def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, c
     assert keys(sm, bucket, "proc-cont/") == ["proc-cont/output/summary/early.txt"]
 
 
-def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s3, monkeypatch):
+def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s3, fail_s3_uploads):
     """One output's upload fails at the end: the job fails, and the Continuous sync of
     another output ends with it instead of changing S3 after the job."""
     import threading
 
-    from simulator import s3
     from simulator.session import wait_until
 
-    real_upload = s3.upload_file
-
-    def summary_uploads_fail(client, path, uri):
-        if "/summary/" in uri.key:
-            raise OSError("S3 refused the summary")
-        real_upload(client, path, uri)
-
-    monkeypatch.setattr(s3, "upload_file", summary_uploads_fail)
+    fail_s3_uploads("/summary/", "S3 refused the summary")
     script = (
         "import os\n"
         "base = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'processing/output')\n"

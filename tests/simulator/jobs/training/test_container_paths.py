@@ -88,7 +88,7 @@ def model_files(sm: Any, bucket: str, name: str) -> dict[str, bytes]:
 
 
 def test_shell_entry_point_reads_hyperparameters_json(
-    sm, bucket, put_s3, upload_code, training_request, container_mode
+    sm, run_training, bucket, put_s3, upload_code, training_request, container_mode
 ):
     put_s3("sh/train/a.csv", "1\n2\n3\n")
     code = upload_code({"train.sh": TRAIN_SH}, key="sh/code/sourcedir.tar.gz")
@@ -99,14 +99,13 @@ def test_shell_entry_point_reads_hyperparameters_json(
         hyperparameters={"epochs": 7},
         channels={"train": f"s3://{bucket}/sh/train"},
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("sh-hps", timeout=120)
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert model_files(sm, bucket, "sh-hps")["summary.txt"] == b"7 3\n"
 
 
 def test_pyarrow_reads_parquet_by_its_opt_ml_path(
-    sm, bucket, put_s3, upload_code, training_request, container_mode
+    sm, run_training, bucket, put_s3, upload_code, training_request, container_mode
 ):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
@@ -115,18 +114,16 @@ def test_pyarrow_reads_parquet_by_its_opt_ml_path(
     put_s3("pq/train/part-0.parquet", buf.getvalue())
     code = upload_code({"train.py": PARQUET_PY}, key="pq/code/sourcedir.tar.gz")
     request = training_request("pq-job", code, channels={"train": f"s3://{bucket}/pq/train"})
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("pq-job", timeout=120)
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert model_files(sm, bucket, "pq-job")["total.txt"] == b"8.0"
 
 
 def test_failure_reason_shows_the_container_path(
-    sm, bucket, upload_code, training_request, container_mode
+    sm, run_training, bucket, upload_code, training_request, container_mode
 ):
     code = upload_code({"train.py": FAILING_PY}, key="fail/code/sourcedir.tar.gz")
-    sm.create_training_job(**training_request("fail-trace", code))
-    desc = sm.wait_for_training_job("fail-trace", timeout=120)
+    desc = run_training(training_request("fail-trace", code))
     assert desc["TrainingJobStatus"] == "Failed"
     reason = desc["FailureReason"]
     assert "ValueError: the label column 'y' is missing" in reason
@@ -138,29 +135,37 @@ def test_failure_reason_shows_the_container_path(
         assert "hosts/algo-1/code/train.py" in reason
 
 
-def test_v3_model_trainer_command_runs_a_staged_sm_train_sh(
-    sm, bucket, put_s3, training_request, container_mode, log_lines
-):
-    put_s3("v3/sm_drivers/sm_train.sh", SM_TRAIN_SH)
-    put_s3("v3/sm_drivers/driver.py", DRIVER_PY)
-    put_s3("v3/code/train.py", V3_TRAIN_PY)
+def v3_request(
+    training_request: Any, bucket: str, name: str, prefix: str, hyperparameters: dict[str, str]
+) -> dict[str, Any]:
+    """A CreateTrainingJob request as v3's ModelTrainer sends it: the code and sm_drivers
+    channels under ``prefix``, sm_train.sh run by bash, hyperparameters as plain strings."""
     request = training_request(
-        "v3-job",
+        name,
         "unused",
         channels={
-            "code": f"s3://{bucket}/v3/code",
-            "sm_drivers": f"s3://{bucket}/v3/sm_drivers",
+            "code": f"s3://{bucket}/{prefix}/code",
+            "sm_drivers": f"s3://{bucket}/{prefix}/sm_drivers",
         },
     )
-    request["HyperParameters"] = {"lr": "0.25"}  # v3 sends plain strings
+    request["HyperParameters"] = hyperparameters
     request["AlgorithmSpecification"] = {
         "TrainingImage": "img",
         "TrainingInputMode": "File",
         "ContainerEntrypoint": ["/bin/bash"],
         "ContainerArguments": ["-c", V3_COMMAND],
     }
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("v3-job", timeout=120)
+    return request
+
+
+def test_v3_model_trainer_command_runs_a_staged_sm_train_sh(
+    sm, run_training, bucket, put_s3, training_request, container_mode, log_lines
+):
+    put_s3("v3/sm_drivers/sm_train.sh", SM_TRAIN_SH)
+    put_s3("v3/sm_drivers/driver.py", DRIVER_PY)
+    put_s3("v3/code/train.py", V3_TRAIN_PY)
+    request = v3_request(training_request, bucket, "v3-job", "v3", {"lr": "0.25"})
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert model_files(sm, bucket, "v3-job")["lr.txt"] == b"0.25"
     text = "\n".join(log_lines.lines)
@@ -171,34 +176,19 @@ def test_v3_model_trainer_command_runs_a_staged_sm_train_sh(
 
 
 def test_v3_sm_train_sh_failure_file_becomes_the_failure_reason(
-    sm, bucket, put_s3, training_request, container_mode
+    sm, run_training, bucket, put_s3, training_request, container_mode
 ):
     put_s3("v3f/sm_drivers/sm_train.sh", SM_TRAIN_SH)
     put_s3("v3f/sm_drivers/driver.py", "raise SystemExit(4)\n")
     put_s3("v3f/code/train.py", "")
-    request = training_request(
-        "v3-fail",
-        "unused",
-        channels={
-            "code": f"s3://{bucket}/v3f/code",
-            "sm_drivers": f"s3://{bucket}/v3f/sm_drivers",
-        },
-    )
-    request["HyperParameters"] = {}
-    request["AlgorithmSpecification"] = {
-        "TrainingImage": "img",
-        "TrainingInputMode": "File",
-        "ContainerEntrypoint": ["/bin/bash"],
-        "ContainerArguments": ["-c", V3_COMMAND],
-    }
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("v3-fail", timeout=120)
+    request = v3_request(training_request, bucket, "v3-fail", "v3f", {})
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"] == "Training Execution failed (sm_train.sh)"
 
 
 def test_sm_variables_are_the_containers_in_namespace_mode(
-    sm, bucket, upload_code, training_request, container_mode
+    sm, run_training, bucket, upload_code, training_request, container_mode
 ):
     script = (
         "import json, os\n"
@@ -214,8 +204,7 @@ def test_sm_variables_are_the_containers_in_namespace_mode(
         code,
         CheckpointConfig={"S3Uri": f"s3://{bucket}/ckpt/env-paths"},
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("env-paths", timeout=120)
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     env = json.loads(model_files(sm, bucket, "env-paths")["env.json"])
     root = (
@@ -233,12 +222,11 @@ def test_sm_variables_are_the_containers_in_namespace_mode(
 
 
 def test_an_unknown_container_mode_fails_the_job_by_name(
-    sm, upload_code, training_request, monkeypatch
+    sm, run_training, upload_code, training_request, monkeypatch
 ):
     monkeypatch.setenv("SMSIM_CONTAINER_MODE", "container")
     code = upload_code({"train.py": "print('never runs')\n"}, key="mode/code/sourcedir.tar.gz")
-    sm.create_training_job(**training_request("bad-mode", code))
-    desc = sm.wait_for_training_job("bad-mode", timeout=60)
+    desc = run_training(training_request("bad-mode", code), timeout=60)
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith("ClientError: ")
     assert "$SMSIM_CONTAINER_MODE" in desc["FailureReason"]

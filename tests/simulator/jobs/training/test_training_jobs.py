@@ -100,19 +100,21 @@ with open(os.path.join(os.environ["SM_MODEL_DIR"], "steps.txt"), "w") as f:
 """
 
 
-def read_tar(sm: Any, bucket: str, key: str) -> dict[str, bytes]:
-    body = sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
 def keys(sm: Any, bucket: str, prefix: str) -> list[str]:
     resp = sm.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(o["Key"] for o in resp.get("Contents", []))
 
 
 def test_toolkit_convention_script_runs_unmodified(
-    sm, bucket, put_s3, upload_code, training_request, log_lines, container_mode
+    sm,
+    read_tar,
+    run_training,
+    bucket,
+    put_s3,
+    upload_code,
+    training_request,
+    log_lines,
+    container_mode,
 ):
     put_s3("data/train/part-1.csv", "1\n2\n")
     put_s3("data/train/nested/part-2.csv", "3\n")
@@ -128,8 +130,7 @@ def test_toolkit_convention_script_runs_unmodified(
             "MetricDefinitions": [{"Name": "train:loss", "Regex": r"loss=([0-9\.]+)"}],
         },
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("toolkit-script", timeout=120)
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
 
     out = read_tar(sm, bucket, "output/toolkit-script/output/output.tar.gz")
@@ -185,7 +186,9 @@ def test_toolkit_convention_script_runs_unmodified(
     assert "[toolkit-script/algo-1] epoch=1 loss=3.0000" in log_lines.lines
 
 
-def test_description_is_complete_and_valid(sm, bucket, put_s3, upload_code, training_request):
+def test_description_is_complete_and_valid(
+    sm, read_tar, run_training, bucket, put_s3, upload_code, training_request
+):
     put_s3("d/train/x.csv", "1\n")
     code = upload_code({"train.py": TOOLKIT_SCRIPT})
     request = training_request(
@@ -195,8 +198,7 @@ def test_description_is_complete_and_valid(sm, bucket, put_s3, upload_code, trai
         CheckpointConfig={"S3Uri": f"s3://{bucket}/ckpt/described"},
         Environment={"MY_FLAG": "1"},
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("described", timeout=120)
+    desc = run_training(request)
     validate_response("DescribeTrainingJob", desc)
     assert desc["TrainingJobStatus"] in enum_values("TrainingJobStatus")
     assert desc["SecondaryStatus"] in enum_values("SecondaryStatus")
@@ -249,7 +251,9 @@ def test_description_is_complete_and_valid(sm, bucket, put_s3, upload_code, trai
     assert (job_dir / "hosts" / "algo-1" / "output" / "success").exists()
 
 
-def test_boto3_client_sees_the_real_state(sm, bucket, put_s3, upload_code, training_request):
+def test_boto3_client_sees_the_real_state(
+    sm, run_training, bucket, put_s3, upload_code, training_request
+):
     put_s3("d/train/x.csv", "4\n")
     code = upload_code({"train.py": TOOLKIT_SCRIPT})
     request = training_request(
@@ -262,8 +266,7 @@ def test_boto3_client_sees_the_real_state(sm, bucket, put_s3, upload_code, train
             "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9\.]+)"}],
         },
     )
-    sm.create_training_job(**request)
-    sm.wait_for_training_job("mirrored", timeout=120)
+    run_training(request)
     client = boto3.client("sagemaker")  # made anywhere in the process, inside the context
     desc = client.describe_training_job(TrainingJobName="mirrored")
     assert desc["TrainingJobStatus"] == "Completed"
@@ -295,10 +298,11 @@ def test_boto3_client_sees_the_real_state(sm, bucket, put_s3, upload_code, train
     assert "epoch=0 loss=4.0000" in [e["message"] for e in events]
 
 
-def test_failing_script_is_failed_with_the_failure_file(sm, bucket, upload_code, training_request):
+def test_failing_script_is_failed_with_the_failure_file(
+    sm, read_tar, run_training, bucket, upload_code, training_request
+):
     code = upload_code({"train.py": FAILING_SCRIPT})
-    sm.create_training_job(**training_request("fails", code))
-    desc = sm.wait_for_training_job("fails", timeout=120)
+    desc = run_training(training_request("fails", code))
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["SecondaryStatus"] == "Failed"
     assert desc["FailureReason"].startswith("ValueError: the label column 'y' is missing")
@@ -312,21 +316,21 @@ def test_failing_script_is_failed_with_the_failure_file(sm, bucket, upload_code,
 
 
 def test_failing_script_without_failure_file_reports_exit_code_and_stderr(
-    sm, upload_code, training_request
+    sm, run_training, upload_code, training_request
 ):
     code = upload_code({"train.py": "raise RuntimeError('boom: bad batch size')\n"})
-    sm.create_training_job(**training_request("crashes", code))
-    desc = sm.wait_for_training_job("crashes", timeout=120)
+    desc = run_training(training_request("crashes", code))
     assert desc["TrainingJobStatus"] == "Failed"
     assert "ExitCode 1" in desc["FailureReason"]
     assert "RuntimeError: boom: bad batch size" in desc["FailureReason"]
 
 
-def test_max_runtime_stops_the_job(sm, bucket, upload_code, training_request, container_mode):
+def test_max_runtime_stops_the_job(
+    sm, read_tar, run_training, bucket, upload_code, training_request, container_mode
+):
     code = upload_code({"train.py": SLEEPING_SCRIPT})
     request = training_request("too-slow", code, StoppingCondition={"MaxRuntimeInSeconds": 1})
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("too-slow", timeout=60)
+    desc = run_training(request, timeout=60)
     assert desc["TrainingJobStatus"] == "Stopped"
     assert desc["SecondaryStatus"] == "MaxRuntimeExceeded"
     assert [t["Status"] for t in desc["SecondaryStatusTransitions"]][-2:] == [
@@ -353,18 +357,22 @@ def test_stop_training_job(sm, upload_code, training_request, log_lines):
 
 
 def test_two_jobs_sharing_a_checkpoint_uri_resume(
-    sm, bucket, upload_code, training_request, container_mode
+    sm, read_tar, run_training, bucket, upload_code, training_request, container_mode
 ):
     code = upload_code({"train.py": CHECKPOINT_SCRIPT})
     ckpt = {"S3Uri": f"s3://{bucket}/checkpoints/shared"}
-    sm.create_training_job(**training_request("ckpt-1", code, CheckpointConfig=ckpt))
-    assert sm.wait_for_training_job("ckpt-1", timeout=120)["TrainingJobStatus"] == "Completed"
+    assert (
+        run_training(training_request("ckpt-1", code, CheckpointConfig=ckpt))["TrainingJobStatus"]
+        == "Completed"
+    )
     assert keys(sm, bucket, "checkpoints/shared/") == [
         "checkpoints/shared/step-0.txt",
         "checkpoints/shared/step-1.txt",
     ]
-    sm.create_training_job(**training_request("ckpt-2", code, CheckpointConfig=ckpt))
-    assert sm.wait_for_training_job("ckpt-2", timeout=120)["TrainingJobStatus"] == "Completed"
+    assert (
+        run_training(training_request("ckpt-2", code, CheckpointConfig=ckpt))["TrainingJobStatus"]
+        == "Completed"
+    )
     model = read_tar(sm, bucket, "output/ckpt-2/output/model.tar.gz")
     assert model["steps.txt"] == b"step-0.txt,step-1.txt,step-2.txt,step-3.txt"
     assert len(keys(sm, bucket, "checkpoints/shared/")) == 4
@@ -378,7 +386,7 @@ def test_duplicate_name_refused(sm, upload_code, training_request):
     sm.wait_for_training_job("only-once", timeout=60)
 
 
-def test_sourcedir_with_parent_member_refused(sm, bucket, put_s3, training_request):
+def test_sourcedir_with_parent_member_refused(sm, run_training, bucket, put_s3, training_request):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for name in ("train.py", "../evil.py"):
@@ -387,26 +395,28 @@ def test_sourcedir_with_parent_member_refused(sm, bucket, put_s3, training_reque
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     code = put_s3("code/evil/sourcedir.tar.gz", buf.getvalue())
-    sm.create_training_job(**training_request("evil-tar", code))
-    desc = sm.wait_for_training_job("evil-tar", timeout=60)
+    desc = run_training(training_request("evil-tar", code), timeout=60)
     assert desc["TrainingJobStatus"] == "Failed"
     assert "'../evil.py'" in desc["FailureReason"]
     assert not (sm.workspace / "jobs" / "evil-tar" / "hosts" / "algo-1" / "evil.py").exists()
     assert not (sm.workspace / "jobs" / "evil-tar" / "hosts" / "evil.py").exists()
 
 
-def test_shell_entry_point_runs_with_sh(sm, bucket, upload_code, training_request, container_mode):
+def test_shell_entry_point_runs_with_sh(
+    sm, read_tar, run_training, bucket, upload_code, training_request, container_mode
+):
     script = 'echo "shell args: $@"\necho done > "$SM_MODEL_DIR/shell.txt"\n'
     code = upload_code({"run.sh": script})
     request = training_request("shell-job", code, program="run.sh", hyperparameters={"n": 3})
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("shell-job", timeout=60)
+    desc = run_training(request, timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/shell-job/output/model.tar.gz") == {"shell.txt": b"done\n"}
     assert "shell args: -n 3" in (sm.workspace / "jobs/shell-job/logs/algo-1.log").read_text()
 
 
-def test_script_reaches_the_embedded_s3(sm, bucket, put_s3, upload_code, training_request):
+def test_script_reaches_the_embedded_s3(
+    sm, read_tar, run_training, bucket, put_s3, upload_code, training_request
+):
     put_s3("shared/hello.txt", "hello from s3")
     script = (
         "import boto3, os\n"
@@ -415,15 +425,16 @@ def test_script_reaches_the_embedded_s3(sm, bucket, put_s3, upload_code, trainin
         "open(os.path.join(os.environ['SM_MODEL_DIR'], 'got.txt'), 'w').write(text)\n"
     )
     code = upload_code({"train.py": script})
-    sm.create_training_job(**training_request("reads-s3", code))
-    desc = sm.wait_for_training_job("reads-s3", timeout=60)
+    desc = run_training(training_request("reads-s3", code), timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/reads-s3/output/model.tar.gz") == {
         "got.txt": b"hello from s3"
     }
 
 
-def test_s3_prefix_semantics_for_channels(sm, bucket, put_s3, upload_code, training_request):
+def test_s3_prefix_semantics_for_channels(
+    sm, read_tar, bucket, put_s3, upload_code, training_request
+):
     put_s3("p/train/a.csv", "1\n")
     put_s3("p/train/deep/b.csv", "2\n")
     put_s3("p/train2/c.csv", "3\n")  # matched too: S3Prefix is a key prefix, not a folder
@@ -503,7 +514,7 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
 
 
 def test_container_entrypoint_with_opt_ml_paths(
-    sm, bucket, put_s3, training_request, container_mode
+    sm, read_tar, run_training, bucket, put_s3, training_request, container_mode
 ):
     put_s3("ep/train/x.csv", "5\n")
     script = (
@@ -525,8 +536,7 @@ def test_container_entrypoint_with_opt_ml_paths(
         "ContainerEntrypoint": ["python3", "/opt/ml/input/data/code/run.py"],
         "ContainerArguments": ["/opt/ml/input/data/train", "/opt/ml/model"],
     }
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("entrypoint", timeout=60)
+    desc = run_training(request, timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/entrypoint/output/model.tar.gz") == {"copy.csv": b"5\n"}
 
@@ -548,7 +558,9 @@ def test_job_created_through_a_plain_boto3_client_runs(sm, bucket, upload_code, 
         client.create_training_job(**pipe)
 
 
-def test_file_data_source_and_local_source_dir(sm, bucket, training_request, tmp_path):
+def test_file_data_source_and_local_source_dir(
+    sm, read_tar, run_training, bucket, training_request, tmp_path
+):
     """The SDK local mode's `file://` channels and a local source dir work too."""
     data = tmp_path / "local-data"
     data.mkdir()
@@ -568,8 +580,7 @@ def test_file_data_source_and_local_source_dir(sm, bucket, training_request, tmp
             },
         }
     ]
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("local-inputs", timeout=60)
+    desc = run_training(request, timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["InputDataConfig"] == request["InputDataConfig"]
     model = read_tar(sm, bucket, "output/local-inputs/output/model.tar.gz")
@@ -582,7 +593,7 @@ def test_file_data_source_and_local_source_dir(sm, bucket, training_request, tmp
         sm.create_training_job(**missing)
 
 
-def test_tensorboard_output_is_synced(sm, bucket, upload_code, training_request):
+def test_tensorboard_output_is_synced(sm, run_training, bucket, upload_code, training_request):
     script = (
         "import os\n"
         "tb = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'output', 'tensorboard')\n"
@@ -593,14 +604,15 @@ def test_tensorboard_output_is_synced(sm, bucket, upload_code, training_request)
     request = training_request(
         "tb-job", code, TensorBoardOutputConfig={"S3OutputPath": f"s3://{bucket}/tb/tb-job"}
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("tb-job", timeout=60)
+    desc = run_training(request, timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert desc["TensorBoardOutputConfig"] == request["TensorBoardOutputConfig"]
     assert keys(sm, bucket, "tb/") == ["tb/tb-job/run1/events.out"]
 
 
-def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_request, container_mode):
+def test_script_hard_coding_opt_ml_runs(
+    sm, read_tar, run_training, bucket, upload_code, training_request, container_mode
+):
     """Without a container /opt/ml does not exist; a script that hard-codes it (as the
     SDK's _repack_model.py does) still reads and writes its host dir."""
     script = (
@@ -609,14 +621,15 @@ def test_script_hard_coding_opt_ml_runs(sm, bucket, upload_code, training_reques
         "open('/opt/ml/model/x', 'w').write(hps['epochs'])\n"
     )
     code = upload_code({"train.py": script})
-    sm.create_training_job(**training_request("hard-coded", code, hyperparameters={"epochs": 4}))
-    desc = sm.wait_for_training_job("hard-coded", timeout=60)
+    desc = run_training(
+        training_request("hard-coded", code, hyperparameters={"epochs": 4}), timeout=60
+    )
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/hard-coded/output/model.tar.gz") == {"x": b"4"}
 
 
 def test_failing_model_pack_fails_the_job_and_uploads_no_model(
-    sm, bucket, upload_code, training_request, monkeypatch
+    sm, run_training, bucket, upload_code, training_request, monkeypatch
 ):
     """Whole or absent: a model.tar.gz that cannot be packed is never uploaded, half or
     whole; the job fails saying so, output.tar.gz is kept."""
@@ -634,8 +647,7 @@ def test_failing_model_pack_fails_the_job_and_uploads_no_model(
         return real_addfile(self, info, fileobj)
 
     monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
-    sm.create_training_job(**training_request("bad-pack", code))
-    desc = sm.wait_for_training_job("bad-pack", timeout=60)
+    desc = run_training(training_request("bad-pack", code), timeout=60)
     assert desc["TrainingJobStatus"] == "Failed"
     assert "uploading the artifacts" in desc["FailureReason"]
     assert "I/O error reading weights.bin" in desc["FailureReason"]
@@ -645,7 +657,9 @@ def test_failing_model_pack_fails_the_job_and_uploads_no_model(
     validate_response("DescribeTrainingJob", desc)
 
 
-def test_checkpoints_are_synced_while_the_job_runs(sm, bucket, upload_code, training_request):
+def test_checkpoints_are_synced_while_the_job_runs(
+    sm, run_training, bucket, upload_code, training_request
+):
     """SageMaker uploads /opt/ml/checkpoints to CheckpointConfig.S3Uri during the job, not
     only at its end: the script itself sees its checkpoint in S3 before it exits."""
     script = (
@@ -664,15 +678,14 @@ def test_checkpoints_are_synced_while_the_job_runs(sm, bucket, upload_code, trai
     request = training_request(
         "live-ckpt", code, CheckpointConfig={"S3Uri": f"s3://{bucket}/ck/live"}
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("live-ckpt", timeout=120)
+    desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     log = (sm.workspace / "jobs" / "live-ckpt" / "logs" / "algo-1.log").read_text()
     assert "synced-during-run" in log
 
 
 def test_training_image_runs_with_its_mapped_interpreter(
-    sm, bucket, upload_code, training_request, tmp_path
+    sm, read_tar, run_training, bucket, upload_code, training_request, tmp_path
 ):
     """The images map: a DLC image URI pointed at another interpreter (here a wrapper
     standing for a venv's python) runs the job's script with it."""
@@ -692,13 +705,14 @@ def test_training_image_runs_with_its_mapped_interpreter(
         ".write(os.environ.get('VENV_MARK', 'default python'))\n"
     )
     code = upload_code({"train.py": script})
-    sm.create_training_job(**training_request("mapped-image", code))
-    desc = sm.wait_for_training_job("mapped-image", timeout=60)
+    desc = run_training(training_request("mapped-image", code), timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert read_tar(sm, bucket, "output/mapped-image/output/model.tar.gz") == {"mark": b"pt21"}
 
 
-def test_requirements_txt_is_checked_not_installed(sm, bucket, upload_code, training_request):
+def test_requirements_txt_is_checked_not_installed(
+    sm, run_training, bucket, upload_code, training_request
+):
     """The toolkit would pip-install code/requirements.txt; smsim (offline) fails the job
     before the script when the image's interpreter lacks a package, and says how to fix."""
     script = "open('/opt/ml/model/ran', 'w').write('yes')\n"
@@ -706,8 +720,7 @@ def test_requirements_txt_is_checked_not_installed(sm, bucket, upload_code, trai
         {"train.py": script, "requirements.txt": "smsim-no-such-package>=1\n"},
         key="req/missing/sourcedir.tar.gz",
     )
-    sm.create_training_job(**training_request("req-missing", missing))
-    desc = sm.wait_for_training_job("req-missing", timeout=120)
+    desc = run_training(training_request("req-missing", missing))
     assert desc["TrainingJobStatus"] == "Failed"
     reason = desc["FailureReason"]
     assert reason.startswith("ClientError: ") and "requirements.txt lists packages" in reason
@@ -715,6 +728,5 @@ def test_requirements_txt_is_checked_not_installed(sm, bucket, upload_code, trai
     present = upload_code(
         {"train.py": script, "requirements.txt": "pip\n"}, key="req/ok/sourcedir.tar.gz"
     )
-    sm.create_training_job(**training_request("req-ok", present))
-    desc = sm.wait_for_training_job("req-ok", timeout=120)
+    desc = run_training(training_request("req-ok", present))
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")

@@ -41,6 +41,20 @@ def _model_tar(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def _create_model(sm, bucket: str, name: str, inference: str) -> None:
+    """Model ``name``: ``inference`` as code/inference.py of models/<name>.tar.gz."""
+    sm.s3.put_object(
+        Bucket=bucket,
+        Key=f"models/{name}.tar.gz",
+        Body=_model_tar({"code/inference.py": inference}),
+    )
+    sm.client.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/{name}.tar.gz"},
+    )
+
+
 @pytest.fixture
 def model(sm, bucket) -> str:
     sm.s3.put_object(
@@ -239,14 +253,7 @@ def test_the_model_is_at_opt_ml_model_of_the_servers_own_tree(sm, bucket, put_s3
             found = os.path.isfile(os.path.join(model, "code", "inference.py"))
             return f"{model},{found}\\n", "text/csv"
     """
-    sm.s3.put_object(
-        Bucket=bucket, Key="models/where.tar.gz", Body=_model_tar({"code/inference.py": where})
-    )
-    sm.client.create_model(
-        ModelName="where",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/where.tar.gz"},
-    )
+    _create_model(sm, bucket, "where", where)
     put_s3("w/a.csv", "1\n")
     sm.create_transform_job(**_request("where", "where", f"s3://{bucket}/w/", f"s3://{bucket}/wo"))
     assert sm.wait_for_transform_job("where", timeout=120)["TransformJobStatus"] == "Completed"
@@ -271,14 +278,7 @@ def test_stop_transform_job_ends_it_stopped_without_output(sm, bucket, put_s3, l
             time.sleep(0.3)
             return body, "text/csv"
     """
-    sm.s3.put_object(
-        Bucket=bucket, Key="models/slow.tar.gz", Body=_model_tar({"code/inference.py": slow})
-    )
-    sm.client.create_model(
-        ModelName="slow",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/models/slow.tar.gz"},
-    )
+    _create_model(sm, bucket, "slow", slow)
     put_s3("many/a.csv", "".join(f"{i}\n" for i in range(200)))
     sm.create_transform_job(
         **_request("stopped", "slow", f"s3://{bucket}/many/", f"s3://{bucket}/so")

@@ -3,9 +3,7 @@ SageMaker. Scripts are tiny, so each job takes about a second."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,25 +29,16 @@ print("acc=" + hp.get("acc", "0.8"), flush=True)
 """
 
 
-def _tar_gz(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
-def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSageMaker]:
+def sm(
+    tmp_path_factory: pytest.TempPathFactory, make_sourcedir_tar: Any
+) -> Iterator[LocalSageMaker]:
     lines: list[str] = []
     with LocalSageMaker(workspace=tmp_path_factory.mktemp("ws"), log_sink=lines.append) as s:
         s.s3.create_bucket(Bucket="bkt")
         s.s3.put_object(Bucket="bkt", Key="data/x.csv", Body=b"a,b\n1,2\n")
         s.s3.put_object(
-            Bucket="bkt", Key="code/sourcedir.tar.gz", Body=_tar_gz({"train.py": SCRIPT})
+            Bucket="bkt", Key="code/sourcedir.tar.gz", Body=make_sourcedir_tar({"train.py": SCRIPT})
         )
         yield s
 

@@ -10,15 +10,10 @@ from simulator import LocalSageMaker
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
-def test_pipelines_and_executions_survive_a_restart(tmp_path, make_sourcedir_tar, training_request):
+def test_pipelines_and_executions_survive_a_restart(tmp_path, stage_code, training_request):
     ws = tmp_path / "ws"
     with LocalSageMaker(workspace=ws, log_sink=lambda _: None) as sm:
-        sm.s3.create_bucket(Bucket="smsim-test-bucket")
-        sm.s3.put_object(
-            Bucket="smsim-test-bucket",
-            Key="c.tar.gz",
-            Body=make_sourcedir_tar({"train.py": "print('loss=0.5')\n"}),
-        )
+        stage_code(sm, {"train.py": "print('loss=0.5')\n"})
         arguments = training_request("unused", "s3://smsim-test-bucket/c.tar.gz")
         del arguments["TrainingJobName"]
         definition = {
