@@ -65,6 +65,7 @@ _FOREIGN_PATH = {
     "Training": "properties.ProcessingJobName",
     "Model": "properties.TrainingJobName",
     "RegisterModel": "properties.TrainingJobName",
+    "Transform": "properties.ModelArtifacts.S3ModelArtifacts",
 }
 
 
