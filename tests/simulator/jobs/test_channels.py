@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from simulator.hosts.layout import HostLayout
-from simulator.jobs.channels import shard, stage_training_channels
+from simulator.jobs.channels import DataObject, InputSpec, shard, stage_training_channels
 
 SEVEN = {f"sh/data/part-{i}.csv": f"row {i}\n" for i in (3, 0, 6, 1, 5, 2, 4)}
 
@@ -80,6 +80,21 @@ def test_shard_gives_every_key_to_exactly_one_of_three_hosts() -> None:
     assert [len(shard(keys, k, 9)) for k in range(9)] == [1] * 7 + [0, 0]
     with pytest.raises(ValueError, match="host 3 of 3"):
         shard(keys, 3, 3)
+
+
+def test_shuffled_shards_cover_every_object_each_epoch_and_move_between_hosts() -> None:
+    """ShuffleConfig with ShardedByS3Key in Pipe mode: "the content sent to a particular node
+    on the first epoch might be sent to a different node on the second epoch"."""
+    objects = [DataObject(k) for k in sorted(SEVEN)]
+    hosts = [
+        InputSpec("train", "Pipe", objects, True, k, 3, seed=11).epoch_order() for k in range(3)
+    ]
+    epochs = [[[o.relative for o in host(e)] for host in hosts] for e in range(3)]
+    for shares in epochs:
+        assert sorted(k for share in shares for k in share) == sorted(SEVEN)
+    assert epochs[0] != epochs[1]  # reshuffled at the start of the epoch
+    again = InputSpec("train", "Pipe", objects, True, 0, 3, seed=11).epoch_order()
+    assert [[o.relative for o in again(e)] for e in range(3)] == [e[0] for e in epochs]
 
 
 def test_three_hosts_stage_disjoint_shards_of_seven_objects(
