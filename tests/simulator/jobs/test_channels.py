@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,30 @@ def test_pipe_feeder_failure_fails_the_job_with_the_reason(
     reason = desc["FailureReason"]
     assert reason.startswith("ClientError: Pipe channel 'train', epoch 0: cannot read ")
     assert f"s3://{bucket}/mf/data/gone.csv" in reason
+
+
+def test_stopping_a_pipe_job_ends_its_feeders_and_removes_the_fifos(
+    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, log_lines: Any
+) -> None:
+    from simulator.session import wait_until
+
+    put_s3("stop/d/a.bin", b"a")
+    script = (
+        "import os, time\n"
+        "print(open(os.environ['SM_CHANNEL_TRAIN'] + '_0').read(), 'read', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    request = training_request(
+        "pipe-stop", upload_code({"train.py": script}), channels={"train": f"s3://{bucket}/stop/d"}
+    )
+    _channel(request, InputMode="Pipe")
+    sm.create_training_job(**request)
+    assert wait_until(lambda: "[pipe-stop/algo-1] a read" in log_lines.lines, 60)
+    sm.stop_training_job(TrainingJobName="pipe-stop")
+    assert sm.wait_for_training_job("pipe-stop", timeout=60)["TrainingJobStatus"] == "Stopped"
+    assert not [t for t in threading.enumerate() if t.name.startswith("smsim-pipe-")]
+    data_dir = sm.workspace / "jobs" / "pipe-stop" / "hosts" / "algo-1" / "input" / "data"
+    assert [p.name for p in data_dir.iterdir()] == []  # epoch 1's unread FIFO is gone
 
 
 # -- FastFile, manifests, Gzip in File mode ------------------------------------------------
