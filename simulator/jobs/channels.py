@@ -6,8 +6,8 @@ The rules followed (botocore's model documents the members; the developer guide 
   (``simulator.s3.prefix_objects``). **ManifestFile**: the S3Uri is a JSON array
   ``[{"prefix": "s3://bucket/p/"}, "rel/key", …]``; the objects are prefix + each suffix, in
   the manifest's order, landing at the suffix (S3DataSource.S3Uri's doc).
-  **AugmentedManifestFile** ("can only be used if the Channel's input mode is Pipe") is
-  refused at create (``checks``); smsim does not stream its JSON lines.
+  **AugmentedManifestFile** ("can only be used if the Channel's input mode is Pipe"):
+  JSON lines whose AttributeNames are streamed (``augmented_manifest_lines``).
 * **S3DataDistributionType**: FullyReplicated gives every host every object.
   ShardedByS3Key gives each of N hosts "approximately 1/N of the number of S3 objects",
   and with more hosts than objects "some nodes won't get any data" (S3DataSource doc).
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import os
 import random
 import shutil
@@ -51,30 +50,21 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from simulator.hosts.layout import HostLayout
 from simulator.jobs.pipes import PipeFeeder
-from simulator.s3 import (
-    TRANSFER_CONFIG,
-    S3Error,
-    S3Uri,
-    parse_s3_uri,
-    prefix_objects,
-    safe_target,
+from simulator.jobs.sources import (
+    DataObject,
+    augmented_manifest_lines,
+    local_objects,
+    manifest_objects,
+    opener,
+    s3_prefix_objects,
 )
+from simulator.s3 import TRANSFER_CONFIG, S3Error, parse_s3_uri, safe_target
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class DataObject:
-    """One input object: in S3 (``uri``) or a local file (``path``, the SDK local mode's
-    FileDataSource), and where it lands under the channel directory (``relative``)."""
-
-    relative: str
-    uri: S3Uri | None = None
-    path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +92,8 @@ class InputSpec:
                 if self.seed is not None:
                     rng.shuffle(order)
                 done.append(order)
-            return self.host_share(done[epoch])
+            # An augmented manifest line streams as its attributes, one after the other.
+            return [part for o in self.host_share(done[epoch]) for part in (o.parts or (o,))]
 
         return objects
 
@@ -165,15 +156,17 @@ def stage_training_channels(
             field_name = f"channel {name!r} S3Uri"
             uri = parse_s3_uri(s3_source["S3Uri"], field_name)
             mode = channel.get("InputMode", default_mode)
-            objects = (
-                manifest_objects(s3, uri)
-                if s3_source.get("S3DataType") == "ManifestFile"
-                else _prefix_objects(s3, uri, fast_file=mode == "FastFile")
-            )
+            data_type = s3_source.get("S3DataType")
+            if data_type == "ManifestFile":
+                objects = manifest_objects(s3, uri)
+            elif data_type == "AugmentedManifestFile":
+                objects = augmented_manifest_lines(s3, uri, s3_source.get("AttributeNames", []))
+            else:
+                objects = s3_prefix_objects(s3, uri, fast_file=mode == "FastFile")
             distribution = s3_source.get("S3DataDistributionType", "FullyReplicated")
         else:
             file_source = source["FileDataSource"]
-            objects = _local_objects(file_source["FileUri"])
+            objects = local_objects(file_source["FileUri"])
             distribution = file_source.get("FileDataDistributionType", "FullyReplicated")
         spec = InputSpec(
             name=name,
@@ -205,7 +198,7 @@ def stage_processing_inputs(
         objects = (
             manifest_objects(s3, uri)
             if s3_input.get("S3DataType") == "ManifestFile"
-            else _prefix_objects(s3, uri)
+            else s3_prefix_objects(s3, uri)
         )
         spec = InputSpec(
             name=name,
@@ -219,71 +212,6 @@ def stage_processing_inputs(
         where = f"input {name!r}"
         _stage(s3, spec, dest, where, feeds, log, shown=s3_input["LocalPath"])
     return feeds
-
-
-# -- sources ------------------------------------------------------------------------------
-def manifest_objects(s3: Any, uri: S3Uri) -> list[DataObject]:
-    """The objects a manifest file lists (S3DataSource.S3Uri's doc): ``[{"prefix":
-    "s3://bucket/p/"}, "rel/key", …]`` → prefix + each suffix, in order, landing at the
-    suffix. Shared by training, processing and transform inputs."""
-    try:
-        body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
-    except s3.exceptions.ClientError as exc:
-        raise S3Error(f"cannot read the manifest file {uri}: {exc}") from exc
-    try:
-        entries = json.loads(body)
-        prefix = parse_s3_uri(entries[0]["prefix"], "manifest prefix")
-        suffixes = [e for e in entries[1:]]
-        if not all(isinstance(e, str) for e in suffixes):
-            raise TypeError("every entry after the prefix must be a string")
-    except (ValueError, KeyError, IndexError, TypeError, S3Error) as exc:
-        raise S3Error(
-            f"{uri} is not a manifest file: expected "
-            '[{"prefix": "s3://bucket/prefix/"}, "relative/key", …] '
-            f"({type(exc).__name__}: {exc})"
-        ) from exc
-    if not suffixes:
-        raise S3Error(f"the manifest file {uri} lists no objects after its prefix")
-    return [DataObject(s.lstrip("/"), uri=S3Uri(prefix.bucket, prefix.key + s)) for s in suffixes]
-
-
-def _prefix_objects(s3: Any, uri: S3Uri, fast_file: bool = False) -> list[DataObject]:
-    found = prefix_objects(s3, uri)
-    if fast_file and uri.key and not uri.key.endswith("/"):
-        # FastFile's folder view: "S3Uri prefixes must not correspond to a partial folder
-        # name" (s3://b/train with s3://b/train-01/data.csv); an exact object is fine.
-        partial = [k for k, _ in found if k != uri.key and not k.startswith(uri.key + "/")]
-        if partial:
-            raise S3Error(
-                f"FastFile mode presents S3 as folders: S3Uri {uri} is a partial folder "
-                f"name of {partial[0]!r}; end the S3Uri with '/' at a folder boundary "
-                f"(e.g. s3://{uri.bucket}/{partial[0].rsplit('/', 1)[0]}/)"
-            )
-    return [DataObject(rel, uri=S3Uri(uri.bucket, key)) for key, rel in found]
-
-
-def _local_objects(file_uri: str) -> list[DataObject]:
-    """A FileDataSource (``file:///dir`` or a file): its files, sorted by relative path."""
-    local = Path(file_uri[len("file://") :]) if file_uri.startswith("file://") else Path(file_uri)
-    if local.is_file():
-        return [DataObject(local.name, path=local)]
-    files = sorted(p for p in local.rglob("*") if p.is_file())
-    return [DataObject(p.relative_to(local).as_posix(), path=p) for p in files]
-
-
-def _opener(s3: Any) -> Callable[[object], BinaryIO]:
-    def open_object(obj: object) -> BinaryIO:
-        assert isinstance(obj, DataObject)
-        if obj.path is not None:
-            return open(obj.path, "rb")  # noqa: SIM115 - the feeder closes it
-        assert obj.uri is not None
-        try:
-            body = s3.get_object(Bucket=obj.uri.bucket, Key=obj.uri.key)["Body"]
-        except s3.exceptions.ClientError as exc:
-            raise S3Error(f"cannot read {obj.uri}: {exc}") from exc
-        return body  # type: ignore[no-any-return]
-
-    return open_object
 
 
 # -- staging ------------------------------------------------------------------------------
@@ -303,8 +231,7 @@ def _stage(
             dest,
             spec.name,
             spec.epoch_order(),
-            _opener(s3),
-            gzip_objects=spec.gzip,
+            opener(s3, spec.gzip),
             recordio=spec.recordio,
         )
         feeds.feeders.append(feeder)

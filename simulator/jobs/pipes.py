@@ -12,7 +12,7 @@ channel does the service's part:
   pipe at once (a reader that retries, as the guide asks, works as well);
 * a consumed FIFO is removed (re-opening it would block forever with no writer);
 * ``CompressionType: Gzip``: objects are decompressed on the way in (the Channel doc:
-  "CompressionType is used only in Pipe input mode");
+  "CompressionType is used only in Pipe input mode") — the opener's job (``channels.py``);
 * ``RecordWrapperType: RecordIO``: each object is wrapped in one RecordIO record
   (the Channel doc: "SageMaker wraps each individual S3 object in a RecordIO record"),
   MXNet's framing: magic 0xced7230a, a uint32 of (cflag << 29 | length), the data,
@@ -27,7 +27,6 @@ epoch. A failure to read an object is the feeder's ``error`` (the job fails with
 from __future__ import annotations
 
 import errno
-import gzip
 import os
 import select
 import shutil
@@ -58,14 +57,12 @@ class PipeFeeder:
         label: str,
         epoch_objects: Callable[[int], Iterable[object]],
         opener: Callable[[object], BinaryIO],
-        gzip_objects: bool = False,
         recordio: bool = False,
     ) -> None:
         self.base = base
         self.label = label
         self.epoch_objects = epoch_objects
         self.opener = opener
-        self.gzip_objects = gzip_objects
         self.recordio = recordio
         self.epochs_fed = 0
         self.error: str | None = None
@@ -133,7 +130,7 @@ class PipeFeeder:
     def _feed_epoch(self, fd: int, epoch: int) -> None:
         try:
             for obj in self.epoch_objects(epoch):
-                with self._read(obj) as stream:
+                with self.opener(obj) as stream:
                     if self.recordio:
                         self._write_recordio(fd, stream)
                     else:
@@ -141,10 +138,6 @@ class PipeFeeder:
                             self._write(fd, chunk)
         except BrokenPipeError:
             return  # the reader closed the pipe early: done with this epoch
-
-    def _read(self, obj: object) -> BinaryIO:
-        raw = self.opener(obj)
-        return gzip.GzipFile(fileobj=raw, mode="rb") if self.gzip_objects else raw
 
     def _write_recordio(self, fd: int, stream: BinaryIO) -> None:
         # The header holds the record's length: spool the (decompressed) object first.

@@ -163,16 +163,25 @@ def _check_channels(request: dict[str, Any], default_mode: str) -> None:
                         "use 'S3Prefix', or InputMode 'File'",
                     )
                 )
-            elif data_type not in ("S3Prefix", "ManifestFile"):
+            elif data_type == "AugmentedManifestFile" and not source["S3DataSource"].get(
+                "AttributeNames"
+            ):
+                problems.append(
+                    Problem(
+                        f"{where}.DataSource.S3DataSource.AttributeNames",
+                        "an augmented manifest channel streams the attributes it names; none given",
+                        None,
+                        'list them in order, e.g. ["source-ref", "class"]',
+                    )
+                )
+            elif data_type not in ("S3Prefix", "ManifestFile", "AugmentedManifestFile"):
                 raise UnsupportedFeature(
-                    f"{field} {data_type!r} is not supported: smsim stages S3Prefix and "
-                    "ManifestFile channels (an augmented manifest's JSON lines are not "
-                    "streamed); use 'S3Prefix' or 'ManifestFile'"
+                    f"{field} {data_type!r} is not supported: smsim stages S3Prefix, "
+                    "ManifestFile and AugmentedManifestFile channels"
                 )
         elif "FileDataSource" not in source:
             raise UnsupportedFeature(
-                f"{where}.DataSource: only S3DataSource and FileDataSource (file://) "
-                "are supported"
+                f"{where}.DataSource: only S3DataSource and FileDataSource (file://) are supported"
             )
     if problems:
         raise ValidationError("CreateTrainingJob request", problems)

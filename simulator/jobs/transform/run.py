@@ -37,9 +37,9 @@ from simulator.inference.batching import (
 )
 from simulator.inference.dataprocessing import DataProcessing, DataProcessingError
 from simulator.inference.server import Invocation, ModelServer, ModelServerError
-from simulator.jobs.channels import manifest_objects
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
+from simulator.jobs.sources import manifest_objects
 from simulator.s3 import S3Error, S3Uri, list_keys, parse_s3_uri, upload_file
 
 DEFAULT_INVOCATION_TIMEOUT = 600.0  # ModelClientConfig.InvocationsTimeoutInSeconds default

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from simulator.hosts.layout import HostLayout
-from simulator.jobs.channels import DataObject, InputSpec, shard, stage_training_channels
+from simulator.jobs.channels import InputSpec, shard, stage_training_channels
+from simulator.jobs.sources import DataObject
 
 SEVEN = {f"sh/data/part-{i}.csv": f"row {i}\n" for i in (3, 0, 6, 1, 5, 2, 4)}
 
@@ -62,7 +63,7 @@ def _channel(request: dict[str, Any], **members: Any) -> dict[str, Any]:
     channel: dict[str, Any] = request["InputDataConfig"][0]
     source = channel["DataSource"]["S3DataSource"]
     for name, value in members.items():
-        (source if name.startswith("S3") else channel)[name] = value
+        (source if name.startswith("S3") or name == "AttributeNames" else channel)[name] = value
     return channel
 
 
@@ -195,6 +196,43 @@ def test_pipe_gzip_recordio_and_shuffle(
             records.append(data[8 : 8 + length])
             data = data[8 + length + (-length % 4) :]
         assert records == [b"abcde", b""]
+
+
+def test_augmented_manifest_streams_the_named_attributes_as_records(
+    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, read_tar: Any
+) -> None:
+    """The developer guide's example: AttributeNames ["image-ref", "is-a-cat"] with RecordIO
+    → recordio(image1) recordio("1") recordio(image2) recordio("0"); others ignored."""
+    put_s3("aug/img/1.jpg", b"\xff\xd8one")
+    put_s3("aug/img/2.jpg", b"\xff\xd8two!")
+    lines = [
+        {"author": "x", "image-ref": f"s3://{bucket}/aug/img/1.jpg", "is-a-cat": 1},
+        {"is-a-cat": 0, "image-ref": f"s3://{bucket}/aug/img/2.jpg", "box": [1, 2]},
+    ]
+    put_s3("aug/train.manifest", "\n".join(json.dumps(line) for line in lines) + "\n")
+    code = upload_code({"train.py": READ_PIPES})
+    request = training_request(
+        "augmented", code, channels={"train": f"s3://{bucket}/aug/train.manifest"}
+    )
+    _channel(
+        request,
+        S3DataType="AugmentedManifestFile",
+        AttributeNames=["image-ref", "is-a-cat"],
+        InputMode="Pipe",
+        RecordWrapperType="RecordIO",
+    )
+    sm.create_training_job(**request)
+    desc = sm.wait_for_training_job("augmented", timeout=120)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    for epoch in _seen(sm, read_tar, bucket, "augmented", "pipes.json")["train"]["epochs"]:
+        data = bytes.fromhex(epoch["data"])
+        records = []
+        while data:
+            _, word = struct.unpack("<II", data[:8])
+            length = word & ((1 << 29) - 1)
+            records.append(data[8 : 8 + length])
+            data = data[8 + length + (-length % 4) :]
+        assert records == [b"\xff\xd8one", b"1", b"\xff\xd8two!", b"0"]
 
 
 def test_pipe_feeder_failure_fails_the_job_with_the_reason(
