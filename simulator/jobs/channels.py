@@ -151,11 +151,10 @@ def stage_training_channels(
     for channel in request.get("InputDataConfig", []):
         name = channel["ChannelName"]
         source = channel["DataSource"]
+        mode = channel.get("InputMode", default_mode)  # a channel's own mode wins (Channel doc)
         if "S3DataSource" in source:
             s3_source = source["S3DataSource"]
-            field_name = f"channel {name!r} S3Uri"
-            uri = parse_s3_uri(s3_source["S3Uri"], field_name)
-            mode = channel.get("InputMode", default_mode)
+            uri = parse_s3_uri(s3_source["S3Uri"], f"channel {name!r} S3Uri")
             data_type = s3_source.get("S3DataType")
             if data_type == "ManifestFile":
                 objects = manifest_objects(s3, uri)
@@ -170,7 +169,7 @@ def stage_training_channels(
             distribution = file_source.get("FileDataDistributionType", "FullyReplicated")
         spec = InputSpec(
             name=name,
-            mode=channel.get("InputMode", default_mode),
+            mode=mode,
             objects=objects,
             sharded=distribution == "ShardedByS3Key",
             host_index=host_index,
