@@ -142,15 +142,30 @@ def kill_process_group(pgid: int | None) -> None:
 
 # -- training -----------------------------------------------------------------------------
 def stage_training_channels(
-    s3: Any, request: dict[str, Any], layout: HostLayout, host_index: int, host_count: int, log: Log
+    s3: Any,
+    request: dict[str, Any],
+    layout: HostLayout,
+    host_index: int,
+    host_count: int,
+    log: Log,
+    instance_group: str | None = None,
 ) -> ChannelFeeds:
     """Stage every channel of a CreateTrainingJob request for host ``host_index`` (0-based)
-    of ``host_count``: File/FastFile channels downloaded now, Pipe channels as feeders."""
+    of ``host_count``: File/FastFile channels downloaded now, Pipe channels as feeders.
+
+    ``instance_group``: the host's group in a heterogeneous cluster; a channel whose
+    S3DataSource.InstanceGroupNames does not name it is not staged ("A list of names of
+    instance groups that get data from the S3 data source"); the caller then counts
+    ``host_index``/``host_count`` among the hosts of the groups that get it."""
     default_mode = request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
     feeds = ChannelFeeds()
     for channel in request.get("InputDataConfig", []):
         name = channel["ChannelName"]
         source = channel["DataSource"]
+        groups = source.get("S3DataSource", {}).get("InstanceGroupNames")
+        if instance_group is not None and groups and instance_group not in groups:
+            log(f"channel {name!r}: not for instance group {instance_group!r} ({groups})")
+            continue
         mode = channel.get("InputMode", default_mode)  # a channel's own mode wins (Channel doc)
         if "S3DataSource" in source:
             s3_source = source["S3DataSource"]

@@ -63,7 +63,8 @@ def _channel(request: dict[str, Any], **members: Any) -> dict[str, Any]:
     channel: dict[str, Any] = request["InputDataConfig"][0]
     source = channel["DataSource"]["S3DataSource"]
     for name, value in members.items():
-        (source if name.startswith("S3") or name == "AttributeNames" else channel)[name] = value
+        in_source = name.startswith("S3") or name in ("AttributeNames", "InstanceGroupNames")
+        (source if in_source else channel)[name] = value
     return channel
 
 
@@ -116,6 +117,20 @@ def test_three_hosts_stage_disjoint_shards_of_seven_objects(
     assert sorted(f for files in hosts for f in files) == sorted(k.rsplit("/", 1)[1] for k in SEVEN)
     assert [len(files) for files in hosts] == [3, 2, 2]
     assert "ShardedByS3Key: host 2 of 3" in lines[1]
+
+
+def test_a_channel_goes_only_to_the_instance_groups_it_names(
+    sm: Any, put_s3: Any, bucket: str, training_request: Any, tmp_path: Path
+) -> None:
+    put_s3("grp/d/a.csv", "1\n")
+    request = training_request("groups", "unused", channels={"train": f"s3://{bucket}/grp/d"})
+    _channel(request, InstanceGroupNames=["gpu"])
+    staged = {}
+    for group in ("gpu", "cpu"):
+        layout = HostLayout(tmp_path / group)
+        stage_training_channels(sm.s3, request, layout, 0, 1, lambda _: None, instance_group=group)
+        staged[group] = layout.channel_dir("train").is_dir()
+    assert staged == {"gpu": True, "cpu": False}
 
 
 def test_sharded_channel_on_one_host_gets_every_object(
