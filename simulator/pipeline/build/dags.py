@@ -140,13 +140,14 @@ BSM = PipelineDAG(
     name="bsm",
     description=(
         "BSM: preprocess -> train -> evaluate -> if test AUROC >= threshold "
-        "create model + register it, else fail"
+        "create model + batch-transform the test split + register it, else fail"
     ),
     steps={
         "TabularPreprocessing": "TabularPreprocessing",
         "PyTorchTraining": "PyTorchTraining",
         "ModelEvaluation": "ModelEvaluation",
         "CreateBSMModel": "PyTorchModel",
+        "BatchTransformTest": "PyTorchBatchTransform",
         "RegisterBSMModel": "RegisterModel",
     },
     edges=(
@@ -154,6 +155,8 @@ BSM = PipelineDAG(
         ("PyTorchTraining", "ModelEvaluation"),
         ("TabularPreprocessing", "ModelEvaluation"),
         ("PyTorchTraining", "CreateBSMModel"),
+        ("CreateBSMModel", "BatchTransformTest"),
+        ("TabularPreprocessing", "BatchTransformTest"),
         ("PyTorchTraining", "RegisterBSMModel"),
         ("ModelEvaluation", "RegisterBSMModel"),
     ),
@@ -169,7 +172,12 @@ BSM = PipelineDAG(
         fail_step="AurocTooLow",
         metric_label="test AUROC",
     ),
-    input_subpaths={("ModelEvaluation", "processed_data"): "test"},
+    # The transform reads the test split without its header line (preprocess.py's
+    # batch/ folder): with SplitType Line every line is a record.
+    input_subpaths={
+        ("ModelEvaluation", "processed_data"): "test",
+        ("BatchTransformTest", "transform_input"): "batch",
+    },
 )
 
 # The SageMaker XGBoost image: framework mode with sagemaker_program (our script), and the
@@ -198,12 +206,14 @@ BSM_XGBOOST = replace(
         ("XGBoostTraining", "RegisterBSMModel"),
         ("ModelEvaluation", "RegisterBSMModel"),
     ),
+    input_subpaths={("ModelEvaluation", "processed_data"): "test"},
     config_defaults={
         "pipeline_name": "BsmXgboostPipeline",
         "model_package_group": "BsmXgboostModels",
         "hyperparameters": {"num_round": 100, "eta": 0.15, "early_stopping_rounds": 15},
         "training_image_uri": XGBOOST_IMAGE,
         "inference_image_uri": XGBOOST_IMAGE,
+        "inference_entry_point": None,  # the XGBoost image serves xgboost-model itself
     },
     # xgboost_train.py and its xgb_bsm/ package; the processing steps keep the scripts of
     # dockers/pytorch_bsm (evaluate.py scores either model type).

@@ -65,6 +65,7 @@ class StepRequests:
             SageMakerStepType.TRAINING: self.training,
             SageMakerStepType.MODEL: self.model,
             SageMakerStepType.REGISTER_MODEL: self.register_model,
+            SageMakerStepType.TRANSFORM: self.transform,
         }.get(kind)
         if builder is None:
             self.problems.append(
@@ -213,11 +214,59 @@ class StepRequests:
             "ExecutionRoleArn": self.cfg.role_arn,
             "PrimaryContainer": {
                 "Image": self.cfg.inference_image_uri,
-                "Environment": {
-                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                    "SAGEMAKER_REGION": self.cfg.region,
-                },
+                "Environment": self.serving_environment(),
                 "ModelDataUrl": model_data,
+            },
+        }
+
+    def serving_environment(self) -> dict[str, str]:
+        """The model container's Environment as the SDK's framework models write it: the
+        inference script (SAGEMAKER_PROGRAM) in the training code's sourcedir.tar.gz
+        (SAGEMAKER_SUBMIT_DIRECTORY), which the serving toolkits unpack and import."""
+        env = {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": self.cfg.region}
+        if self.cfg.inference_entry_point:
+            env["SAGEMAKER_PROGRAM"] = self.cfg.inference_entry_point
+            env["SAGEMAKER_SUBMIT_DIRECTORY"] = self.a.code.sourcedir
+        return env
+
+    def transform(self, name: str, spec: StepSpecification) -> dict[str, Any]:
+        """CreateTransformJob of the served model on the wired records (CSV lines,
+        batched up to 6 MB as the SDK's default), each output line the input record's
+        label joined with its prediction (DataProcessing, per the developer guide's
+        "associate prediction results with input records")."""
+        wired = self.inputs(name)
+        model, records = wired.get("model_name"), wired.get("transform_input")
+        for logical, value in (("model_name", model), ("transform_input", records)):
+            if value is None:
+                self.problems.append(
+                    Problem(
+                        f"steps.{name}.{logical}",
+                        "no upstream output feeds this dependency",
+                        fix="add an edge from a step producing it",
+                    )
+                )
+        return {
+            "ModelName": model,
+            "BatchStrategy": "MultiRecord",
+            "MaxPayloadInMB": 6,
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": records}},
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {
+                "S3OutputPath": self.s3_uri(name, "output"),
+                "Accept": "text/csv",
+                "AssembleWith": "Line",
+            },
+            "TransformResources": {
+                "InstanceType": self.cfg.transform_instance_type,
+                "InstanceCount": 1,
+            },
+            "DataProcessing": {
+                "InputFilter": self.cfg.transform_input_filter,
+                "JoinSource": "Input",
+                "OutputFilter": self.cfg.transform_output_filter,
             },
         }
 
@@ -233,7 +282,7 @@ class StepRequests:
                 "Containers": [
                     {
                         "Image": self.cfg.inference_image_uri,
-                        "Environment": {},
+                        "Environment": self.serving_environment(),
                         "ModelDataUrl": model_data,
                     }
                 ],
