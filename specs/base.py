@@ -22,7 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
+from contracts.base import (
+    ProcessingScriptContract,
+    ScriptContract,
+    ServingScriptContract,
+    TrainingScriptContract,
+)
 
 
 class DependencyType(StrEnum):
@@ -138,10 +143,12 @@ _NODE_SHAPES: dict[NodeType, tuple[bool, bool]] = {
     NodeType.SINGULAR: (False, False),
 }
 
-# The contract flavour each SageMaker step type runs (Model/RegisterModel/Transform run none).
+# The contract flavour each SageMaker step type runs (Model/RegisterModel run none; a
+# Transform step's model server imports an inference script).
 _CONTRACT_FOR_STEP_TYPE: dict[str, type[ScriptContract]] = {
     "Training": TrainingScriptContract,
     "Processing": ProcessingScriptContract,
+    "Transform": ServingScriptContract,
 }
 
 
@@ -322,6 +329,8 @@ class StepSpecification(BaseModel):
                         "expected_output_paths",
                     )
                 )
+        if contract.data_over_http:  # records in requests, outputs in responses
+            return issues
         for name in self.dependencies:
             if name not in contract.expected_input_paths:
                 issues.append(
