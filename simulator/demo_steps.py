@@ -61,9 +61,27 @@ def describe_step(sm: Any, step: dict[str, Any]) -> dict[str, Any] | None:
         if "TransformJob" in meta:
             name = _name_of(sm.list_transform_jobs, "TransformJob", meta["TransformJob"]["Arn"])
             return sm.describe_transform_job(TransformJobName=name) if name else None
+        if "TuningJob" in meta:
+            return _tuning_properties(sm, meta["TuningJob"]["Arn"])
     except Exception:  # a step without a describable resource has no property values
         return None
     return None
+
+
+def _tuning_properties(sm: Any, arn: str) -> dict[str, Any] | None:
+    """A Tuning step's properties as the SDK's TuningStep defines them: the tuning job's
+    description plus its TrainingJobSummaries, best first."""
+    name = _name_of(sm.list_hyper_parameter_tuning_jobs, "HyperParameterTuningJob", arn)
+    if not name:
+        return None
+    desc = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    desc["TrainingJobSummaries"] = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        SortBy="FinalObjectiveMetricValue",
+        SortOrder="Descending",
+        MaxResults=50,
+    )["TrainingJobSummaries"]
+    return desc
 
 
 def _name_of(list_call: Any, kind: str, arn: str) -> str | None:
@@ -158,6 +176,13 @@ def key_output(step: dict[str, Any], description: dict[str, Any] | None) -> str:
         return description.get("ModelName", "")
     if "TransformJob" in meta:
         return description.get("TransformOutput", {}).get("S3OutputPath", "")
+    if "TuningJob" in meta:
+        best = description.get("BestTrainingJob") or {}
+        objective = best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+        jobs = len(description.get("TrainingJobSummaries", []))
+        if not objective:
+            return f"{jobs} training jobs"
+        return f"best {objective['MetricName']} {objective['Value']:.3f} of {jobs} jobs"
     if "RegisterModel" in meta:
         return (
             f"{description.get('ModelPackageGroupName', 'package')} "

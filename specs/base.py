@@ -54,10 +54,15 @@ class SageMakerStepType(StrEnum):
     """The SageMaker pipeline step type a spec compiles to (decides its property shapes)."""
 
     TRAINING = "Training"
+    TUNING = "Tuning"
     PROCESSING = "Processing"
     TRANSFORM = "Transform"
     MODEL = "Model"
     REGISTER_MODEL = "RegisterModel"
+
+
+# Step types whose jobs run a training script: a Tuning step's training jobs run it too.
+TRAINING_STEP_TYPES = frozenset({SageMakerStepType.TRAINING, SageMakerStepType.TUNING})
 
 
 class DependencySpec(BaseModel):
@@ -147,6 +152,7 @@ _NODE_SHAPES: dict[NodeType, tuple[bool, bool]] = {
 # Transform step's model server imports an inference script).
 _CONTRACT_FOR_STEP_TYPE: dict[str, type[ScriptContract]] = {
     "Training": TrainingScriptContract,
+    "Tuning": TrainingScriptContract,
     "Processing": ProcessingScriptContract,
     "Transform": ServingScriptContract,
 }

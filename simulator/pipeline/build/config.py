@@ -30,6 +30,8 @@ _SHAPES = {
     "training_instance_type": "TrainingInstanceType",
     "transform_instance_type": "TransformInstanceType",
     "model_approval_status": "ModelApprovalStatus",
+    "tuning_objective_type": "HyperParameterTuningJobObjectiveType",
+    "tuning_strategy": "HyperParameterTuningJobStrategyType",
 }
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -77,6 +79,15 @@ class PipelineConfig(BaseModel):
     # line keeps the label and the last prediction field (the positive class).
     transform_input_filter: str = "$[:-1]"
     transform_output_filter: str = "$[-3,-1]"
+    # A Tuning step's HyperParameterTuningJobConfig (the bsm-tuning DAG): ranges by
+    # hyperparameter name, {"min": …, "max": …, "scaling": Auto|Linear|Logarithmic|…} for
+    # continuous ones (integers: "type": "integer"; categorical: {"values": […]}).
+    tuning_ranges: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tuning_objective_metric: str = "val:auroc"
+    tuning_objective_type: str = "Maximize"
+    tuning_strategy: str = "Bayesian"
+    tuning_max_jobs: int = Field(default=4, ge=1)
+    tuning_max_parallel_jobs: int = Field(default=2, ge=1)
     processing_environment: dict[str, str] = Field(
         default_factory=dict,
         description="values for the processing contracts' env vars (unknown names refused)",

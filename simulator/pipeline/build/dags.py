@@ -220,7 +220,37 @@ BSM_XGBOOST = replace(
     training_source_dir=Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm",
 )
 
-DAGS: dict[str, PipelineDAG] = {BSM.name: BSM, BSM_XGBOOST.name: BSM_XGBOOST}
+# The BSM pipeline with a Tuning step in place of the training step: a hyperparameter
+# tuning job over lr and dropout; evaluation, the model, the transform and the registered
+# package take the best training job's model.tar.gz (the SDK's get_top_model_s3_uri(0)).
+def _tuned(step: str) -> str:
+    return "Tune" if step == "PyTorchTraining" else step
+
+
+BSM_TUNING = replace(
+    BSM,
+    name="bsm-tuning",
+    description=(
+        "BSM with tuning: preprocess -> tune lr and dropout (training jobs) -> evaluate the "
+        "best model -> if test AUROC >= threshold create it + batch-transform the test split "
+        "+ register it, else fail"
+    ),
+    steps={
+        **{k: v for k, v in BSM.steps.items() if k != "PyTorchTraining"},
+        "Tune": "PyTorchTuning",
+    },
+    edges=tuple((_tuned(up), _tuned(down)) for up, down in BSM.edges),
+    config_defaults={
+        "pipeline_name": "BsmTuningPipeline",
+        "model_package_group": "BsmTunedModels",
+        "tuning_ranges": {
+            "lr": {"min": 0.001, "max": 0.05, "scaling": "Logarithmic"},
+            "dropout": {"min": 0.0, "max": 0.5, "scaling": "Linear"},
+        },
+    },
+)
+
+DAGS: dict[str, PipelineDAG] = {dag.name: dag for dag in (BSM, BSM_XGBOOST, BSM_TUNING)}
 
 
 def get_dag(name: str) -> PipelineDAG:

@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
 from simulator.errors import Problem
+from simulator.pipeline.build.model_steps import ModelStepRequests
 from simulator.requests import (
     TRAINING_CHANNELS,
     JobSettings,
+    TuningSettings,
+    join,
     processing_request,
     training_request,
+    tuning_request,
 )
 from specs.base import DependencySpec, DependencyType, SageMakerStepType, StepSpecification
 
@@ -29,7 +33,6 @@ if TYPE_CHECKING:
 # Pipeline parameters the requests read (names as they appear in the definition).
 PARAM_INPUT_DATA = "InputData"
 PARAM_MAX_EPOCHS = "MaxEpochs"
-PARAM_APPROVAL = "ModelApprovalStatus"
 C = TypeVar("C", bound=ScriptContract)
 _OUTPUT_PATH = re.compile(
     r"^properties\.ProcessingOutputConfig\.Outputs\['([^']+)'\]\.S3Output\.S3Uri$"
@@ -41,14 +44,10 @@ def get_expression(step_name: str, property_path: str) -> dict[str, str]:
     return {"Get": f"Steps.{step_name}.{property_path.removeprefix('properties.')}"}
 
 
-def join(on: str, *values: Any) -> dict[str, Any]:
-    return {"Std:Join": {"On": on, "Values": list(values)}}
-
-
 _EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
 
 
-class StepRequests:
+class StepRequests(ModelStepRequests):
     """Builds each step's dict for one assembly run, collecting problems as it goes."""
 
     def __init__(self, assembled: AssembledPipeline) -> None:
@@ -66,6 +65,7 @@ class StepRequests:
             SageMakerStepType.MODEL: self.model,
             SageMakerStepType.REGISTER_MODEL: self.register_model,
             SageMakerStepType.TRANSFORM: self.transform,
+            SageMakerStepType.TUNING: self.tuning,
         }.get(kind)
         if builder is None:
             self.problems.append(
@@ -92,6 +92,8 @@ class StepRequests:
             if chosen is None:
                 continue
             expr: Any = get_expression(chosen.step_name, chosen.output.property_path)
+            if self._is_top_model(chosen.step_name, chosen.output):
+                expr = self.top_model_uri(chosen.step_name, expr)
             sub = self.a.dag.input_subpaths.get((name, res.dependency.logical_name))
             if sub:
                 expr = join("/", expr, sub)
@@ -208,121 +210,51 @@ class StepRequests:
                 channels.update(_channels(dep, wired[dep.logical_name]))
         return channels
 
-    def model(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        model_data = self._model_data(name, spec)
-        return {
-            "ExecutionRoleArn": self.cfg.role_arn,
-            "PrimaryContainer": {
-                "Image": self.cfg.inference_image_uri,
-                "Environment": self.serving_environment(),
-                "ModelDataUrl": model_data,
-            },
-        }
-
-    def serving_environment(self) -> dict[str, str]:
-        """The model container's Environment as the SDK's framework models write it: the
-        inference script (SAGEMAKER_PROGRAM) in the training code's sourcedir.tar.gz
-        (SAGEMAKER_SUBMIT_DIRECTORY), which the serving toolkits unpack and import."""
-        env = {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": self.cfg.region}
-        if self.cfg.inference_entry_point:
-            env["SAGEMAKER_PROGRAM"] = self.cfg.inference_entry_point
-            env["SAGEMAKER_SUBMIT_DIRECTORY"] = self.a.code.sourcedir
-        return env
-
-    def transform(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        """CreateTransformJob of the served model on the wired records (CSV lines,
-        batched up to 6 MB as the SDK's default), each output line the input record's
-        label joined with its prediction (DataProcessing, per the developer guide's
-        "associate prediction results with input records")."""
-        wired = self.inputs(name)
-        model, records = wired.get("model_name"), wired.get("transform_input")
-        for logical, value in (("model_name", model), ("transform_input", records)):
-            if value is None:
-                self.problems.append(
-                    Problem(
-                        f"steps.{name}.{logical}",
-                        "no upstream output feeds this dependency",
-                        fix="add an edge from a step producing it",
-                    )
+    def tuning(self, name: str, spec: StepSpecification) -> dict[str, Any]:
+        """CreateHyperParameterTuningJob over the training request of the same script."""
+        cfg = self.cfg
+        if not cfg.tuning_ranges:
+            self.problems.append(
+                Problem(
+                    f"steps.{name}",
+                    "a Tuning step needs hyperparameter ranges",
+                    fix="set tuning_ranges in the pipeline config (e.g. lr and dropout)",
                 )
-        return {
-            "ModelName": model,
-            "BatchStrategy": "MultiRecord",
-            "MaxPayloadInMB": 6,
-            "TransformInput": {
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": records}},
-                "ContentType": "text/csv",
-                "SplitType": "Line",
-            },
-            "TransformOutput": {
-                "S3OutputPath": self.s3_uri(name, "output"),
-                "Accept": "text/csv",
-                "AssembleWith": "Line",
-            },
-            "TransformResources": {
-                "InstanceType": self.cfg.transform_instance_type,
-                "InstanceCount": 1,
-            },
-            "DataProcessing": {
-                "InputFilter": self.cfg.transform_input_filter,
-                "JoinSource": "Input",
-                "OutputFilter": self.cfg.transform_output_filter,
-            },
-        }
-
-    def register_model(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        model_data = self._model_data(name, spec)
-        wired = self.inputs(name)
-        args: dict[str, Any] = {
-            "ModelPackageGroupName": self.cfg.model_package_group,
-            "ModelPackageDescription": (
-                f"{self.a.dag.name} model registered by pipeline {self.cfg.pipeline_name}"
-            ),
-            "InferenceSpecification": {
-                "Containers": [
-                    {
-                        "Image": self.cfg.inference_image_uri,
-                        "Environment": self.serving_environment(),
-                        "ModelDataUrl": model_data,
-                    }
-                ],
-                "SupportedContentTypes": ["text/csv", "application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-                "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large", "ml.m5.xlarge"],
-                "SupportedTransformInstanceTypes": ["ml.m5.xlarge"],
-            },
-            "ModelApprovalStatus": {"Get": f"Parameters.{PARAM_APPROVAL}"},
-        }
-        metrics = [
-            wired[d.logical_name]
-            for d in spec.dependencies.values()
-            if d.dependency_type is DependencyType.PROCESSING_OUTPUT and d.logical_name in wired
-        ]
-        if metrics:
-            file_path = self.a.dag.gate.file_path if self.a.dag.gate else "evaluation.json"
-            args["ModelMetrics"] = {
-                "ModelQuality": {
-                    "Statistics": {
-                        "ContentType": "application/json",
-                        "S3Uri": join("/", metrics[0], file_path),
-                    }
-                }
-            }
-        return args
-
-    def _model_data(self, name: str, spec: StepSpecification) -> Any:
-        wired = self.inputs(name)
-        for dep in spec.dependencies.values():
-            if dep.dependency_type is DependencyType.MODEL_ARTIFACTS and dep.logical_name in wired:
-                return wired[dep.logical_name]
-        self.problems.append(
-            Problem(
-                f"steps.{name}",
-                "no model artifacts are wired into this step",
-                fix="add an edge from the training step",
             )
+        training = self.training(name, spec)
+        if not training:
+            return {}
+        settings = TuningSettings(
+            cfg.tuning_objective_metric,
+            cfg.tuning_objective_type,
+            cfg.tuning_strategy,
+            cfg.tuning_max_jobs,
+            cfg.tuning_max_parallel_jobs,
+            cfg.tuning_ranges,
         )
-        return ""
+        return tuning_request(training, settings)
+
+    def _is_top_model(self, step: str, output: Any) -> bool:
+        return (
+            self.a.specs[step].sagemaker_step_type is SageMakerStepType.TUNING
+            and output.output_type is DependencyType.MODEL_ARTIFACTS
+            and output.property_path.startswith("properties.TrainingJobSummaries[0]")
+        )
+
+    def top_model_uri(self, step: str, best_job_name: Any) -> dict[str, Any]:
+        """The best job's model.tar.gz, as the SDK's ``TuningStep.get_top_model_s3_uri(0,
+        …)`` joins it: the training jobs' S3OutputPath, the job name, output/model.tar.gz."""
+        return join(
+            "/",
+            "s3:/",
+            self.cfg.bucket,
+            self.cfg.prefix,
+            _EXECUTION_ID,
+            step,
+            "output",
+            best_job_name,
+            "output/model.tar.gz",
+        )
 
     def _contract(self, name: str, spec: StepSpecification, kind: type[C]) -> C | None:
         contract = spec.script_contract
