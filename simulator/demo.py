@@ -57,6 +57,7 @@ def run_demo(
     log_sink: Callable[[str], None] | None = _quiet,
     say: Narrator | None = None,
     follow: Follower | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the demo pipeline and return its result (what `smsim demo --json` prints).
 
@@ -65,7 +66,8 @@ def run_demo(
     ``source_dir`` replaces the DAG's step code; ``log_sink`` gets
     the jobs' log lines (default: none, they stay in the workspace's log files; None:
     LocalSageMaker's console sink); ``say``
-    narrates; ``follow(sm, arn, timeout)`` waits for the execution (default: polls).
+    narrates; ``follow(sm, arn, timeout)`` waits for the execution (default: polls);
+    ``config`` sets other PipelineConfig fields (e.g. ``tuning_max_jobs``).
     """
     from simulator.datasets import write_dataset
     from simulator.pipeline.build.assembly import assemble, dag_config, iter_steps
@@ -76,7 +78,7 @@ def run_demo(
 
     workspace = Path(workspace).expanduser().resolve()
     dag = get_dag(dag_name)
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(config or {})
     if "hyperparameters" not in dag.config_defaults:  # the PyTorch trainer's
         hps = {"max_epochs": epochs, "model_class": model_class, "lr": 0.01}
         overrides["hyperparameters"] = hps

@@ -134,7 +134,15 @@ def test_demo_runs_the_tuning_dag_and_serves_the_best_model(tmp_path) -> None:
     from simulator.session import LocalSageMaker
 
     ws = tmp_path / "ws"
-    result = run_demo(ws, rows=400, epochs=1, threshold=0.0, dag_name="bsm-tuning", timeout=600)
+    result = run_demo(
+        ws,
+        rows=400,
+        epochs=1,
+        threshold=0.0,
+        dag_name="bsm-tuning",
+        timeout=600,
+        config={"tuning_max_jobs": 2, "tuning_max_parallel_jobs": 2},
+    )
     assert result["pipeline_execution_status"] == "Succeeded", result["failure_reason"]
     statuses = {s["name"]: s["status"] for s in result["steps"]}
     assert statuses["Tune"] == statuses["BatchTransformTest"] == "Succeeded", statuses
@@ -143,7 +151,7 @@ def test_demo_runs_the_tuning_dag_and_serves_the_best_model(tmp_path) -> None:
         desc = sm.describe_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=tuning["HyperParameterTuningJobName"]
         )
-        assert desc["TrainingJobStatusCounters"]["Completed"] == 4
+        assert desc["TrainingJobStatusCounters"]["Completed"] == 2
         best = desc["BestTrainingJob"]
         tuned = best["TunedHyperParameters"]
         assert 0.001 <= float(tuned["lr"]) <= 0.05 and 0.0 <= float(tuned["dropout"]) <= 0.5
