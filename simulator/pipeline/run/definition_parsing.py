@@ -23,6 +23,7 @@ from simulator.pipeline.run.definition import (
     Step,
     did_you_mean,
 )
+from simulator.shapes import describe_rule, value_problems
 
 
 def parse_definition(source: str | bytes | dict[str, Any]) -> PipelineDefinition:
@@ -107,6 +108,20 @@ def _parse_parameters(raw: Any, problems: list[Problem]) -> dict[str, Parameter]
     return out
 
 
+def _step_name_problems(name: str, where: str) -> list[Problem]:
+    """A step's Name is botocore's StepName (at most 64 of letters, digits, '-', '_'), the
+    name ListPipelineExecutionSteps reports; the service refuses a definition breaking it."""
+    return [
+        Problem(
+            p.path,
+            p.message,
+            name if len(name) <= 80 else name[:77] + "...",
+            f"name steps with {describe_rule('StepName')}",
+        )
+        for p in value_problems("StepName", name, where)
+    ]
+
+
 def _parse_steps(
     raw: list[Any],
     where: str,
@@ -128,6 +143,7 @@ def _parse_steps(
         if not isinstance(stype, str) or not stype:
             problems.append(Problem(f"{loc}.Type", f"step {name!r} needs a 'Type'", stype))
             continue
+        problems += _step_name_problems(name, f"{loc}.Name")
         if name in steps:
             problems.append(
                 Problem(f"{loc}.Name", "duplicate step name; step names must be unique", name)
