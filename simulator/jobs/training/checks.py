@@ -119,6 +119,20 @@ def service_refusals(request: dict[str, Any]) -> list[Problem]:
                 "give the framework image URI, e.g. the SDK's image_uris.retrieve('pytorch', …)",
             )
         )
+    stopping = request.get("StoppingCondition") or {}
+    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds")
+    if wait is not None and runtime is not None and wait < runtime:
+        # StoppingCondition.MaxWaitTimeInSeconds: "It must be equal to or greater than
+        # MaxRuntimeInSeconds" (botocore's documentation of the member).
+        problems.append(
+            Problem(
+                "StoppingCondition.MaxWaitTimeInSeconds",
+                f"must be at least MaxRuntimeInSeconds ({runtime}): it bounds the job's "
+                "training time and its wait for Spot capacity together",
+                wait,
+                f"set MaxWaitTimeInSeconds to {runtime} or more",
+            )
+        )
     resources = request.get("ResourceConfig") or {}
     if not resources.get("InstanceGroups") and resources.get("InstanceCount", 1) < 1:
         problems.append(

@@ -135,7 +135,7 @@ class _Watch(threading.Thread):
 
     def __init__(self, run: TrainingRun, fault: Fault | None, deadline: dt.datetime | None):
         super().__init__(name=f"smsim-spot-{run.name}", daemon=True)
-        self.run = run
+        self.job = run
         self.fault = fault
         self.deadline = deadline
         self.regex = re.compile(fault.after_line) if fault and fault.after_line else None
@@ -163,17 +163,17 @@ class _Watch(threading.Thread):
                 return self._strike(INTERRUPTED)
 
     def _strike(self, what: str) -> None:
-        record = self.run.record
+        record = self.job.record
         while record.process_group is None and not self._cancel.wait(0.02):
             pass  # not spawned yet
         pgid = record.process_group
         if pgid is None:
             return
         self.struck = what
-        self.run.log(f"{what}: SIGTERM to the entry point (Spot)")
+        self.job.log(f"{what}: SIGTERM to the entry point (Spot)")
         _signal(pgid, signal.SIGTERM)
         # The grace period the service gives, then SIGKILL (as StopTrainingJob).
-        if not self._cancel.wait(self.run.ctx.grace_seconds):
+        if not self._cancel.wait(self.job.ctx.grace_seconds):
             _signal(pgid, signal.SIGKILL)
 
 
