@@ -175,7 +175,9 @@ def _parse_steps(
             cache_config=item.get("CacheConfig")
             if isinstance(item.get("CacheConfig"), dict)
             else None,
-            retry_policies=[r for r in item.get("RetryPolicies") or [] if isinstance(r, dict)],
+            retry_policies=_retry_policies(
+                item.get("RetryPolicies"), f"{loc}.RetryPolicies", problems
+            ),
             raw=item,
         )
         steps[name] = step
@@ -194,6 +196,16 @@ def _parse_steps(
                 else:
                     step.else_steps = child
     return names
+
+
+def _retry_policies(raw: Any, where: str, problems: list[Problem]) -> list[dict[str, Any]]:
+    """A step's RetryPolicies: a list of objects (the retry module checks each one)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(Problem(where, "must be a list of retry policies", raw))
+        return []
+    return [r for r in raw if isinstance(r, dict)]
 
 
 def _parse_property_files(raw: Any, where: str, problems: list[Problem]) -> list[PropertyFile]:
