@@ -4,6 +4,7 @@ Interrupted, a restart from the checkpoints, MaxWaitTimeInSeconds, the billed ti
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,47 @@ def test_max_wait_below_max_runtime_is_refused(sm, code_uri, training_request):
         ValidationError, match=r"MaxWaitTimeInSeconds: must be at least MaxRuntimeInSeconds \(300\)"
     ):
         sm.create_training_job(**request)
+
+
+def test_a_pipeline_steps_spot_interruption_reaches_its_job(
+    tmp_path, log_lines, code_uri, training_request
+):
+    """Declared per step: the step's training job is interrupted and resumes; the step and
+    the execution succeed with the model of an uninterrupted run."""
+    faults = [{"kind": "SpotInterruption", "step": "SpotTrain", "after_line": r"^epoch 0 done"}]
+    with LocalSageMaker(
+        workspace=tmp_path / "ws3",
+        log_sink=log_lines,
+        stop_grace_seconds=3.0,
+        checkpoint_sync_seconds=0.2,
+        faults=faults,
+    ) as sm:
+        sm.s3.create_bucket(Bucket=BUCKET)
+        code = code_uri(sm)
+        hps = {"epochs": 3, "epoch-seconds": 0.6}
+        args = _spot(training_request("unused", code, hyperparameters=hps), "pipeline")
+        del args["TrainingJobName"]  # the pipeline names the step's job
+        definition = {
+            "Version": "2020-12-01",
+            "Metadata": {},
+            "Parameters": [],
+            "Steps": [{"Name": "SpotTrain", "Type": "Training", "Arguments": args}],
+        }
+        sm.create_pipeline(
+            PipelineName="spot-pipe",
+            PipelineDefinition=json.dumps(definition),
+            RoleArn="arn:aws:iam::123456789012:role/R",
+        )
+        arn = sm.start_pipeline_execution(PipelineName="spot-pipe")["PipelineExecutionArn"]
+        execution = sm.wait_for_pipeline_execution(arn, timeout=300)
+        assert execution["PipelineExecutionStatus"] == "Succeeded", execution
+        (step,) = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+            "PipelineExecutionSteps"
+        ]
+        assert step["StepStatus"] == "Succeeded"
+        job = step["Metadata"]["TrainingJob"]["Arn"].rsplit("/", 1)[1]
+        desc = sm.describe_training_job(TrainingJobName=job)
+        assert "Interrupted" in _statuses(desc)
+        assert _statuses(desc)[-4:] == ["Downloading", "Training", "Uploading", "Completed"]
+        assert desc["BillableTimeInSeconds"] < desc["TrainingTimeInSeconds"]
+        assert any(line.endswith("] resumed at epoch 1") for line in log_lines.lines)
