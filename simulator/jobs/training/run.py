@@ -87,7 +87,7 @@ class TrainingRun(JobRun):
     def _run(self) -> None:
         rec = self.record
         self.started_at = self.started_at or now()  # a Spot restart keeps the first start
-        self._arm_spot()
+        self._set_up_spot()
         rec.transition("Downloading", "Downloading input data", TrainingStartTime=self.started_at)
         if rec.stop_event.is_set():
             return self._finish_stopped("Stopped")
@@ -148,7 +148,7 @@ class TrainingRun(JobRun):
     def _crash(self, reason: str) -> None:
         self._fail(reason)
 
-    def _arm_spot(self) -> None:
+    def _set_up_spot(self) -> None:
         """Managed Spot training (spot.py): set up once, on the job's first start."""
         if self.spot is None:
             self.spot = SpotTraining.for_run(self, self.faults)
