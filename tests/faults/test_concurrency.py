@@ -176,3 +176,57 @@ def test_two_simulators_on_two_workspaces_at_once(tmp_path):
         )
         assert seen["data"] == f"data of {ws.name}" and seen["marker"] == f"data of {ws.name}"
         assert seen["checkpoints"] == []
+
+
+def test_two_sessions_in_one_process_keep_their_jobs_apart(
+    tmp_path, make_sourcedir_tar, training_request, read_tar
+):
+    """Two LocalSageMaker of one process, on two workspaces, running a job of the same name
+    at once: each lists, describes and runs its own. (moto's backends are per process, so
+    in one process their S3 is one: each job here reads its own bucket.)"""
+    from simulator import LocalSageMaker
+
+    go = tmp_path / "go"
+    sessions = {
+        ws: LocalSageMaker(workspace=tmp_path / ws, log_sink=lambda line: None).start()
+        for ws in ("ws-one", "ws-two")
+    }
+    try:
+        for ws, sm in sessions.items():
+            bucket = f"bucket-{ws}"
+            sm.s3.create_bucket(Bucket=bucket)
+            sm.s3.put_object(
+                Bucket=bucket, Key="c.tar.gz", Body=make_sourcedir_tar({"train.py": SCRIPT})
+            )
+            sm.s3.put_object(Bucket=bucket, Key="data/data.txt", Body=f"data of {ws}".encode())
+            request = training_request(
+                "twin",
+                f"s3://{bucket}/c.tar.gz",
+                hyperparameters={"marker": ws, "go": str(go)},
+                channels={"train": f"s3://{bucket}/data/"},
+                OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
+                CheckpointConfig={"S3Uri": f"s3://{bucket}/checkpoints"},
+            )
+            sm.create_training_job(**request)  # the same name: not taken in the other
+        _wait(
+            lambda: all(
+                sm.describe_training_job(TrainingJobName="twin")["SecondaryStatus"] == "Training"
+                for sm in sessions.values()
+            ),
+            "both sessions' jobs Training",
+        )
+        go.touch()
+        for ws, sm in sessions.items():
+            desc = sm.wait_for_training_job("twin", timeout=180)
+            assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+            assert desc["TrainingJobArn"].endswith("training-job/twin")
+            listed = sm.list_training_jobs()["TrainingJobSummaries"]
+            assert [j["TrainingJobName"] for j in listed] == ["twin"]
+            seen = json.loads(
+                read_tar(sm, f"bucket-{ws}", "out/twin/output/model.tar.gz")["seen.json"]
+            )
+            assert seen["data"] == f"data of {ws}" and seen["marker"] == ws
+            assert (tmp_path / ws / "jobs" / "twin" / "describe.json").is_file()
+    finally:
+        for sm in sessions.values():
+            sm.close()
