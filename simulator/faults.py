@@ -1,14 +1,16 @@
 """Fault injection: a declarative plan of the service errors a run should meet.
 
 Resume and retry code cannot otherwise be exercised before deploying; a plan makes a named
-pipeline step (or, for #17, a named job) meet a service error on its Nth attempt, with the
-words the service uses. A plan is a list of faults::
+pipeline step or a named job meet a service error on its Nth attempt, with the words the
+service uses. A plan is a list of faults::
 
     [{"kind": "CapacityError", "step": "Train", "attempt": 1},
-     {"kind": "InternalServerError", "step": "Prep", "attempt": 2, "pipeline": "bsm"}]
+     {"kind": "InternalServerError", "step": "Prep", "attempt": 2, "pipeline": "bsm"},
+     {"kind": "SpotInterruption", "job": "bsm-train", "after_line": "^epoch 2 done"}]
 
 given as ``LocalSageMaker(faults=...)`` (a list, a :class:`FaultPlan`, or a path to such a
-JSON file), or as ``$SMSIM_FAULTS`` (a path or the JSON itself) for ``smsim serve``.
+JSON file), ``smsim serve --faults FILE``, ``smsim train --faults FILE``, or as
+``$SMSIM_FAULTS`` (a path or the JSON itself).
 
 Kinds, and where each strikes:
 
@@ -18,15 +20,14 @@ Kinds, and where each strikes:
 - ``ResourceLimitExceeded`` / ``ThrottlingException`` / ``InternalFailure``: the Create*
   call is refused with that error code (``SageMaker.RESOURCE_LIMIT``, ``Step.THROTTLING``,
   ``Step.SERVICE_FAULT``).
-
-- ``SpotInterruption`` (#17): a job with ``EnableManagedSpotTraining`` loses its Spot
+- ``SpotInterruption``: a job with ``EnableManagedSpotTraining`` loses its Spot
   instance ``at_seconds`` into training, or right after a log line matching ``after_line``
   (a regex): the script gets SIGTERM, checkpoints are synced, the job shows ``Interrupted``
   and restarts from its checkpoints after ``wait_seconds`` of waiting for capacity
   (``simulator/jobs/training/spot.py``).
-- ``S3SlowDown`` (#17): the job's S3 requests answer ``503 SlowDown`` ``times`` times
+- ``S3SlowDown``: the job's S3 requests answer ``503 SlowDown`` ``times`` times
   (default 1) from its first one on; botocore's retries absorb a few, more fail the job
-  with S3's own error.
+  with S3's own error (``simulator/jobs/throttle.py``).
 
 A fault on a ``job`` matches every job whose name starts with it; ``attempt`` N is the
 Nth such job. A fault on a pipeline ``step`` strikes that step's Nth attempt; the kinds
