@@ -19,6 +19,7 @@ import zipfile
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.hosts.keeper import keeper_argv
 
 _MARKER = "__SMSIM_LAMBDA_RESULT__"
 # Run in the subprocess: import the handler from the unpacked zip, call it, print the
@@ -68,13 +69,15 @@ def invoke(
             archive.extractall(root)  # zipfile drops "..", absolute parts of member names
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _RUNNER, fn.handler, fn.function_name],
+                # Under the keeper: the handler dies with the simulator, or at its timeout.
+                keeper_argv([sys.executable, "-c", _RUNNER, fn.handler, fn.function_name]),
                 input=json.dumps(event),
                 capture_output=True,
                 text=True,
                 cwd=root,
                 env={**os.environ, **env, **(fn.environment_vars or {})},
                 timeout=timeout,
+                start_new_session=True,  # the keeper's own group (hosts/keeper.py)
             )
         except subprocess.TimeoutExpired:
             raise LambdaError(f"function {function!r} timed out after {timeout:.0f}s") from None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
 from simulator.pipeline.run.definition import PipelineDefinition
 
 DEFAULT_PARALLELISM = 50  # SageMaker's default MaxParallelExecutionSteps
@@ -181,11 +182,43 @@ def load_executions(
                 record.property_files.setdefault(name, {})[doc.stem] = read_json(doc)
             record.steps[name] = step
         if record.status in ("Executing", "Stopping"):
-            record.status = "Failed"
-            record.failure_reason = "the smsim server ended while the execution ran"
+            if owner.runner_alive(directory):
+                record.foreign = True  # another live simulator runs it: left alone
+            else:
+                end_orphaned(record)
         record.done.set()
         out.append(record)
     return out
+
+
+RUNNING_STEP = ("Starting", "Executing", "Stopping")
+
+
+def end_orphaned(record: ExecutionRecord) -> None:
+    """Failed, with its running steps: the simulator running it died (#17)."""
+    t = utcnow()
+    record.status, record.failure_reason = "Failed", owner.RUNNER_GONE
+    record.last_modified_time = t
+    for step in record.steps.values():
+        if step.status in RUNNING_STEP:
+            step.status, step.failure_reason, step.end_time = "Failed", owner.RUNNER_GONE, t
+    record.ended_on_load = True
+
+
+def stop_on_disk(directory: Path) -> None:
+    """Record an execution that is not over as Stopped, with its running steps: its CLI was
+    killed at once (a second Ctrl-C) before the executor could record the stop."""
+    t = utcnow()
+    desc = read_json(directory / "execution.json")
+    if desc["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
+        return
+    steps = read_json(directory / "steps.json")
+    for step in steps["PipelineExecutionSteps"]:
+        if step["StepStatus"] in RUNNING_STEP:
+            step.update(StepStatus="Stopped", EndTime=t)
+    desc.update(PipelineExecutionStatus="Stopped", LastModifiedTime=t)
+    write_json(directory / "steps.json", steps)
+    write_json(directory / "execution.json", desc)
 
 
 @dataclass
@@ -314,6 +347,8 @@ class ExecutionRecord:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     on_change: Callable[[ExecutionRecord], None] | None = field(default=None, repr=False)
     written: dict[str, Any] = field(default_factory=dict, repr=False)  # path → what it holds
+    foreign: bool = False  # loaded while another live simulator runs it (simulator.owner)
+    ended_on_load: bool = False  # loaded Executing, its simulator gone: ended Failed here
 
     def changed(self) -> None:
         self.last_modified_time = utcnow()
