@@ -25,6 +25,7 @@ from simulator import owner
 from simulator.cli.output import err_console
 from simulator.jobs import records as job_records
 from simulator.pipeline.run import records as pipeline_records
+from simulator.pipeline.run.orphans import RUNNING_STEP
 
 EXIT_INTERRUPTED = 130
 ENDED = {"Completed", "Failed", "Stopped", "Succeeded"}
@@ -39,7 +40,7 @@ def settle(workspace: Path, runs: list[owner.Run]) -> list[owner.Run]:
     """End on disk, as Stopped, whichever of ``runs`` is not over; their final state."""
     for run in runs:
         if run.kind == "pipeline execution":
-            pipeline_records.stop_on_disk(run.directory)
+            stop_execution_on_disk(run.directory)
     for run in runs:  # after the executions: their steps' jobs may end meanwhile
         if run.kind != "pipeline execution":
             job_records.stop_on_disk(run.kind, run.directory)
@@ -47,13 +48,30 @@ def settle(workspace: Path, runs: list[owner.Run]) -> list[owner.Run]:
     return [final.get((r.kind, r.directory), r) for r in runs]
 
 
+def stop_execution_on_disk(directory: Path) -> None:
+    """Record an execution that is not over as Stopped, with its running steps: its CLI was
+    killed at once (a second Ctrl-C) before the executor could record the stop."""
+    t = pipeline_records.utcnow()
+    desc = pipeline_records.read_json(directory / "execution.json")
+    if desc["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
+        return
+    steps = pipeline_records.read_json(directory / "steps.json")
+    for step in steps["PipelineExecutionSteps"]:
+        if step["StepStatus"] in RUNNING_STEP:
+            step.update(StepStatus="Stopped", EndTime=t)
+    desc.update(PipelineExecutionStatus="Stopped", LastModifiedTime=t)
+    pipeline_records.write_json(directory / "steps.json", steps)
+    pipeline_records.write_json(directory / "execution.json", desc)
+
+
 def report(runs: list[owner.Run], killed: bool) -> None:
     """A table of what was stopped, on stderr (stdout may be a ``--json`` document)."""
-    how = "killed at once (second Ctrl-C)" if killed else "stopped (Ctrl-C)"
+    how = "killed at once (a second Ctrl-C)" if killed else "stopped (Ctrl-C)"
     if not runs:
         err_console.print(f"[yellow]interrupted:[/] nothing was running; {how}")
         return
-    table = Table(title=f"interrupted: {len(runs)} run(s) {how}", title_justify="left")
+    err_console.print(f"[yellow]interrupted:[/] {len(runs)} run(s) {how}:", highlight=False)
+    table = Table()
     table.add_column("Kind")
     table.add_column("Name", overflow="fold")
     table.add_column("Final status")

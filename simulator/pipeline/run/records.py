@@ -21,6 +21,7 @@ from typing import Any
 
 from simulator import owner
 from simulator.pipeline.run.definition import PipelineDefinition
+from simulator.pipeline.run.orphans import end_orphaned
 
 DEFAULT_PARALLELISM = 50  # SageMaker's default MaxParallelExecutionSteps
 
@@ -189,36 +190,6 @@ def load_executions(
         record.done.set()
         out.append(record)
     return out
-
-
-RUNNING_STEP = ("Starting", "Executing", "Stopping")
-
-
-def end_orphaned(record: ExecutionRecord) -> None:
-    """Failed, with its running steps: the simulator running it died (#17)."""
-    t = utcnow()
-    record.status, record.failure_reason = "Failed", owner.RUNNER_GONE
-    record.last_modified_time = t
-    for step in record.steps.values():
-        if step.status in RUNNING_STEP:
-            step.status, step.failure_reason, step.end_time = "Failed", owner.RUNNER_GONE, t
-    record.ended_on_load = True
-
-
-def stop_on_disk(directory: Path) -> None:
-    """Record an execution that is not over as Stopped, with its running steps: its CLI was
-    killed at once (a second Ctrl-C) before the executor could record the stop."""
-    t = utcnow()
-    desc = read_json(directory / "execution.json")
-    if desc["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
-        return
-    steps = read_json(directory / "steps.json")
-    for step in steps["PipelineExecutionSteps"]:
-        if step["StepStatus"] in RUNNING_STEP:
-            step.update(StepStatus="Stopped", EndTime=t)
-    desc.update(PipelineExecutionStatus="Stopped", LastModifiedTime=t)
-    write_json(directory / "steps.json", steps)
-    write_json(directory / "execution.json", desc)
 
 
 @dataclass
