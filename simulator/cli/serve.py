@@ -115,7 +115,7 @@ def register(main: click.Group) -> None:
             endpoint.backend.pipelines.faults = FaultPlan.coerce(faults_file)
             endpoint.start()
         except SmsimError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise SystemExit(EXIT_UNUSABLE) from None
         # SIGTERM (a supervisor, a test) stops the server as Ctrl-C does. SIGINT gets the
         # same handler explicitly: a process started in the background by a

@@ -35,6 +35,7 @@ from simulator.jobs.transform import checks as transform_checks
 from simulator.jobs.transform import description as transform_description
 from simulator.jobs.transform import run as transform
 from simulator.shapes import validate_request
+from simulator.workspace import reserve_space
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ class JobStore:
             self._records[(spec.kind, name.lower())] = record
         try:
             owner.claim(directory)  # which simulator runs it: a later one ends it if this dies
+            reserve_space(directory)  # room for its last description on a full disk
             record.write_request()
             record.update()  # validate + persist the initial description
         except BaseException:

@@ -35,6 +35,7 @@ from typing import Any
 from simulator import owner
 from simulator.errors import SmsimError
 from simulator.shapes import validate_response
+from simulator.workspace import is_disk_full, release_reserve
 
 KIND_DIRS = {"training": "jobs", "processing": "processing-jobs", "transform": "transform-jobs"}
 DESCRIBE_OPS = {
@@ -284,7 +285,15 @@ class JobRecord:
     def _write(self, describe: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / "describe.json.tmp"
-        tmp.write_text(to_json(describe))
+        text = to_json(describe)
+        try:
+            tmp.write_text(text)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # never half a description
+            # A full disk: the job's reserve makes room for its record (simulator.workspace).
+            if not (is_disk_full(exc) and release_reserve(self.dir)):
+                raise
+            tmp.write_text(text)
         tmp.replace(self.dir / "describe.json")
 
 

@@ -29,6 +29,7 @@ from simulator.hosts.layout import HOST_NAME, HostLayout
 from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
+from simulator.workspace import is_disk_full
 
 
 @dataclass
@@ -86,6 +87,13 @@ class JobRun:
             self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
             self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
+            if is_disk_full(exc):  # the instance's volume is full: the user's to fix
+                where = getattr(exc, "filename", None) or self.record.dir
+                self._crash(
+                    f"ClientError: No space left on device writing {where}; free space on "
+                    "the workspace's disk or use a workspace on a larger one"
+                )
+                return
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
         finally:
             self.record.done.set()
