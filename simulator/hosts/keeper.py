@@ -117,8 +117,6 @@ def _exit_like(status: int) -> None:
 def main(argv: list[str]) -> None:
     parent, command = int(argv[0]), argv[2:]
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
     def parent_died(signum: int, frame: object) -> None:
         if os.getppid() != parent:  # not just the forking thread of a live simulator
@@ -131,6 +129,9 @@ def main(argv: list[str]) -> None:
     signal.signal(DEATH_SIGNAL, parent_died)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: None)
+    # After the handler: the signal (a starting thread's end) may come at once.
+    libc.prctl(PR_SET_PDEATHSIG, int(DEATH_SIGNAL), 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(128 + signal.SIGKILL)  # the simulator died before the prctl took
     keeper = os.getpid()
