@@ -74,7 +74,7 @@ def demo(workspace: Path, verbose: bool, as_json: bool, **options: Any) -> None:
             "pass a directory you can write to",
             as_json,
         )
-    with Interruptible(workspace):  # Ctrl-C: stop, report, exit 130
+    with Interruptible(workspace, as_json):  # Ctrl-C: stop, report, exit 130
         try:
             result = run_demo(
                 workspace,

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from simulator import owner
-from simulator.cli.output import err_console
+from simulator.cli.output import emit_json, err_console
 from simulator.jobs import records as job_records
 from simulator.pipeline.run import records as pipeline_records
 from simulator.pipeline.run.orphans import RUNNING_STEP
@@ -85,8 +85,9 @@ class Interruptible:
     """``with Interruptible(workspace):`` around the code that runs a command's jobs; on
     Ctrl-C it stops them, reports them and exits 130 (see the module docstring)."""
 
-    def __init__(self, workspace: Path | str) -> None:
+    def __init__(self, workspace: Path | str, as_json: bool = False) -> None:
         self.workspace = Path(workspace).expanduser().resolve()
+        self.as_json = as_json  # --json: the stopped runs are stdout's one document too
         self.count = 0
         self.runs: list[owner.Run] = []
         self._previous: object = None
@@ -122,4 +123,7 @@ class Interruptible:
         signal.signal(signal.SIGINT, lambda *_: None)
         runs = settle(self.workspace, self.runs)
         report(runs, killed=self.count > 1)
+        if self.as_json:
+            stopped = [{"kind": r.kind, "name": r.name, "status": r.status} for r in runs]
+            emit_json({"error": "interrupted (Ctrl-C)", "stopped": stopped})
         raise SystemExit(EXIT_INTERRUPTED)

@@ -198,7 +198,7 @@ def run_cmd(
         )
     name = pipeline_name or _pipeline_name(definition)
     sink = None if verbose else _quiet
-    with Interruptible(workspace):  # Ctrl-C: stop, report, exit 130
+    with Interruptible(workspace, as_json):  # Ctrl-C: stop, report, exit 130
         try:
             with LocalSageMaker(workspace=workspace, images=images, log_sink=sink) as sm:
                 for local, uri in pairs:

@@ -148,7 +148,7 @@ def register(main: click.Group) -> None:
         **options: Any,  # output_path … workspace: run_training_spec's own keywords
     ) -> None:
         """Run one SageMaker training job locally from a step spec."""
-        with Interruptible(options["workspace"]):  # Ctrl-C: stop, report, exit 130
+        with Interruptible(options["workspace"], as_json):  # Ctrl-C: stop, report, exit 130
             try:
                 spec, given, hyperparameters = _checked_arguments(
                     spec_name, inputs, hp_file, job_name, options["source_dir"]

@@ -154,7 +154,7 @@ def test_ctrl_c_of_smsim_pipeline_run_stops_the_execution_and_its_job(tmp_path, 
     }
     path = tmp_path / "interrupted.json"
     path.write_text(json.dumps(definition))
-    argv = [SMSIM, "pipeline", "run", str(path), "--workspace", str(project["ws"])]
+    argv = [SMSIM, "pipeline", "run", str(path), "--workspace", str(project["ws"]), "--json"]
     argv += ["--upload", f"{project['source']}=s3://ctrl-c/code/sourcedir.tar.gz"]
     proc = start(argv, tmp_path / "stderr.log")
     script = script_process(project["pid"], proc)
@@ -166,6 +166,12 @@ def test_ctrl_c_of_smsim_pipeline_run_stops_the_execution_and_its_job(tmp_path, 
     assert "interrupted/" in execution_row and "Stopped" in execution_row
     job_row = table_row(err, "training", "pipelines-")
     assert "Stopped" in job_row
+    document = json.loads(proc.stdout.read())  # --json: stdout is one document still
+    assert document["error"] == "interrupted (Ctrl-C)"
+    assert {(r["kind"], r["status"]) for r in document["stopped"]} == {
+        ("pipeline execution", "Stopped"),
+        ("training", "Stopped"),
+    }
     (execution,) = (project["ws"] / "pipelines" / "interrupted" / "executions").iterdir()
     desc = json.loads((execution / "execution.json").read_text())
     assert desc["PipelineExecutionStatus"] == "Stopped"
@@ -230,3 +236,37 @@ def _tar(files: dict[str, str]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def _running_job(ws: Path) -> bool:
+    for describe in ws.glob("*jobs/*/describe.json"):
+        try:
+            doc = json.loads(describe.read_text())
+        except ValueError:
+            continue  # being replaced
+        if "InProgress" in (doc.get("TrainingJobStatus"), doc.get("ProcessingJobStatus")):
+            return True
+    return False
+
+
+def test_ctrl_c_of_smsim_demo_stops_its_execution(tmp_path):
+    ws = tmp_path / "ws"
+    log = tmp_path / "stderr.log"
+    proc = start([SMSIM, "demo", "--workspace", str(ws), "--rows", "200"], log)
+    wait_for(lambda: _running_job(ws), proc, "the demo's first job")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(WAIT) == 130
+    err = log.read_text()
+    assert "Traceback" not in err
+    assert "Stopped" in table_row(err, "pipeline execution")
+    (execution,) = ws.glob("pipelines/*/executions/*")
+    assert json.loads((execution / "execution.json").read_text())["PipelineExecutionStatus"] == (
+        "Stopped"
+    )
+    statuses = [
+        json.loads(d.read_text()) for d in ws.glob("*jobs/*/describe.json")
+    ]  # every job the demo started has ended
+    assert statuses and all(
+        (d.get("TrainingJobStatus") or d.get("ProcessingJobStatus")) in ("Completed", "Stopped")
+        for d in statuses
+    )
