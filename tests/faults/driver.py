@@ -2,7 +2,8 @@
 
 It starts ``LocalSageMaker`` on WORKSPACE (container mode MODE), creates a training job
 (WHAT = ``train-loud``: the script prints, its child is silent; ``train-quiet``: the
-other way round) or a pipeline execution with one such training step (``pipeline``),
+other way round), a pipeline execution with one such training step (``pipeline``) or
+a tuning job of such training jobs (``tuning``),
 then waits for ever. The job's script writes ``<script pid> <child pid> <daemon pid>``
 to PIDFILE once its children run (the daemon: a grandchild in a session of its own).
 Nothing here is from the tests' conftest: the process must not import pytest.
@@ -84,6 +85,30 @@ def main(workspace: str, mode: str, what: str, pid_file: str) -> None:
             PipelineName="Doomed", PipelineDefinition=json.dumps(definition), RoleArn=ROLE
         )
         sm.start_pipeline_execution(PipelineName="Doomed")
+    elif what == "tuning":
+        job = training_request(None, "script", pid_file)
+        job.pop("HyperParameters")
+        job["StaticHyperParameters"] = training_request(None, "", "")["HyperParameters"]
+        sm.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="doomed-tuning",
+            HyperParameterTuningJobConfig={
+                "Strategy": "Random",
+                "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+                "ParameterRanges": {
+                    "ContinuousParameterRanges": [
+                        {"Name": "lr", "MinValue": "0.1", "MaxValue": "1"}
+                    ]
+                },
+            },
+            TrainingJobDefinition={
+                **job,
+                "AlgorithmSpecification": {
+                    **job["AlgorithmSpecification"],
+                    "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
+                },
+            },
+        )
     else:
         loud = "script" if what == "train-loud" else "child"
         sm.create_training_job(**training_request("doomed", loud, pid_file))

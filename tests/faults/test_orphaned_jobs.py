@@ -106,6 +106,24 @@ def test_the_execution_of_a_killed_simulator_is_failed_with_its_steps(tmp_path, 
             assert job["TrainingJobStatus"] == "Failed" and job["FailureReason"] == RUNNER_GONE
 
 
+def test_the_tuning_job_of_a_killed_simulator_is_failed_with_its_training_job(
+    tmp_path, simulator_process
+):
+    ws = tmp_path / "ws"
+    proc, processes = simulator_process(ws, "tuning")
+    kill(proc, processes)
+    with session(ws) as sm:
+        tuning = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="doomed-tuning")
+        assert tuning["HyperParameterTuningJobStatus"] == "Failed"
+        assert tuning["FailureReason"] == RUNNER_GONE
+        listed = sm.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+        assert [
+            (j["HyperParameterTuningJobName"], j["HyperParameterTuningJobStatus"]) for j in listed
+        ] == [("doomed-tuning", "Failed")]
+        jobs = sm.list_training_jobs()["TrainingJobSummaries"]
+        assert [j["TrainingJobStatus"] for j in jobs] == ["Failed"]
+
+
 def test_a_later_session_lists_every_job_of_its_workspace(tmp_path, stage_code, training_request):
     ws = tmp_path / "ws"
     with session(ws) as sm:
