@@ -67,6 +67,7 @@ COMMANDS = {
     "pipeline run": lambda tmp, ws: ["pipeline", "run", str(_pipeline_file(tmp)),
                                      "--workspace", str(ws)],
     "demo": lambda tmp, ws: ["demo", "--workspace", str(ws)],
+    "jobs list": lambda tmp, ws: ["jobs", "list", "--workspace", str(ws)],
 }  # fmt: skip
 
 
