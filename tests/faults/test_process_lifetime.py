@@ -85,3 +85,26 @@ def test_the_end_of_the_starting_thread_is_not_the_death_of_the_simulator(tmp_pa
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("raise SystemExit(3)", 3),
+        ("pass", 0),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", -signal.SIGTERM),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", -signal.SIGKILL),
+    ],
+)
+def test_the_keeper_exits_as_the_script_did(code, expected):
+    from simulator.hosts.keeper import keeper_argv
+
+    done = subprocess.run(
+        keeper_argv([sys.executable, "-c", code]),
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+    )
+    assert done.returncode == expected, done.stderr
+    assert done.stderr == ""  # nothing of the keeper's own in the job's log
