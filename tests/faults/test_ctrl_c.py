@@ -38,10 +38,24 @@ while True:
 """
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers():
+    """A failed test leaves no command running (the assertions say what should end)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     # The default SIGINT disposition, as in a terminal (a background job of a
     # non-interactive shell would inherit it ignored; the CLI copes with that too).
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
@@ -49,6 +63,8 @@ def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subp
         env={**os.environ, "COLUMNS": "200", **(env or {})},
         restore_signals=True,
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def wait_for(predicate, proc: subprocess.Popen, what: str) -> None:
