@@ -33,6 +33,7 @@ from botocore.exceptions import ClientError
 
 from simulator.aws import CLIENT_CONFIG, DEFAULT_REGION
 from simulator.endpoint import Endpoint, local_channels
+from simulator.endpoint.jobs import wait_until_done
 from simulator.errors import SmsimError, service_error
 from simulator.faults import FaultPlan
 from simulator.hosts.launcher import LineSink
@@ -231,6 +232,8 @@ class LocalSageMaker:
     def _wait(self, kind: str, name: str, timeout: float | None) -> dict[str, Any]:
         self._require_started()
         record = self._translated(self.endpoint.backend.jobs.get, kind, name)
+        if record.foreign:  # run by another simulator on the workspace: follow its record
+            wait_until_done(record, timeout)
         if not record.done.wait(timeout):
             raise TimeoutError(f"{kind} job {name!r} still {record.status} after {timeout} s")
         label = kind.capitalize()

@@ -54,7 +54,7 @@ def synth(rows: int, seed: int, out_dir: str, fmt: str, raw: bool, as_json: bool
         if as_json:
             emit_json({"error": message})
         else:
-            err_console.print(f"[red]error:[/red] {message}")
+            err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
         raise SystemExit(EXIT_UNUSABLE) from None
     if as_json:
         emit_json(result)

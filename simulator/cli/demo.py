@@ -14,6 +14,7 @@ import click
 from rich.markup import escape
 
 from simulator.cli.demo_report import print_result
+from simulator.cli.interrupt import Interruptible
 from simulator.cli.options import json_option, number_option, verbose_option, workspace_option
 from simulator.cli.output import EXIT_FAILED, EXIT_OK, emit_json, err_console, fail
 from simulator.cli.pipeline_progress import follow_execution
@@ -73,19 +74,20 @@ def demo(workspace: Path, verbose: bool, as_json: bool, **options: Any) -> None:
             "pass a directory you can write to",
             as_json,
         )
-    try:
-        result = run_demo(
-            workspace,
-            say=None if as_json else _say,
-            follow=lambda sm, arn, limit: follow_execution(
-                sm, arn, timeout=limit, show=not as_json
-            ),
-            # --verbose: LocalSageMaker's console sink; else the logs stay in the workspace.
-            **({"log_sink": None} if verbose else {}),
-            **options,
-        )
-    except SmsimError as exc:
-        fail(str(exc), as_json)
+    with Interruptible(workspace, as_json):  # Ctrl-C: stop, report, exit 130
+        try:
+            result = run_demo(
+                workspace,
+                say=None if as_json else _say,
+                follow=lambda sm, arn, limit: follow_execution(
+                    sm, arn, timeout=limit, show=not as_json
+                ),
+                # --verbose: LocalSageMaker's console sink; else the logs stay in the workspace.
+                **({"log_sink": None} if verbose else {}),
+                **options,
+            )
+        except SmsimError as exc:
+            fail(str(exc), as_json)
     if as_json:
         emit_json(result)
     else:

@@ -119,7 +119,7 @@ def register(main: click.Group) -> None:
             if as_json:
                 emit_json({"error": message})
             else:
-                err_console.print(f"[red]error:[/] {escape(message)}")
+                err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
             raise SystemExit(EXIT_UNUSABLE)
         kind, desc = found
         if as_json:
@@ -146,5 +146,5 @@ def _no_workspace(workspace: Path, as_json: bool) -> None:
     if as_json:
         emit_json({"error": message})
     else:
-        err_console.print(f"[red]error:[/] {escape(message)}")
+        err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
     raise SystemExit(EXIT_UNUSABLE)

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 
+from simulator.cli.interrupt import Interruptible
 from simulator.cli.options import json_option, verbose_option
 from simulator.cli.output import (
     EXIT_FAILED,
@@ -197,32 +198,33 @@ def run_cmd(
         )
     name = pipeline_name or _pipeline_name(definition)
     sink = None if verbose else _quiet
-    try:
-        with LocalSageMaker(workspace=workspace, images=images, log_sink=sink) as sm:
-            for local, uri in pairs:
-                _upload(sm.s3, Path(local), uri)
-            # An upsert, as the SDK's Pipeline.upsert(): the workspace keeps its pipelines.
-            try:
-                sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
-            except ValidationError as exc:
-                if "already exists" not in str(exc):
-                    raise
-                sm.update_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
-            arn = sm.start_pipeline_execution(
-                PipelineName=name,
-                PipelineParameters=[{"Name": k, "Value": v} for k, v in params],
-            )["PipelineExecutionArn"]
-            desc = follow_execution(sm, arn, timeout=timeout, show=not as_json)
-            steps = sm.list_pipeline_execution_steps(
-                PipelineExecutionArn=arn, SortOrder="Ascending"
-            )["PipelineExecutionSteps"]
-            record = sm.pipelines.execution_record(arn)
-            types = record.definition.step_types
-            # Job and model names as created (ARNs in the step metadata are lower case).
-            names = {n: r.job_name for n, r in record.steps.items() if r.job_name}
-            exec_dir = sm.pipelines.execution_dir(arn)
-    except SmsimError as exc:
-        fail(str(exc), as_json)
+    with Interruptible(workspace, as_json):  # Ctrl-C: stop, report, exit 130
+        try:
+            with LocalSageMaker(workspace=workspace, images=images, log_sink=sink) as sm:
+                for local, uri in pairs:
+                    _upload(sm.s3, Path(local), uri)
+                # An upsert, as the SDK's Pipeline.upsert(): the workspace keeps its pipelines.
+                try:
+                    sm.create_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
+                except ValidationError as exc:
+                    if "already exists" not in str(exc):
+                        raise
+                    sm.update_pipeline(PipelineName=name, PipelineDefinition=text, RoleArn=role)
+                arn = sm.start_pipeline_execution(
+                    PipelineName=name,
+                    PipelineParameters=[{"Name": k, "Value": v} for k, v in params],
+                )["PipelineExecutionArn"]
+                desc = follow_execution(sm, arn, timeout=timeout, show=not as_json)
+                steps = sm.list_pipeline_execution_steps(
+                    PipelineExecutionArn=arn, SortOrder="Ascending"
+                )["PipelineExecutionSteps"]
+                record = sm.pipelines.execution_record(arn)
+                types = record.definition.step_types
+                # Job and model names as created (ARNs in the step metadata are lower case).
+                names = {n: r.job_name for n, r in record.steps.items() if r.job_name}
+                exec_dir = sm.pipelines.execution_dir(arn)
+        except SmsimError as exc:
+            fail(str(exc), as_json)
     status = desc["PipelineExecutionStatus"]
     if as_json:
         emit_json(

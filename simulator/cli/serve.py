@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from simulator.cli.interrupt import EXIT_INTERRUPTED, active_runs, report, settle
 from simulator.cli.output import EXIT_OK, EXIT_UNUSABLE, console, emit_json, err_console
 
 # What a user pastes: the endpoint, dummy credentials (no real ones are used), region.
@@ -114,30 +115,43 @@ def register(main: click.Group) -> None:
             endpoint.backend.pipelines.faults = FaultPlan.coerce(faults_file)
             endpoint.start()
         except SmsimError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise SystemExit(EXIT_UNUSABLE) from None
         # SIGTERM (a supervisor, a test) stops the server as Ctrl-C does. SIGINT gets the
         # same handler explicitly: a process started in the background by a
         # non-interactive shell inherits SIGINT ignored, and Ctrl-C must still stop it.
-        previous = {
-            sig: signal.signal(sig, lambda *_: stop.set())
-            for sig in (signal.SIGTERM, signal.SIGINT)
-        }
+        received: list[int] = []
+
+        def on_signal(signum: int, frame: object) -> None:
+            received.append(signum)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        killed = False
         try:
             _banner(endpoint, s3_endpoint, as_json)
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
-            pass
+            received.append(signal.SIGINT)
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            running = len(endpoint.backend.jobs.running())
-            if running:
-                err_console.print(f"stopping {running} running job(s)…", highlight=False)
-            endpoint.close()
+            # From here a second Ctrl-C raises KeyboardInterrupt inside close(): the jobs'
+            # processes are killed at once (JobStore.close), their records still end.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
+            active = active_runs(endpoint.workspace)
+            if active:
+                err_console.print(f"stopping {len(active)} running job(s)…", highlight=False)
+            try:
+                endpoint.close()
+            except KeyboardInterrupt:
+                killed = True  # close() still stopped the embedded AWS (its finally)
+            signal.signal(signal.SIGINT, lambda *_: None)  # the report must print
+            if active or killed:
+                report(settle(endpoint.workspace, active), killed)
             err_console.print("smsim server stopped", highlight=False)
-        raise SystemExit(EXIT_OK)
+        # 130 = 128 + SIGINT, what shells expect of a command ended by Ctrl-C.
+        raise SystemExit(EXIT_INTERRUPTED if signal.SIGINT in received else EXIT_OK)
 
 
 def _banner(endpoint: Any, s3_endpoint: str | None, as_json: bool) -> None:

@@ -23,6 +23,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from simulator.cli.interrupt import Interruptible
 from simulator.cli.options import json_option, number_option, workspace_option
 from simulator.cli.output import EXIT_FAILED, EXIT_OK, console, emit_json, err_console, fail
 from simulator.errors import SmsimError
@@ -153,30 +154,31 @@ def register(main: click.Group) -> None:
         **options: Any,  # output_path … workspace: run_training_spec's own keywords
     ) -> None:
         """Run one SageMaker training job locally from a step spec."""
-        try:
-            spec, given, hyperparameters = _checked_arguments(
-                spec_name, inputs, hp_file, job_name, options["source_dir"]
-            )
-            name = job_name or default_job_name(spec)
-            desc, outputs = run_training_spec(
-                spec,
-                given["input_path"],
-                hyperparameters,
-                name=name,
-                on_start=None if as_json else _announce,
-                **options,
-            )
-        except InputError as exc:
-            bad = click.BadParameter(exc.message, param_hint=exc.option)
-            if not as_json:
-                raise bad from exc
-            fail(bad.format_message(), as_json)
-        except click.BadParameter as exc:
-            if not as_json:
-                raise
-            fail(exc.format_message(), as_json)
-        except SmsimError as exc:
-            fail(str(exc), as_json)
+        with Interruptible(options["workspace"], as_json):  # Ctrl-C: stop, report, exit 130
+            try:
+                spec, given, hyperparameters = _checked_arguments(
+                    spec_name, inputs, hp_file, job_name, options["source_dir"]
+                )
+                name = job_name or default_job_name(spec)
+                desc, outputs = run_training_spec(
+                    spec,
+                    given["input_path"],
+                    hyperparameters,
+                    name=name,
+                    on_start=None if as_json else _announce,
+                    **options,
+                )
+            except InputError as exc:
+                bad = click.BadParameter(exc.message, param_hint=exc.option)
+                if not as_json:
+                    raise bad from exc
+                fail(bad.format_message(), as_json)
+            except click.BadParameter as exc:
+                if not as_json:
+                    raise
+                fail(exc.format_message(), as_json)
+            except SmsimError as exc:
+                fail(str(exc), as_json)
         where = str((options["workspace"] / "jobs" / name).resolve())
         if as_json:
             emit_json({"job": desc, "outputs": outputs, "workspace": where})

@@ -16,11 +16,13 @@ from __future__ import annotations
 import copy
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
 from simulator.endpoint import listing
 from simulator.errors import (
     JobAlreadyEnded,
@@ -38,6 +40,7 @@ from simulator.jobs.transform import checks as transform_checks
 from simulator.jobs.transform import description as transform_description
 from simulator.jobs.transform import run as transform
 from simulator.shapes import validate_request
+from simulator.workspace import reserve_space
 
 
 @dataclass(frozen=True)
@@ -201,14 +204,18 @@ class JobStore:
 
     def wait(self, kind: str, name: str, timeout: float | None) -> dict[str, Any]:
         record = self.get(kind, name)
+        if record.foreign:  # another simulator runs it: follow its describe.json
+            wait_until_done(record, timeout)
         if not record.done.wait(timeout):
             raise TimeoutError(f"{kind} job {name!r} still {record.status} after {timeout} s")
         return record.snapshot()
 
     # -- lifecycle -------------------------------------------------------------------
     def running(self) -> list[JobRecord]:
+        """The jobs this simulator runs (not those of another one on the workspace)."""
         with self._lock:
-            return [r for r in self._records.values() if r.status not in TERMINAL]
+            records = list(self._records.values())
+        return [r for r in records if not r.foreign and r.status not in TERMINAL]
 
     def close(self, grace_seconds: float) -> None:
         """Stop running jobs (SIGTERM → grace → SIGKILL): each ends Stopped, recorded."""
@@ -260,6 +267,8 @@ class JobStore:
             directory.mkdir(parents=True)
             self._records[(spec.kind, name.lower())] = record
         try:
+            owner.claim(directory)  # which simulator runs it: a later one ends it if this dies
+            reserve_space(directory)  # room for its last description on a full disk
             record.write_request()
             record.update()  # validate + persist the initial description
         except BaseException:
@@ -270,6 +279,15 @@ class JobStore:
             shutil.rmtree(directory, ignore_errors=True)
             raise
         return record
+
+
+def wait_until_done(record: JobRecord, timeout: float | None, interval: float = 0.5) -> None:
+    """Poll a foreign record until it ends or ``timeout`` passes."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while record.foreign and (deadline is None or time.monotonic() < deadline):
+        record.status  # noqa: B018 - reading it follows the other simulator's record
+        if record.foreign:
+            time.sleep(interval)
 
 
 def _join(records: list[JobRecord], timeout: float) -> None:

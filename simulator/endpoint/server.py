@@ -21,6 +21,7 @@ from simulator.endpoint.router import Router
 from simulator.hosts.launcher import LineSink, console_sink
 from simulator.hosts.local import requested_mode
 from simulator.images import ImageMap
+from simulator.workspace import check_workspace
 
 DEFAULT_PORT = 5757  # `smsim serve`'s port unless --port is given (README)
 
@@ -67,7 +68,7 @@ class Endpoint:
     def start(self) -> Endpoint:
         if self._started:
             return self
-        self.workspace.mkdir(parents=True, exist_ok=True)
+        check_workspace(self.workspace)  # created and writable, or a clear error (#17)
         self.loaded = self.backend.load()
         table = handlers.build(self.backend)
         self.aws.start(

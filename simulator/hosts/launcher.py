@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from simulator.hosts.keeper import keeper_argv
 from simulator.hosts.layout import HostLayout
 from simulator.shapes import limit
 
@@ -203,7 +204,7 @@ def run_process(
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
-            argv,
+            keeper_argv(argv),  # dies with this process, and kills the script's tree then
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,

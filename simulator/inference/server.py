@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.hosts.keeper import keeper_argv
 from simulator.hosts.launcher import LineSink
 from simulator.hosts.layout import (
     CONTAINER_ROOT,
@@ -164,7 +165,7 @@ class ModelServer:
         env["SAGEMAKER_BIND_TO_PORT"] = str(self.port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            argv,
+            keeper_argv(argv),  # the server dies with the simulator (hosts/keeper.py)
             cwd=self.layout.root,
             env=env,
             stdin=subprocess.DEVNULL,

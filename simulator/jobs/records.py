@@ -32,7 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
+from simulator.errors import SmsimError
 from simulator.shapes import validate_response
+from simulator.workspace import is_disk_full, release_reserve
 
 KIND_DIRS = {"training": "jobs", "processing": "processing-jobs", "transform": "transform-jobs"}
 DESCRIBE_OPS = {
@@ -118,15 +121,18 @@ class JobRecord:
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self.process_group: int | None = None  # the entry point's, while it runs
+        self.foreign = False  # run by another live simulator on this workspace (load)
         self._validation_view = validation_view
         self._observers: list[Callable[[JobRecord], None]] = []
 
     @classmethod
     def load(cls, kind: str, directory: Path) -> JobRecord | None:
-        """The record a server kept in ``directory`` (None when it holds no description).
+        """The record a simulator kept in ``directory`` (None when it holds no description).
 
-        A job the server was running when it died (no Ctrl-C, so no Stopped) cannot go on:
-        it is recorded Failed with that reason, so it never shows InProgress for ever."""
+        A job whose simulator died while it ran (``owner.runner_alive``) cannot go on: it is
+        recorded Failed with that reason, so it never shows InProgress for ever. A job
+        another live simulator runs on the same workspace is left to it: this record
+        follows its ``describe.json`` (``foreign``)."""
         try:
             describe = from_json_times(json.loads((directory / "describe.json").read_text()))
             request = from_json_times(json.loads((directory / "request.json").read_text()))
@@ -134,16 +140,55 @@ class JobRecord:
             return None
         record = cls(kind, describe[f"{kind.capitalize()}JobName"], directory, request, describe)
         if record.status not in TERMINAL:
-            fields: dict[str, Any] = {
-                record.status_key: "Failed",
-                "FailureReason": "InternalServerError: the smsim server ended while the job ran",
-            }
-            if kind == "training":
-                fields["SecondaryStatus"] = "Failed"
-            record._describe.update(fields)
-            record._write(record._describe)
+            if owner.runner_alive(directory):
+                record.foreign = True
+                return record
+            record.end_orphaned()
         record.done.set()
         return record
+
+    def end_orphaned(self, status: str = "Failed", reason: str = owner.RUNNER_GONE) -> None:
+        """Failed: the simulator running the job died (its processes died with it). Also
+        ``Stopped`` (no reason): a CLI killed at once by a second Ctrl-C settles its jobs."""
+        t = now()
+        end_key = {"training": "TrainingEndTime", "processing": "ProcessingEndTime"}.get(
+            self.kind, "TransformEndTime"
+        )
+        fields: dict[str, Any] = {self.status_key: status, end_key: t, "LastModifiedTime": t}
+        message = reason or "the job was stopped"
+        if status == "Failed":
+            fields["FailureReason"] = reason
+        if self.kind == "training":
+            transitions = [dict(e) for e in self._describe.get("SecondaryStatusTransitions", [])]
+            if transitions and "EndTime" not in transitions[-1]:
+                transitions[-1]["EndTime"] = t
+            transitions.append(
+                {"Status": status, "StartTime": t, "EndTime": t, "StatusMessage": message}
+            )
+            fields.update(SecondaryStatus=status, SecondaryStatusTransitions=transitions)
+        if self.kind == "transform":
+            fields.pop("LastModifiedTime")  # DescribeTransformJob has none
+        self._describe.update(fields)
+        self._write(self._describe)
+
+    def _follow(self) -> None:
+        """A foreign job: take its other simulator's latest description; end it if that
+        simulator is gone meanwhile."""
+        if not self.foreign:
+            return
+        with self._lock:
+            try:
+                text = (self.dir / "describe.json").read_text()
+                self._describe = from_json_times(json.loads(text))
+            except (OSError, ValueError):
+                pass  # being replaced (os.replace is atomic, but a reader may race a rename)
+            if self._describe[self.status_key] in TERMINAL:
+                self.foreign = False
+            elif not owner.runner_alive(self.dir):
+                self.end_orphaned()
+                self.foreign = False
+            if not self.foreign:
+                self.done.set()
 
     def add_observer(self, observer: Callable[[JobRecord], None]) -> None:
         """Call ``observer(record)`` after every change, in the order the changes were made."""
@@ -156,16 +201,19 @@ class JobRecord:
 
     @property
     def status(self) -> str:
+        self._follow()
         with self._lock:
             return str(self._describe[self.status_key])
 
     def snapshot(self) -> dict[str, Any]:
+        self._follow()
         with self._lock:
             return copy.deepcopy(self._describe)
 
     def fields(self, members: Any) -> dict[str, Any]:
         """The description's ``members`` it has (a list summary), without a deep copy:
         the record replaces members on change, never mutates them."""
+        self._follow()
         with self._lock:
             return {m: self._describe[m] for m in members if m in self._describe}
 
@@ -191,6 +239,11 @@ class JobRecord:
         The status check and the update happen under one lock: the run may end the job
         meanwhile, and a Stopping written after its Completed would never be cleared.
         """
+        if self.foreign:
+            raise SmsimError(
+                f"{self.kind} job {self.name!r} is run by another simulator on this workspace "
+                f"(see {self.dir / owner.RUNNER_FILE}); stop it through that simulator"
+            )
         with self._lock:
             if self._describe[self.status_key] in TERMINAL:
                 return  # the service accepts a stop of an ended job and changes nothing
@@ -238,7 +291,15 @@ class JobRecord:
     def _write(self, describe: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / "describe.json.tmp"
-        tmp.write_text(to_json(describe))
+        text = to_json(describe)
+        try:
+            tmp.write_text(text)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # never half a description
+            # A full disk: the job's reserve makes room for its record (simulator.workspace).
+            if not (is_disk_full(exc) and release_reserve(self.dir)):
+                raise
+            tmp.write_text(text)
         tmp.replace(self.dir / "describe.json")
 
 
@@ -256,3 +317,16 @@ def load_descriptions(workspace: Path, kind: str) -> dict[str, dict[str, Any]]:
             except ValueError:
                 continue
     return out
+
+
+def stop_on_disk(kind: str, directory: Path) -> None:
+    """Record a job that is not over as Stopped: its CLI was killed at once (a second
+    Ctrl-C) before the run could record the stop."""
+    try:
+        describe = from_json_times(json.loads((directory / "describe.json").read_text()))
+        request = from_json_times(json.loads((directory / "request.json").read_text()))
+    except (OSError, ValueError):
+        return
+    record = JobRecord(kind, directory.name, directory, request, describe)
+    if record.status not in TERMINAL:
+        record.end_orphaned("Stopped", "")

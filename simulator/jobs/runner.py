@@ -32,6 +32,7 @@ from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.throttle import throttled_client
+from simulator.workspace import is_disk_full
 
 
 @dataclass
@@ -94,6 +95,13 @@ class JobRun:
             if not self._take_faults():
                 self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
+            if is_disk_full(exc):  # the instance's volume is full: the user's to fix
+                where = getattr(exc, "filename", None) or self.record.dir
+                self._crash(
+                    f"ClientError: No space left on device writing {where}; free space on "
+                    "the workspace's disk or use a workspace on a larger one"
+                )
+                return
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
         finally:
             self.record.done.set()

@@ -119,7 +119,7 @@ def test_a_training_job_runs_and_reports_like_the_service(serve, client_env, kit
     assert missing.returncode != 0
     assert "(ValidationException)" in missing.stderr
     assert "Requested resource not found." in missing.stderr
-    assert server.stop() == 0
+    assert server.stop() == 130  # Ctrl-C: 128 + SIGINT, as shells expect (#17)
 
 
 def test_a_processing_job_runs(serve, client_env, kit):
@@ -251,7 +251,7 @@ def test_a_restart_keeps_every_job_and_ctrl_c_stops_running_ones(serve, client_e
     sm.create_training_job(
         **kit.training_request("running", upload_code(s3, kit, SLOW, "c/s.tar.gz"), BUCKET)
     )
-    assert first.stop() == 0  # Ctrl-C while "running" runs: it is stopped, recorded
+    assert first.stop() == 130  # Ctrl-C while "running" runs: it is stopped, recorded
     bulk = _clone(workspace, "done", 249)
 
     second = serve(workspace)

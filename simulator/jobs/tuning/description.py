@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
 from simulator.jobs.records import from_json_times, now, to_json, with_fields
 from simulator.shapes import validate_response
 
@@ -222,7 +223,26 @@ def load_stored(directory: Path) -> tuple[dict[str, Any], list[dict[str, Any]]] 
         items = json.loads((directory / "training-jobs.json").read_text())
     except (OSError, ValueError):
         return None
-    return from_json_times(describe), from_json_times(items)
+    describe = from_json_times(describe)
+    running = describe["HyperParameterTuningJobStatus"] in ("InProgress", "Stopping")
+    if running and not owner.runner_alive(directory):  # its simulator died: it cannot go on
+        describe = _end_orphaned(directory, describe)
+    return describe, from_json_times(items)
+
+
+def _end_orphaned(directory: Path, describe: dict[str, Any]) -> dict[str, Any]:
+    t = now()
+    describe = {
+        **describe,
+        "HyperParameterTuningJobStatus": "Failed",
+        "FailureReason": owner.RUNNER_GONE,
+        "HyperParameterTuningEndTime": t,
+        "LastModifiedTime": t,
+    }
+    tmp = directory / "describe.json.tmp"
+    tmp.write_text(to_json(describe))
+    tmp.replace(directory / "describe.json")
+    return describe
 
 
 def elapsed_seconds(start: dt.datetime) -> int:

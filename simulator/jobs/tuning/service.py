@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
 from simulator.errors import Problem, ResourceInUse, ResourceNotFound, SmsimError, ValidationError
 from simulator.jobs.tuning.checks import check_request
 from simulator.jobs.tuning.description import (
@@ -99,6 +100,7 @@ class TuningService:
             self._records[name] = record
         try:
             record.write_request()
+            owner.claim(directory)  # which simulator runs it: a later one ends it if this dies
             record.update()
         except BaseException:
             with self._lock:

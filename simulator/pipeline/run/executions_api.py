@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
 from simulator.errors import (
     Problem,
     ValidationError,
@@ -140,6 +141,9 @@ class ExecutionsAPI(PipelineStore):
         return self._respond("SendPipelineExecutionStepFailure", {"PipelineExecutionArn": arn})
 
     def _launch(self, pipeline: PipelineRecord, record: ExecutionRecord) -> None:
+        directory = self.execution_dir(record.execution_arn)
+        if directory is not None:
+            owner.claim(directory)  # which simulator runs it: a later one ends it if this dies
         executor = PipelineExecutor(
             self.sm,
             record,

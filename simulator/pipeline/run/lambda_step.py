@@ -21,6 +21,7 @@ import zipfile
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.hosts.keeper import keeper_argv
 
 _MARKER = "__SMSIM_LAMBDA_RESULT__"
 # Lambda's defaults: a function's Timeout when CreateFunction gives none, and the limit
@@ -87,7 +88,10 @@ def invoke(
             archive.extractall(root)  # zipfile drops "..", absolute parts of member names
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _RUNNER, fn.handler, fn.function_name, str(timeout)],
+                # Under the keeper: the handler dies with the simulator, or at its timeout.
+                keeper_argv(
+                    [sys.executable, "-c", _RUNNER, fn.handler, fn.function_name, str(timeout)]
+                ),
                 input=json.dumps(event),
                 capture_output=True,
                 text=True,
@@ -95,6 +99,7 @@ def invoke(
                 env={**os.environ, **env, **(fn.environment_vars or {})},
                 # A backstop for a handler that blocks SIGALRM: the import's time too.
                 timeout=timeout + _INIT_SECONDS,
+                start_new_session=True,  # the keeper's own group (hosts/keeper.py)
             )
         except subprocess.TimeoutExpired:
             raise LambdaError(

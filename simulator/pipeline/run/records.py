@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator import owner
 from simulator.pipeline.run.definition import PipelineDefinition
+from simulator.pipeline.run.orphans import end_orphaned
 
 DEFAULT_PARALLELISM = 50  # SageMaker's default MaxParallelExecutionSteps
 
@@ -181,8 +183,10 @@ def load_executions(
                 record.property_files.setdefault(name, {})[doc.stem] = read_json(doc)
             record.steps[name] = step
         if record.status in ("Executing", "Stopping"):
-            record.status = "Failed"
-            record.failure_reason = "the smsim server ended while the execution ran"
+            if owner.runner_alive(directory):
+                record.foreign = True  # another live simulator runs it: left alone
+            else:
+                end_orphaned(record)
         record.done.set()
         out.append(record)
     return out
@@ -314,6 +318,8 @@ class ExecutionRecord:
     done: threading.Event = field(default_factory=threading.Event, repr=False)
     on_change: Callable[[ExecutionRecord], None] | None = field(default=None, repr=False)
     written: dict[str, Any] = field(default_factory=dict, repr=False)  # path → what it holds
+    foreign: bool = False  # loaded while another live simulator runs it (simulator.owner)
+    ended_on_load: bool = False  # loaded Executing, its simulator gone: ended Failed here
 
     def changed(self) -> None:
         self.last_modified_time = utcnow()

@@ -62,6 +62,8 @@ class PipelineStore:
             ):
                 pipeline.executions.append(record)
                 self._executions[record.execution_arn] = record
+                if record.ended_on_load:
+                    self._persist(record)  # its Failed end, on disk for every later session
                 count += 1
             pipeline.executions.sort(key=lambda r: r.creation_time)
         return count
