@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
-import json
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,9 +36,10 @@ from typing import Any
 
 import pytest
 
+from tests import support
+from tests.support import TRAINING_IMAGE as IMAGE
+
 BUCKET = "smsim-test-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 
 
 SDK_VENV = {2: ".venv (make install)", 3: ".venv-sdk3 (make install-sdk3)"}
@@ -230,40 +230,13 @@ def training_request() -> Callable[..., dict[str, Any]]:
         channels: dict[str, str] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        hps = {k: json.dumps(v) for k, v in (hyperparameters or {}).items()}
-        hps["sagemaker_program"] = json.dumps(program)
-        hps["sagemaker_submit_directory"] = json.dumps(code_uri)
-        hps["sagemaker_container_log_level"] = "20"
-        hps["sagemaker_region"] = json.dumps("us-east-1")
-        request: dict[str, Any] = {
-            "TrainingJobName": name,
-            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            "RoleArn": ROLE,
-            "HyperParameters": hps,
-            "InputDataConfig": [
-                {
-                    "ChannelName": channel,
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": uri,
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                }
-                for channel, uri in (channels or {}).items()
-            ],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
-            "ResourceConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        }
-        if not request["InputDataConfig"]:
-            del request["InputDataConfig"]
-        request.update(extra)
-        return request
+        return support.training_request(
+            name,
+            IMAGE,
+            support.sdk_hyperparameters(program, code_uri, hyperparameters),
+            channels,
+            f"s3://{BUCKET}/output",
+            **extra,
+        )
 
     return build

@@ -27,20 +27,17 @@ pytestmark = pytest.mark.sdk(2)
 
 from simulator.datasets import write_dataset  # noqa: E402
 from simulator.session import LocalSageMaker  # noqa: E402
+from tests.support import (  # noqa: E402
+    INFERENCE_IMAGE,
+    ONE_THREAD,
+    ROLE,
+    SDK_CONFIG,
+    script_processor,
+)
 
 ROOT = Path(__file__).parents[2]
 BSM = ROOT / "dockers" / "pytorch_bsm"
 BUCKET = "sim-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-PROCESSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest"
-INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
-# The SDK reads defaults from a config dict; this one only opts out of telemetry, which
-# would otherwise try to reach the internet.
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
 
 
 def build_pipeline(session: Any, pytorch_estimator: Any) -> Any:
@@ -65,15 +62,7 @@ def build_pipeline(session: Any, pytorch_estimator: Any) -> Any:
     threshold = ParameterFloat("AucThreshold", default_value=0.0)
     model_class = ParameterString("ModelClass", default_value="text_cnn")
 
-    processor = ScriptProcessor(
-        image_uri=PROCESSING_IMAGE,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=ROLE,
-        env=ONE_THREAD,
-        sagemaker_session=session,
-    )
+    processor = script_processor(ScriptProcessor, session, env=ONE_THREAD)
     preprocess = ProcessingStep(
         "TabularPreprocessing",
         step_args=processor.run(

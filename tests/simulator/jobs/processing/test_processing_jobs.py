@@ -11,8 +11,7 @@ import pytest
 
 from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
 from simulator.shapes import enum_values, validate_response
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+from tests.support import processing_input, processing_request, wait_until
 
 # Resolves its paths against SAGEMAKER_BASE_DIR, as the BSM scripts do.
 SCRIPT = r"""
@@ -43,64 +42,23 @@ if os.environ.get("FAIL"):
 
 
 def request(name: str, bucket: str, code_uri: str, data_uri: str, **extra: Any) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
-            "ContainerArguments": [
-                "--job_type",
-                "training",
-                "--input",
-                "/opt/ml/processing/input/data",
-            ],
-        },
-        "RoleArn": ROLE,
-        "ProcessingInputs": [
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": data_uri,
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            },
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": code_uri,
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                },
-            },
+    full = {"S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}
+    return processing_request(
+        name,
+        ["python3", "/opt/ml/processing/input/code/process.py"],
+        ["--job_type", "training", "--input", "/opt/ml/processing/input/data"],
+        [
+            processing_input(
+                "data", data_uri, "/opt/ml/processing/input/data", **full, S3CompressionType="None"
+            ),
+            # No S3InputMode, … : the service's defaults (echoed by Describe).
+            processing_input("code", code_uri, "/opt/ml/processing/input/code"),
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "summary",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/output/summary",
-                        "LocalPath": "/opt/ml/processing/output/summary",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "Environment": {"LABEL_FIELD": "label"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    }
-    req.update(extra)
-    return req
+        {"summary": (f"s3://{bucket}/{name}/output/summary", "/opt/ml/processing/output/summary")},
+        {"LABEL_FIELD": "label"},
+        max_runtime=300,
+        **extra,
+    )
 
 
 def get_json(sm: Any, bucket: str, key: str) -> Any:
@@ -230,8 +188,6 @@ def test_processing_max_runtime(sm, bucket, put_s3):
 
 
 def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, container_mode):
-    from simulator.session import wait_until
-
     script = (
         "import os, time\n"
         "out = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'processing/output/summary')\n"
@@ -259,8 +215,6 @@ def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s
     """One output's upload fails at the end: the job fails, and the Continuous sync of
     another output ends with it instead of changing S3 after the job."""
     import threading
-
-    from simulator.session import wait_until
 
     fail_s3_uploads("/summary/", "S3 refused the summary")
     script = (

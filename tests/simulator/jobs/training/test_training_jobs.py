@@ -12,6 +12,7 @@ import pytest
 
 from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
 from simulator.shapes import enum_values, validate_response
+from tests.support import wait_until
 
 # A script written only against the training toolkit's documented conventions: the
 # canonical "script mode" example (argparse of hyperparameters, SM_* directories).
@@ -345,8 +346,6 @@ def test_max_runtime_stops_the_job(
 
 
 def test_stop_training_job(sm, upload_code, training_request, log_lines):
-    from simulator.session import wait_until
-
     code = upload_code({"train.py": SLEEPING_SCRIPT})
     sm.create_training_job(**training_request("to-stop", code))
     assert wait_until(lambda: "[to-stop/algo-1] sleeping" in log_lines.lines, 60)

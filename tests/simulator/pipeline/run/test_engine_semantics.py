@@ -15,15 +15,10 @@ import pytest
 sagemaker = pytest.importorskip("sagemaker")  # the test-only extra
 
 from simulator.session import LocalSageMaker  # noqa: E402
+from tests.support import ROLE, SDK_CONFIG, TRAINING_IMAGE, script_processor  # noqa: E402
 
 BUCKET = "engine-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 PROCESSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny-processing:latest"
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 TRAIN = """
 import argparse, os
 p = argparse.ArgumentParser()
@@ -120,14 +115,12 @@ def processing_step(
     from sagemaker.processing import ProcessingOutput, ScriptProcessor
     from sagemaker.workflow.steps import ProcessingStep
 
-    processor = ScriptProcessor(
-        image_uri=PROCESSING_IMAGE,
-        command=["python3"],
-        instance_type="ml.m5.large",
-        instance_count=1,
-        role=ROLE,
+    processor = script_processor(
+        ScriptProcessor,
+        session(sm),
+        PROCESSING_IMAGE,
+        "ml.m5.large",
         env={"FAIL": kwargs.pop("fail", "no")},
-        sagemaker_session=session(sm),
     )
     args = processor.run(
         code=str(code / "process.py"),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from simulator.session import LocalSageMaker
+from tests.support import wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/R"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1"
@@ -256,8 +257,6 @@ def test_stop_stops_the_running_job(sm: LocalSageMaker) -> None:
         RoleArn=ROLE,
     )
     arn = sm.start_pipeline_execution(PipelineName="stopping")["PipelineExecutionArn"]
-    from simulator.session import wait_until
-
     assert wait_until(
         lambda: (
             "Slow" in sm.pipelines.execution_record(arn).steps
