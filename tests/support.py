@@ -8,8 +8,12 @@ plain clients of a ``smsim serve`` process use it too.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -22,6 +26,9 @@ SDK_CONFIG = {
     "SchemaVersion": "1.0",
     "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
 }
+# The BSM pipeline's first steps, in order: preprocess → train → evaluate → the AUC gate
+# (the SDK-built pipeline and the fixture definition share them).
+BSM_STEPS = ["TabularPreprocessing", "PyTorchTraining", "ModelEvaluation", "CheckAUC"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
 
 
@@ -164,18 +171,53 @@ def processing_request(
 
 
 # -- pipelines ------------------------------------------------------------------------
-def run_pipeline(
-    sm: Any, name: str, parameters: dict[str, Any], timeout: float
+def condition_step(
+    name: str, conditions: list[dict[str, Any]], if_steps: list[Any], else_steps: list[Any]
+) -> dict[str, Any]:
+    """A Condition step of a pipeline definition document (the SDK's ConditionStep)."""
+    return {
+        "Name": name,
+        "Type": "Condition",
+        "Arguments": {"Conditions": conditions, "IfSteps": if_steps, "ElseSteps": else_steps},
+    }
+
+
+def at_least(left: Any, right: Any) -> dict[str, Any]:
+    """A GreaterThanOrEqualTo condition (ConditionGreaterThanOrEqualTo)."""
+    return {"Type": "GreaterThanOrEqualTo", "LeftValue": left, "RightValue": right}
+
+
+def fail_step(name: str, message: Any) -> dict[str, Any]:
+    """A Fail step ending the execution with ``message`` (a string or an expression)."""
+    return {"Name": name, "Type": "Fail", "Arguments": {"ErrorMessage": message}}
+
+
+def joined(*values: Any) -> dict[str, Any]:
+    """Std:Join of ``values`` on a space."""
+    return {"Std:Join": {"On": " ", "Values": list(values)}}
+
+
+def start_execution(sm: Any, name: str, parameters: dict[str, Any], **start: Any) -> str:
+    """StartPipelineExecution of pipeline ``name`` with ``parameters``; its ARN."""
+    if parameters:
+        start["PipelineParameters"] = [{"Name": k, "Value": v} for k, v in parameters.items()]
+    return sm.start_pipeline_execution(PipelineName=name, **start)["PipelineExecutionArn"]
+
+
+def finish_execution(
+    sm: Any, arn: str, timeout: float
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Start an execution of pipeline ``name`` and wait for its end: its description and
-    its steps by name."""
-    arn = sm.start_pipeline_execution(
-        PipelineName=name,
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
-    )["PipelineExecutionArn"]
+    """Wait for the execution's end: its description and its steps by name."""
     desc = sm.wait_for_pipeline_execution(arn, timeout=timeout)
     steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
     return desc, {s["StepName"]: s for s in steps}
+
+
+def run_pipeline(
+    sm: Any, name: str, parameters: dict[str, Any], timeout: float
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Start an execution of pipeline ``name`` and wait for its end (finish_execution)."""
+    return finish_execution(sm, start_execution(sm, name, parameters), timeout)
 
 
 def assert_steps_succeeded(desc: dict[str, Any], steps: dict[str, Any], expected: list[str]):
@@ -202,6 +244,41 @@ def script_processor(
         sagemaker_session=session,
         **options,
     )
+
+
+# -- job scripts run directly -------------------------------------------------------
+def script_env(base: Path, **extra: str) -> dict[str, str]:
+    """This process's environment minus SM_*/SAGEMAKER_* variables, with ``base`` as the
+    job's /opt/ml (SAGEMAKER_BASE_DIR, which our scripts resolve their paths against)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+    env.update(SAGEMAKER_BASE_DIR=str(base), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def run_script(
+    path: str,
+    cwd: Path,
+    base: Path,
+    args: tuple[str, ...] = (),
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``python path *args`` in ``cwd`` with ``base`` as /opt/ml; raises if ``check`` and
+    it failed, with its output."""
+    proc = subprocess.run(
+        [sys.executable, path, *args],
+        cwd=cwd,
+        env=script_env(base, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        name = Path(path).name
+        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> bool:

@@ -28,11 +28,15 @@ pytestmark = pytest.mark.sdk(2)
 from simulator.datasets import write_dataset  # noqa: E402
 from simulator.session import LocalSageMaker  # noqa: E402
 from tests.support import (  # noqa: E402
+    BSM_STEPS,
     INFERENCE_IMAGE,
     ONE_THREAD,
     ROLE,
     SDK_CONFIG,
+    assert_steps_succeeded,
+    finish_execution,
     script_processor,
+    start_execution,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -233,16 +237,11 @@ def definition(sm: LocalSageMaker, pytorch_estimator: Any) -> str:
 
 
 def start(sm: LocalSageMaker, **parameters: str) -> str:
-    return sm.start_pipeline_execution(
-        PipelineName="SdkBsmPipeline",
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
-    )["PipelineExecutionArn"]
+    return start_execution(sm, "SdkBsmPipeline", parameters)
 
 
 def finish(sm: LocalSageMaker, arn: str) -> tuple[dict[str, Any], dict[str, dict]]:
-    desc = sm.wait_for_pipeline_execution(arn, timeout=900)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return finish_execution(sm, arn, timeout=900)
 
 
 def run(sm: LocalSageMaker, **parameters: str) -> tuple[dict[str, Any], dict[str, dict]]:
@@ -275,15 +274,11 @@ def test_the_sdk_uploaded_its_code_to_the_simulators_s3(
 
 def test_every_step_succeeds_and_the_if_branch_runs(succeeded: tuple) -> None:
     desc, steps = succeeded
-    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
-    assert {name: s["StepStatus"] for name, s in steps.items()} == {
-        "TabularPreprocessing": "Succeeded",
-        "PyTorchTraining": "Succeeded",
-        "ModelEvaluation": "Succeeded",
-        "CheckAUC": "Succeeded",
-        "CreateBSMModel-CreateModel": "Succeeded",
-        "RegisterBSMModel-RegisterModel": "Succeeded",
-    }
+    assert_steps_succeeded(
+        desc,
+        steps,
+        [*BSM_STEPS, "CreateBSMModel-CreateModel", "RegisterBSMModel-RegisterModel"],
+    )
     assert steps["CheckAUC"]["Metadata"] == {"Condition": {"Outcome": "True"}}
     assert re.fullmatch(r"[a-z0-9]{12}", desc["PipelineExecutionArn"].rsplit("/", 1)[1])
 

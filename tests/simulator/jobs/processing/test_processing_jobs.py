@@ -71,6 +71,19 @@ def keys(sm: Any, bucket: str, prefix: str) -> list[str]:
 
 
 @pytest.fixture
+def script_job(bucket, put_s3):
+    """``script_job(name, prefix, script, **extra)``: the request of a job running
+    ``script`` as process.py on one one-row CSV, both staged under ``prefix``."""
+
+    def build(name: str, prefix: str, script: str, **extra: Any) -> dict[str, Any]:
+        code = put_s3(f"{prefix}/code/process.py", script)
+        put_s3(f"{prefix}/data/a.csv", "1\n")
+        return request(name, bucket, code, f"s3://{bucket}/{prefix}/data", **extra)
+
+    return build
+
+
+@pytest.fixture
 def staged(sm, bucket, put_s3):
     code = put_s3("proc/code/process.py", SCRIPT)
     put_s3("proc/data/a.csv", "1\n2\n")
@@ -171,14 +184,11 @@ def test_processing_requests_checked(sm, bucket, staged):
     sm.wait_for_processing_job("proc-dup", timeout=120)
 
 
-def test_processing_max_runtime(sm, bucket, put_s3):
-    code = put_s3("slow/code/process.py", "import time\nprint('zz', flush=True)\ntime.sleep(60)\n")
-    put_s3("slow/data/a.csv", "1\n")
-    req = request(
+def test_processing_max_runtime(sm, script_job):
+    req = script_job(
         "proc-slow",
-        bucket,
-        code,
-        f"s3://{bucket}/slow/data",
+        "slow",
+        "import time\nprint('zz', flush=True)\ntime.sleep(60)\n",
         StoppingCondition={"MaxRuntimeInSeconds": 1},
     )
     sm.create_processing_job(**req)
@@ -187,7 +197,7 @@ def test_processing_max_runtime(sm, bucket, put_s3):
     assert "MaxRuntimeInSeconds" in desc["ExitMessage"]
 
 
-def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, container_mode):
+def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, script_job, container_mode):
     script = (
         "import os, time\n"
         "out = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'processing/output/summary')\n"
@@ -196,9 +206,7 @@ def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, c
         "print('wrote early', flush=True)\n"
         "time.sleep(60)\n"
     )
-    code = put_s3("cont/code/process.py", script)
-    put_s3("cont/data/a.csv", "1\n")
-    req = request("proc-cont", bucket, code, f"s3://{bucket}/cont/data")
+    req = script_job("proc-cont", "cont", script)
     req["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3UploadMode"] = "Continuous"
     sm.create_processing_job(**req)
     # Uploaded while the script still runs (S3UploadMode Continuous).
@@ -211,7 +219,9 @@ def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, c
     assert keys(sm, bucket, "proc-cont/") == ["proc-cont/output/summary/early.txt"]
 
 
-def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s3, fail_s3_uploads):
+def test_a_failed_output_upload_still_ends_the_continuous_sync(
+    sm, bucket, script_job, fail_s3_uploads
+):
     """One output's upload fails at the end: the job fails, and the Continuous sync of
     another output ends with it instead of changing S3 after the job."""
     import threading
@@ -224,9 +234,7 @@ def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s
         "    os.makedirs(os.path.join(base, name), exist_ok=True)\n"
         "    open(os.path.join(base, name, 'x.txt'), 'w').write(name)\n"
     )
-    code = put_s3("syncs/code/process.py", script)
-    put_s3("syncs/data/a.csv", "1\n")
-    req = request("proc-syncs", bucket, code, f"s3://{bucket}/syncs/data")
+    req = script_job("proc-syncs", "syncs", script)
     req["ProcessingOutputConfig"]["Outputs"].append(
         {
             "OutputName": "live",
