@@ -89,7 +89,8 @@ def copy(pristine: Path, tmp_path: Path) -> Path:
 
 
 class Mutations:
-    """Edits of a copy's files; the spec edits append a redefinition of ``variable``."""
+    """Edits of a copy's files. A spec edit appends a redefinition of the module's spec,
+    named after the module as ours are (specs/model_evaluation.py: MODEL_EVALUATION_SPEC)."""
 
     @staticmethod
     def replace(path: Path, old: str, new: str, count: int = -1) -> None:
@@ -98,14 +99,16 @@ class Mutations:
         path.write_text(text.replace(old, new, count))
 
     @staticmethod
-    def drop_output(module: Path, variable: str, output: str) -> None:
+    def drop_output(module: Path, output: str) -> None:
+        variable = f"{module.stem.upper()}_SPEC"
         module.write_text(
             module.read_text() + f"\n{variable} = {variable}.model_copy(update={{'outputs': {{\n"
             f"    k: v for k, v in {variable}.outputs.items() if k != {output!r}}}}})\n"
         )
 
     @staticmethod
-    def set_property_path(module: Path, variable: str, output: str, path: str) -> None:
+    def set_property_path(module: Path, output: str, path: str) -> None:
+        variable = f"{module.stem.upper()}_SPEC"
         module.write_text(
             module.read_text() + f"\n{variable} = {variable}.model_copy(update={{'outputs': {{\n"
             f"    **{variable}.outputs,\n"

@@ -43,7 +43,7 @@ def test_renamed_path_in_a_contract_is_caught_by_level_1(copy: Path, baseline, m
 
 
 def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline, mutate) -> None:
-    mutate.drop_output(copy / "specs/model_evaluation.py", "MODEL_EVALUATION_SPEC", "eval_output")
+    mutate.drop_output(copy / "specs/model_evaluation.py", "eval_output")
     f = baseline.the_error(copy, 2)
     assert f.step == "ModelEvaluation" and "'eval_output'" in f.message
     assert "add OutputSpec(logical_name='eval_output'" in f.fix
@@ -61,10 +61,7 @@ def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseli
 
 def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline, mutate) -> None:
     mutate.set_property_path(
-        copy / "specs/pytorch_training.py",
-        "PYTORCH_TRAINING_SPEC",
-        "model_output",
-        "properties.ModelArtifacts.S3Model",
+        copy / "specs/pytorch_training.py", "model_output", "properties.ModelArtifacts.S3Model"
     )
     f = baseline.the_error(copy, 4)
     assert f.step == "PyTorchTraining" and "'model_output'" in f.message

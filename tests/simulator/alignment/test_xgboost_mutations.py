@@ -50,17 +50,14 @@ def test_contract_output_renamed_is_caught_by_level_1(copy: Path, baseline, muta
 
 def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline, mutate) -> None:
     mutate.set_property_path(
-        copy / "specs/xgboost_training.py",
-        "XGBOOST_TRAINING_SPEC",
-        "metrics_output",
-        "properties.FinalMetrics",
+        copy / "specs/xgboost_training.py", "metrics_output", "properties.FinalMetrics"
     )
     f = baseline.the_error(copy, 4)
     assert f.step == "XGBoostTraining" and "'metrics_output'" in f.message
 
 
 def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline, mutate) -> None:
-    mutate.drop_output(copy / "specs/xgboost_training.py", "XGBOOST_TRAINING_SPEC", "checkpoints")
+    mutate.drop_output(copy / "specs/xgboost_training.py", "checkpoints")
     f = baseline.the_error(copy, 2)
     assert f.step == "XGBoostTraining" and "'checkpoints'" in f.message
 
