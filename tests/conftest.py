@@ -40,8 +40,11 @@ from typing import Any
 
 import pytest
 
-from tests import support
-from tests.support import TRAINING_IMAGE as IMAGE
+# Its helpers assert (assert_steps_succeeded): pytest's rewriting gives their failures detail.
+pytest.register_assert_rewrite("tests.support")
+
+from tests import support  # noqa: E402
+from tests.support import TRAINING_IMAGE as IMAGE  # noqa: E402
 
 BUCKET = "smsim-test-bucket"
 
