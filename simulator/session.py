@@ -23,7 +23,6 @@ Design:
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -81,8 +80,7 @@ class LocalSageMaker:
         self.workspace = self.endpoint.workspace
         self.region = region
         self.account_id = self.endpoint.aws.account_id
-        self._client: Any = None
-        self._started = False
+        self._client: Any = None  # set while started
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> LocalSageMaker:
@@ -100,17 +98,14 @@ class LocalSageMaker:
         except BaseException:
             self.endpoint.close()  # or no LocalSageMaker could start again in this process
             raise
-        self._started = True
         return self
 
     def close(self) -> None:
         """Stop running jobs (SIGTERM → grace → SIGKILL), then the endpoint."""
-        if not self._started:
-            return
         try:
-            self.endpoint.close()
+            self.endpoint.close()  # a no-op when it is not started
         finally:
-            self._started = False
+            self._client = None  # started means: a client on the started endpoint
 
     @property
     def images(self) -> ImageMap:
@@ -249,6 +244,10 @@ class LocalSageMaker:
             response = {"Error": {"Code": service_code(exc), "Message": str(exc)}}
             raise service_error(ClientError(response, "Wait"), ClientError) from None  # type: ignore[arg-type]
 
+    @property
+    def _started(self) -> bool:
+        return self._client is not None
+
     def _require_started(self) -> None:
         if not self._started:
             raise SmsimError(
@@ -274,13 +273,3 @@ def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(response, dict):
         response.pop("ResponseMetadata", None)
     return response
-
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` seconds pass (a test helper)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

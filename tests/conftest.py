@@ -13,8 +13,12 @@
   ``train.py`` in ``source_dir`` (2.1, py310, one ml.m5.xlarge).
 * ``stage_code(session, files)``: create the test bucket on a session of the test's own
   and put a sourcedir tar of ``files`` at ``c.tar.gz``; returns its S3 URI.
+* ``fail_tar_member(name, message)``: from then on packing a tar member ``name`` raises
+  ``OSError(message)``.
 * ``fail_s3_uploads(part, message)``: from then on smsim's S3 uploads of keys with
   ``part`` in their path raise ``OSError(message)``; the others go through.
+* ``script_request(name, script, **options)``: ``training_request`` for a job whose
+  train.py is ``script``, uploaded with ``upload_code``.
 * ``upload_code``: write a script into a source dir, tar it and upload it as
   ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
 
@@ -29,7 +33,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
-import json
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,9 +40,13 @@ from typing import Any
 
 import pytest
 
+# Its helpers assert (assert_steps_succeeded): pytest's rewriting gives their failures detail.
+pytest.register_assert_rewrite("tests.support")
+
+from tests import support  # noqa: E402
+from tests.support import TRAINING_IMAGE as IMAGE  # noqa: E402
+
 BUCKET = "smsim-test-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 
 
 SDK_VENV = {2: ".venv (make install)", 3: ".venv-sdk3 (make install-sdk3)"}
@@ -189,12 +196,43 @@ def fail_s3_uploads(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Non
 
 
 @pytest.fixture
+def fail_tar_member(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
+    """``fail(name, message)``: from then on adding the member ``name`` to any tar raises
+    ``OSError(message)`` (a file that cannot be read while an archive is packed)."""
+
+    def install(name: str, message: str) -> None:
+        real_addfile = tarfile.TarFile.addfile
+
+        def addfile(self: tarfile.TarFile, info: tarfile.TarInfo, fileobj: Any = None) -> None:
+            if info.name == name:
+                raise OSError(message)
+            real_addfile(self, info, fileobj)
+
+        monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
+
+    return install
+
+
+@pytest.fixture
 def upload_code(sm: Any) -> Callable[..., str]:
     def upload(files: dict[str, str], key: str = "code/sourcedir.tar.gz") -> str:
         sm.s3.put_object(Bucket=BUCKET, Key=key, Body=sourcedir_tar(files))
         return f"s3://{BUCKET}/{key}"
 
     return upload
+
+
+@pytest.fixture
+def script_request(
+    upload_code: Callable[..., str], training_request: Callable[..., dict[str, Any]]
+) -> Callable[..., dict[str, Any]]:
+    """``script_request(name, script, **options)``: the ``training_request`` of a job whose
+    train.py is ``script`` (uploaded as its sourcedir.tar.gz)."""
+
+    def build(name: str, script: str, **options: Any) -> dict[str, Any]:
+        return training_request(name, upload_code({"train.py": script}), **options)
+
+    return build
 
 
 @pytest.fixture
@@ -230,40 +268,13 @@ def training_request() -> Callable[..., dict[str, Any]]:
         channels: dict[str, str] | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        hps = {k: json.dumps(v) for k, v in (hyperparameters or {}).items()}
-        hps["sagemaker_program"] = json.dumps(program)
-        hps["sagemaker_submit_directory"] = json.dumps(code_uri)
-        hps["sagemaker_container_log_level"] = "20"
-        hps["sagemaker_region"] = json.dumps("us-east-1")
-        request: dict[str, Any] = {
-            "TrainingJobName": name,
-            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            "RoleArn": ROLE,
-            "HyperParameters": hps,
-            "InputDataConfig": [
-                {
-                    "ChannelName": channel,
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": uri,
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                }
-                for channel, uri in (channels or {}).items()
-            ],
-            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
-            "ResourceConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        }
-        if not request["InputDataConfig"]:
-            del request["InputDataConfig"]
-        request.update(extra)
-        return request
+        return support.training_request(
+            name,
+            IMAGE,
+            support.sdk_hyperparameters(program, code_uri, hyperparameters),
+            channels,
+            f"s3://{BUCKET}/output",
+            **extra,
+        )
 
     return build

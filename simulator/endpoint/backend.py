@@ -29,6 +29,13 @@ from simulator.jobs.transform.description import public_view
 from simulator.jobs.transform.run import transform_model
 from simulator.jobs.tuning.operations import TUNING_OPERATIONS
 
+# The member of Create*Job's response holding the new job's ARN.
+_ARN_MEMBERS = {
+    "training": "TrainingJobArn",
+    "processing": "ProcessingJobArn",
+    "transform": "TransformJobArn",
+}
+
 
 class SageMakerBackend:
     """Jobs, pipelines and tags of one smsim server."""
@@ -95,7 +102,7 @@ class SageMakerBackend:
             self._moto = self.aws.client("sagemaker")
         return self._moto
 
-    # -- the operations a pipeline step sends (same handlers as a client's) ------------
+    # -- the job operations of a client's request and of a pipeline step ------------
     @property
     def faults(self) -> FaultPlan:
         """The faults to inject (simulator.faults): the pipelines' plan is the jobs' too."""
@@ -105,49 +112,28 @@ class SageMakerBackend:
     def faults(self, plan: FaultPlan) -> None:
         self.pipelines.faults = plan
 
-    def create_training_job(self, **request: Any) -> dict[str, str]:
-        self._refuse_at_create("training", request)
-        training_checks.check_request(request)  # the shape first: the channel check reads it
-        problems = training_checks.channel_problems(self.s3, request)
-        if problems:
-            raise ValidationError("CreateTrainingJob request", problems)
-        arn = self.jobs.create("training", request)
+    def create_job(self, kind: str, request: dict[str, Any]) -> dict[str, str]:
+        """Create{Training,Processing,Transform}Job: the new job's ARN under its member."""
+        request = dict(request)  # the job keeps its own copy of the caller's request
+        self._refuse_at_create(kind, request)
+        if kind == "training":
+            training_checks.check_request(request)  # the shape first: the channel check reads it
+            problems = training_checks.channel_problems(self.s3, request)
+            if problems:
+                raise ValidationError("CreateTrainingJob request", problems)
+        if kind == "transform":
+            # The model is CreateModel's, kept by moto: an unknown one is refused at create.
+            transform_model(self.moto_client, request)
+        arn = self.jobs.create(kind, request)
         self.tags.add(arn, request.get("Tags", []))
-        return {"TrainingJobArn": arn}
+        return {_ARN_MEMBERS[kind]: arn}
 
-    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
-        return self.jobs.describe("training", TrainingJobName)
+    def describe_job(self, kind: str, name: str) -> dict[str, Any]:
+        description = self.jobs.describe(kind, name)
+        return public_view(description) if kind == "transform" else description
 
-    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
-        self.jobs.stop("training", TrainingJobName)
-        return {}
-
-    def create_processing_job(self, **request: Any) -> dict[str, str]:
-        self._refuse_at_create("processing", request)
-        arn = self.jobs.create("processing", request)
-        self.tags.add(arn, request.get("Tags", []))
-        return {"ProcessingJobArn": arn}
-
-    def describe_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
-        return self.jobs.describe("processing", ProcessingJobName)
-
-    def stop_processing_job(self, ProcessingJobName: str) -> dict[str, Any]:  # noqa: N803
-        self.jobs.stop("processing", ProcessingJobName)
-        return {}
-
-    def create_transform_job(self, **request: Any) -> dict[str, str]:
-        # The model is CreateModel's, kept by moto: an unknown one is refused at create.
-        self._refuse_at_create("transform", request)
-        transform_model(self.moto_client, request)
-        arn = self.jobs.create("transform", request)
-        self.tags.add(arn, request.get("Tags", []))
-        return {"TransformJobArn": arn}
-
-    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
-        return public_view(self.jobs.describe("transform", TransformJobName))
-
-    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:  # noqa: N803
-        self.jobs.stop("transform", TransformJobName)
+    def stop_job(self, kind: str, name: str) -> dict[str, Any]:
+        self.jobs.stop(kind, name)
         return {}
 
     def job_record(self, kind: str, name: str) -> JobRecord:

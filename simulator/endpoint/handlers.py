@@ -45,24 +45,11 @@ class Forward(Exception):  # noqa: N818 - a signal to the router, not an error
 
 def build(backend: SageMakerBackend) -> dict[str, Handler]:
     """Operation name → handler, for every operation smsim serves."""
-    jobs = backend.jobs
     table: dict[str, Handler] = {}
     for label, kind in (("Training", "training"), ("Processing", "processing")):
-        name_key = f"{label}JobName"
-        create = (
-            backend.create_training_job if kind == "training" else (backend.create_processing_job)
-        )
-        table[f"Create{label}Job"] = _create(create)
-        # No second check of the answer: the record validated the description against
-        # the Describe* output shape when it last changed.
-        table[f"Describe{label}Job"] = _by_name(
-            f"Describe{label}Job", name_key, lambda n, k=kind: jobs.describe(k, n)
-        )
-        table[f"Stop{label}Job"] = _by_name(
-            f"Stop{label}Job", name_key, lambda n, k=kind: (jobs.stop(k, n), {})[1]
-        )
-        table[f"List{label}Jobs"] = _list(f"List{label}Jobs", kind, backend)
-    _transform_and_endpoints(table, backend)
+        _job_operations(table, backend, label, kind)
+    _job_operations(table, backend, "Transform", "transform")  # batch transform (#15)
+    _endpoints(table, backend)
     for operation in _PIPELINE_OPS:
         table[operation] = _pipeline(operation, backend)
     for operation in TUNING_OPERATIONS.values():  # hyperparameter tuning (#16)
@@ -73,16 +60,8 @@ def build(backend: SageMakerBackend) -> dict[str, Handler]:
     return table
 
 
-def _transform_and_endpoints(table: dict[str, Handler], backend: SageMakerBackend) -> None:
-    """Batch transform jobs and real-time endpoints (#15)."""
-    table["CreateTransformJob"] = _create(backend.create_transform_job)
-    table["DescribeTransformJob"] = _by_name(
-        "DescribeTransformJob", "TransformJobName", backend.describe_transform_job
-    )
-    table["StopTransformJob"] = _by_name(
-        "StopTransformJob", "TransformJobName", backend.stop_transform_job
-    )
-    table["ListTransformJobs"] = _list("ListTransformJobs", "transform", backend)
+def _endpoints(table: dict[str, Handler], backend: SageMakerBackend) -> None:
+    """Real-time endpoints (#15)."""
     endpoints = backend.endpoints
     table["CreateEndpoint"] = lambda params: endpoints.create_endpoint(**params)
     table["UpdateEndpoint"] = lambda params: endpoints.update_endpoint(**params)
@@ -93,9 +72,22 @@ def _transform_and_endpoints(table: dict[str, Handler], backend: SageMakerBacken
     table["ListEndpoints"] = lambda params: endpoints.list_endpoints(**params)
 
 
-def _create(create: Callable[..., dict[str, str]]) -> Handler:
-    # Validation is the job kind's own check (botocore's shape + the service's rules).
-    return lambda params: create(**params)
+def _job_operations(
+    table: dict[str, Handler], backend: SageMakerBackend, label: str, kind: str
+) -> None:
+    """Create/Describe/Stop/List of one job kind (``label``: the operations' noun)."""
+    name_key = f"{label}JobName"
+    # Validation of a Create* request is the job kind's own check (botocore's shape + the
+    # service's rules); a Describe* answer is not checked twice: the record validated it
+    # against the output shape when it last changed.
+    table[f"Create{label}Job"] = lambda params: backend.create_job(kind, params)
+    table[f"Describe{label}Job"] = _by_name(
+        f"Describe{label}Job", name_key, lambda n: backend.describe_job(kind, n)
+    )
+    table[f"Stop{label}Job"] = _by_name(
+        f"Stop{label}Job", name_key, lambda n: backend.stop_job(kind, n)
+    )
+    table[f"List{label}Jobs"] = _list(f"List{label}Jobs", kind, backend)
 
 
 def _by_name(operation: str, key: str, call: Callable[[str], dict[str, Any]]) -> Handler:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,42 +10,14 @@ from typing import Any
 
 import pytest
 
+from tests.support import run_script, script_env
+
 CODE_DIR = Path(__file__).resolve().parents[2] / "dockers" / "pytorch_bsm"
 
 
 def sdk_hyperparameters(values: dict[str, Any]) -> dict[str, str]:
     """Hyperparameters as the SageMaker Python SDK sends them: every value JSON-encoded."""
     return {key: json.dumps(value) for key, value in values.items()}
-
-
-def script_env(base: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
-    env.update(SAGEMAKER_BASE_DIR=str(base), PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def _run_script(
-    name: str,
-    path: str,
-    cwd: Path,
-    base: Path,
-    args: tuple[str, ...],
-    check: bool,
-    env: dict[str, str],
-) -> subprocess.CompletedProcess[str]:
-    """``python path *args`` in ``cwd`` with the job's environment; raises if ``check`` and
-    it failed, naming ``name``."""
-    proc = subprocess.run(
-        [sys.executable, path, *args],
-        cwd=cwd,
-        env=script_env(base, **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def run_train(
@@ -66,14 +37,14 @@ def run_train(
     if not raw_hyperparameters:
         encoded = sdk_hyperparameters(hyperparameters)
         (config / "hyperparameters.json").write_text(json.dumps(encoded))
-    return _run_script("train.py", "train.py", CODE_DIR, base, args, check, env)
+    return run_script("train.py", CODE_DIR, base, args, check=check, env=env)
 
 
 def run_processing(
     script: str, base: Path, *args: str, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """Run preprocess.py / evaluate.py as a processing job would: another cwd, absolute path."""
-    return _run_script(script, str(CODE_DIR / script), base, base, args, check, env)
+    return run_script(str(CODE_DIR / script), base, base, args, check=check, env=env)
 
 
 @pytest.fixture(scope="session")

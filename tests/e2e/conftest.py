@@ -20,16 +20,10 @@ from typing import Any
 
 import pytest
 
+from tests import support
+from tests.support import PROCESSING_IMAGE, ROLE, SDK_CONFIG, TRAINING_IMAGE
+
 SMSIM = str(Path(sys.executable).parent / "smsim")
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
-PROCESSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest"
-# The SDK reads defaults from a config dict; this one only opts out of telemetry, which
-# would otherwise try to reach the internet.
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 
 
 class ServerProcess:
@@ -137,23 +131,19 @@ def read_tar(body: bytes) -> dict[str, bytes]:
 
 def training_request(name: str, code_uri: str, bucket: str, **extra: Any) -> dict[str, Any]:
     """A CreateTrainingJob request as the SDK's PyTorch estimator sends it."""
-    return {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {
-            "TrainingImage": TRAINING_IMAGE,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9\.]+)"}],
-        },
-        "RoleArn": ROLE,
-        "HyperParameters": {
+    return support.training_request(
+        name,
+        TRAINING_IMAGE,
+        {
             "sagemaker_program": '"train.py"',
             "sagemaker_submit_directory": f'"{code_uri}"',
         },
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/output"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        None,
+        f"s3://{bucket}/output",
+        algorithm={"MetricDefinitions": [{"Name": "loss", "Regex": r"loss=([0-9\.]+)"}]},
+        resources={"volume_gb": 5},
         **extra,
-    }
+    )
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.sdk(2)
 from simulator.datasets import write_dataset  # noqa: E402
 from simulator.pipeline.run.definition import PipelineDefinition  # noqa: E402
 from simulator.session import LocalSageMaker  # noqa: E402
+from tests.support import BSM_STEPS, assert_steps_succeeded, run_pipeline  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "sdk_pipeline_definition.json"
@@ -107,28 +108,18 @@ def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSageMaker]:
 
 
 def run(sm: LocalSageMaker, **parameters: str) -> tuple[dict[str, Any], dict[str, dict]]:
-    arn = sm.start_pipeline_execution(
-        PipelineName="BsmPipeline",
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
-    )["PipelineExecutionArn"]
-    desc = sm.wait_for_pipeline_execution(arn, timeout=900)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return run_pipeline(sm, "BsmPipeline", parameters, timeout=900)
 
 
 def test_the_fixture_runs_end_to_end_through_the_repack_and_model_steps(
     sm: LocalSageMaker,
 ) -> None:
     desc, steps = run(sm, Epochs="1", AucThreshold="0.0")
-    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
-    assert {n: s["StepStatus"] for n, s in steps.items()} == {
-        "TabularPreprocessing": "Succeeded",
-        "PyTorchTraining": "Succeeded",
-        "ModelEvaluation": "Succeeded",
-        "CheckAUC": "Succeeded",
-        "CreateBSMModel-RepackModel-0": "Succeeded",
-        "CreateBSMModel-CreateModel": "Succeeded",
-    }
+    assert_steps_succeeded(
+        desc,
+        steps,
+        [*BSM_STEPS, "CreateBSMModel-RepackModel-0", "CreateBSMModel-CreateModel"],
+    )
     record = sm.pipelines.execution_record(desc["PipelineExecutionArn"])
     train = record.steps["PyTorchTraining"].description
     # Epochs came through Std:Join as the string SageMaker passes.

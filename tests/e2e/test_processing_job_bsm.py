@@ -4,89 +4,56 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from simulator.shapes import validate_response
+from tests.support import processing_input, processing_request
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "dockers" / "pytorch_bsm" / "preprocess.py"
 
 
 def preprocess_request(name: str, bucket: str, code: str, data: str, **extra):
-    request = {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/preprocess.py"],
-            "ContainerArguments": ["--job_type", "training"],
-        },
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
-        "ProcessingInputs": [
-            {
-                "InputName": "DATA",
-                "AppManaged": False,
-                "S3Input": {
-                    "S3Uri": data,
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            },
-            {
-                "InputName": "code",
-                "AppManaged": False,
-                "S3Input": {
-                    "S3Uri": code,
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            },
-        ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "processed_data",
-                    "AppManaged": False,
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/output/processed_data",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                },
-            ]
-        },
-        "Environment": {"LABEL_FIELD": "label", "TRAIN_RATIO": "0.7", "TEST_VAL_RATIO": "0.5"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    full = {
+        "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated",
+        "S3CompressionType": "None",
     }
-    request.update(extra)
-    return request
+    return processing_request(
+        name,
+        ["python3", "/opt/ml/processing/input/code/preprocess.py"],
+        ["--job_type", "training"],
+        [
+            processing_input("DATA", data, "/opt/ml/processing/input/data", **full),
+            processing_input("code", code, "/opt/ml/processing/input/code", **full),
+        ],
+        {
+            "processed_data": (
+                f"s3://{bucket}/{name}/output/processed_data",
+                "/opt/ml/processing/output",
+            )
+        },
+        {"LABEL_FIELD": "label", "TRAIN_RATIO": "0.7", "TEST_VAL_RATIO": "0.5"},
+        max_runtime=600,
+        **extra,
+    )
+
+
+def stage(sm: Any, bucket: str, tmp_path: Path, prefix: str, rows: int) -> tuple[str, str]:
+    """BSM raw data (``rows`` rows) and preprocess.py under ``prefix``: their S3 URIs."""
+    from simulator.datasets import write_dataset
+
+    raw = write_dataset(tmp_path / "raw", rows=rows, seed=3, split=False)
+    sm.s3.upload_file(raw["files"]["raw"], bucket, f"{prefix}/raw/data.csv")
+    sm.s3.upload_file(str(SCRIPT), bucket, f"{prefix}/code/preprocess.py")
+    return f"s3://{bucket}/{prefix}/code/preprocess.py", f"s3://{bucket}/{prefix}/raw"
 
 
 def test_real_preprocess_py_end_to_end(sm, bucket, tmp_path):
-    from simulator.datasets import write_dataset
-
-    raw = write_dataset(tmp_path / "raw", rows=200, seed=3, split=False)
-    sm.s3.upload_file(raw["files"]["raw"], bucket, "bsm/raw/data.csv")
-    sm.s3.upload_file(str(SCRIPT), bucket, "bsm/code/preprocess.py")
-    request = preprocess_request(
-        "bsm-preprocess",
-        bucket,
-        f"s3://{bucket}/bsm/code/preprocess.py",
-        f"s3://{bucket}/bsm/raw",
-    )
+    code, data = stage(sm, bucket, tmp_path, "bsm", rows=200)
+    request = preprocess_request("bsm-preprocess", bucket, code, data)
     sm.create_processing_job(**request)
     desc = sm.wait_for_processing_job("bsm-preprocess", timeout=300)
     assert desc["ProcessingJobStatus"] == "Completed", (
@@ -107,17 +74,9 @@ def test_real_preprocess_py_end_to_end(sm, bucket, tmp_path):
 
 
 def test_real_preprocess_py_failure_is_explained(sm, bucket, tmp_path):
-    from simulator.datasets import write_dataset
-
-    raw = write_dataset(tmp_path / "raw", rows=60, seed=3, split=False)
-    sm.s3.upload_file(raw["files"]["raw"], bucket, "bad/raw/data.csv")
-    sm.s3.upload_file(str(SCRIPT), bucket, "bad/code/preprocess.py")
+    code, data = stage(sm, bucket, tmp_path, "bad", rows=60)
     request = preprocess_request(
-        "bsm-preprocess-bad",
-        bucket,
-        f"s3://{bucket}/bad/code/preprocess.py",
-        f"s3://{bucket}/bad/raw",
-        Environment={"TRAIN_RATIO": "1.5"},
+        "bsm-preprocess-bad", bucket, code, data, Environment={"TRAIN_RATIO": "1.5"}
     )
     sm.create_processing_job(**request)
     desc = sm.wait_for_processing_job("bsm-preprocess-bad", timeout=300)

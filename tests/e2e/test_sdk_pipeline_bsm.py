@@ -27,20 +27,21 @@ pytestmark = pytest.mark.sdk(2)
 
 from simulator.datasets import write_dataset  # noqa: E402
 from simulator.session import LocalSageMaker  # noqa: E402
+from tests.support import (  # noqa: E402
+    BSM_STEPS,
+    INFERENCE_IMAGE,
+    ONE_THREAD,
+    ROLE,
+    SDK_CONFIG,
+    assert_steps_succeeded,
+    finish_execution,
+    script_processor,
+    start_execution,
+)
 
 ROOT = Path(__file__).parents[2]
 BSM = ROOT / "dockers" / "pytorch_bsm"
 BUCKET = "sim-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-PROCESSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest"
-INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
-# The SDK reads defaults from a config dict; this one only opts out of telemetry, which
-# would otherwise try to reach the internet.
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
 
 
 def build_pipeline(session: Any, pytorch_estimator: Any) -> Any:
@@ -65,15 +66,7 @@ def build_pipeline(session: Any, pytorch_estimator: Any) -> Any:
     threshold = ParameterFloat("AucThreshold", default_value=0.0)
     model_class = ParameterString("ModelClass", default_value="text_cnn")
 
-    processor = ScriptProcessor(
-        image_uri=PROCESSING_IMAGE,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=ROLE,
-        env=ONE_THREAD,
-        sagemaker_session=session,
-    )
+    processor = script_processor(ScriptProcessor, session, env=ONE_THREAD)
     preprocess = ProcessingStep(
         "TabularPreprocessing",
         step_args=processor.run(
@@ -244,16 +237,11 @@ def definition(sm: LocalSageMaker, pytorch_estimator: Any) -> str:
 
 
 def start(sm: LocalSageMaker, **parameters: str) -> str:
-    return sm.start_pipeline_execution(
-        PipelineName="SdkBsmPipeline",
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
-    )["PipelineExecutionArn"]
+    return start_execution(sm, "SdkBsmPipeline", parameters)
 
 
 def finish(sm: LocalSageMaker, arn: str) -> tuple[dict[str, Any], dict[str, dict]]:
-    desc = sm.wait_for_pipeline_execution(arn, timeout=900)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return finish_execution(sm, arn, timeout=900)
 
 
 def run(sm: LocalSageMaker, **parameters: str) -> tuple[dict[str, Any], dict[str, dict]]:
@@ -286,15 +274,11 @@ def test_the_sdk_uploaded_its_code_to_the_simulators_s3(
 
 def test_every_step_succeeds_and_the_if_branch_runs(succeeded: tuple) -> None:
     desc, steps = succeeded
-    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
-    assert {name: s["StepStatus"] for name, s in steps.items()} == {
-        "TabularPreprocessing": "Succeeded",
-        "PyTorchTraining": "Succeeded",
-        "ModelEvaluation": "Succeeded",
-        "CheckAUC": "Succeeded",
-        "CreateBSMModel-CreateModel": "Succeeded",
-        "RegisterBSMModel-RegisterModel": "Succeeded",
-    }
+    assert_steps_succeeded(
+        desc,
+        steps,
+        [*BSM_STEPS, "CreateBSMModel-CreateModel", "RegisterBSMModel-RegisterModel"],
+    )
     assert steps["CheckAUC"]["Metadata"] == {"Condition": {"Outcome": "True"}}
     assert re.fullmatch(r"[a-z0-9]{12}", desc["PipelineExecutionArn"].rsplit("/", 1)[1])
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from simulator.s3 import pack_tar_gz
 from simulator.shapes import enum_values, validate_response
+from tests.support import TRAINING_IMAGE as IMAGE
+from tests.support import sdk_hyperparameters, training_request
 
 REPO = Path(__file__).resolve().parents[2]
 BSM_DIR = REPO / "dockers" / "pytorch_bsm"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 METRICS = [
     {"Name": "train:loss", "Regex": r"train_loss=([0-9\.]+)"},
     {"Name": "val:loss", "Regex": r"val_loss=([0-9\.]+)"},
@@ -37,46 +37,17 @@ def upload_splits(sm: Any, bucket: str, data: dict[str, Any]) -> dict[str, str]:
 
 def bsm_request(name: str, code: str, channels: dict[str, str], bucket: str, **extra: Any):
     hps = {"max_epochs": 2, "model_class": "multimodal_cnn", "lr": 0.01}
-    request = {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {
-            "TrainingImage": IMAGE,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": METRICS,
-            "EnableSageMakerMetricsTimeSeries": True,
-        },
-        "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+    return training_request(
+        name,
+        IMAGE,
         # JSON-encoded values, as the SageMaker Python SDK sends them.
-        "HyperParameters": {
-            **{k: json.dumps(v) for k, v in hps.items()},
-            "sagemaker_program": json.dumps("train.py"),
-            "sagemaker_submit_directory": json.dumps(code),
-            "sagemaker_container_log_level": "20",
-            "sagemaker_region": json.dumps("us-east-1"),
-        },
-        "InputDataConfig": [
-            {
-                "ChannelName": ch,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": uri,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for ch, uri in channels.items()
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/bsm/output"},
-        "ResourceConfig": {
-            "InstanceType": "ml.m5.xlarge",
-            "InstanceCount": 1,
-            "VolumeSizeInGB": 30,
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 900},
-    }
-    request.update(extra)
-    return request
+        sdk_hyperparameters("train.py", code, hps),
+        channels,
+        f"s3://{bucket}/bsm/output",
+        algorithm={"MetricDefinitions": METRICS, "EnableSageMakerMetricsTimeSeries": True},
+        resources={"max_runtime": 900},
+        **extra,
+    )
 
 
 def test_real_train_py_end_to_end(sm, read_tar, bucket, tiny_bsm_data, tmp_path):

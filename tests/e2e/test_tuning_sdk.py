@@ -21,13 +21,9 @@ import pytest
 
 sagemaker = pytest.importorskip("sagemaker")
 
+from tests.support import INFERENCE_IMAGE, ROLE, SDK_CONFIG  # noqa: E402
+
 BUCKET = "tuning-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 # The objective is a known function of the hyperparameters: best at lr = 0.1, layers = 2.
 SCRIPT = """
 import argparse, json, math, os

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support import training_request
+
 xgb = pytest.importorskip("xgboost")
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
 
 def label_first(frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,31 +46,18 @@ def put_csv(sm: Any, bucket: str, key: str, frame: pd.DataFrame) -> str:
     return f"s3://{bucket}/{key.rsplit('/', 1)[0]}"
 
 
-def request(name: str, bucket: str, channels: dict[str, str], hps: dict[str, str], **extra):
-    return {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        "RoleArn": ROLE,
-        "HyperParameters": hps,
-        "InputDataConfig": [
-            {
-                "ChannelName": channel,
-                "ContentType": content_type,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": uri,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for channel, (uri, content_type) in channels.items()
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/xgb/output"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+def request(
+    name: str, bucket: str, channels: dict[str, tuple[str, str]], hps: dict[str, str], **extra
+):
+    return training_request(
+        name,
+        IMAGE,
+        hps,
+        channels,
+        f"s3://{bucket}/xgb/output",
+        resources={"volume_gb": 5},
         **extra,
-    }
+    )
 
 
 def model_from(sm: Any, desc: dict[str, Any]) -> Any:

@@ -20,18 +20,12 @@ open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("fit")
 """
 
 
-def test_estimator_fit_needs_nothing_but_the_fixture(smsim, tmp_path):
+def test_estimator_fit_needs_nothing_but_the_fixture(smsim, tmp_path, pytorch_estimator):
     sagemaker = pytest.importorskip("sagemaker")
-    from sagemaker.pytorch import PyTorch
 
     (tmp_path / "train.py").write_text(TRAIN)
-    estimator = PyTorch(
-        entry_point="train.py",
-        source_dir=str(tmp_path),
-        framework_version="2.1",
-        py_version="py310",
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
+    estimator = pytorch_estimator(
+        tmp_path,
         role=smsim.role,
         base_job_name=smsim.unique_name("plugin-fit"),
         sagemaker_session=sagemaker.Session(),  # the SDK's default: env and dummy creds

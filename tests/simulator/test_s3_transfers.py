@@ -138,20 +138,13 @@ def test_failed_multipart_upload_leaves_no_object_and_no_upload(sm, bucket, tmp_
     assert client.head_object(Bucket=bucket, Key="out/model.tar.gz")["ContentLength"] == 11 * mib
 
 
-def test_failing_pack_leaves_no_archive(tmp_path, monkeypatch):
+def test_failing_pack_leaves_no_archive(tmp_path, fail_tar_member):
     src = tmp_path / "model"
     src.mkdir()
     (src / "a.bin").write_text("a")
     (src / "b.bin").write_text("b")
     archive = tmp_path / "out" / "model.tar.gz"
-    real_addfile = tarfile.TarFile.addfile
-
-    def addfile(self, info, fileobj=None):
-        if info.name == "b.bin":
-            raise OSError("read error on b.bin")
-        return real_addfile(self, info, fileobj)
-
-    monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
+    fail_tar_member("b.bin", "read error on b.bin")
     with pytest.raises(OSError, match="b.bin"):
         pack_tar_gz(src, archive)
     assert list((tmp_path / "out").iterdir()) == []  # neither the archive nor a .partial

@@ -8,6 +8,7 @@ import pytest
 
 from simulator.errors import SmsimError
 from simulator.jobs.records import JobRecord
+from tests.support import wait_until
 
 SLOW = "import time\nprint('working', flush=True)\ntime.sleep(30)\n"
 
@@ -151,7 +152,6 @@ def test_a_close_interrupted_again_kills_the_scripts(tmp_path, stage_code, train
     import re
 
     from simulator import LocalSageMaker
-    from simulator.session import wait_until
 
     lines: list[str] = []
     deaf = (
@@ -252,8 +252,6 @@ def test_a_failed_checkpoint_upload_still_ends_every_sync(
 ):
     """Checkpoints and TensorBoard are synced while the job runs; when the final
     checkpoint upload fails, the TensorBoard sync must end too, not outlive the job."""
-    from simulator.session import wait_until
-
     fail_s3_uploads("/ckpt/", "S3 refused the checkpoint")
     script = (
         "import os\n"

@@ -31,7 +31,12 @@ from simulator.pipeline.run.records import (
     PipelineRecord,
     new_execution_id,
 )
-from simulator.pipeline.run.responses import describe_execution, page, select
+from simulator.pipeline.run.responses import (
+    describe_execution,
+    execution_summary,
+    page,
+    select,
+)
 from simulator.pipeline.run.store import PipelineStore, refuse_unsupported
 from simulator.shapes import validate_request
 
@@ -224,20 +229,7 @@ class ExecutionsAPI(PipelineStore):
             created=lambda r: r.creation_time,
             sort_by={"PipelineExecutionArn": lambda r: r.execution_arn},
         )
-        summaries = []
-        for r in records:
-            with r.lock:
-                s: dict[str, Any] = {
-                    "PipelineExecutionArn": r.execution_arn,
-                    "StartTime": r.creation_time,
-                    "PipelineExecutionStatus": r.status,
-                    "PipelineExecutionDisplayName": r.display_name,
-                }
-                if r.description:
-                    s["PipelineExecutionDescription"] = r.description
-                if r.failure_reason:
-                    s["PipelineExecutionFailureReason"] = r.failure_reason[:3072]
-            summaries.append(s)
+        summaries = [execution_summary(r) for r in records]
         return self._respond(
             "ListPipelineExecutions", page(summaries, request, "PipelineExecutionSummaries")
         )

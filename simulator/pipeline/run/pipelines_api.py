@@ -20,7 +20,7 @@ from simulator.pipeline.run.records import (
     PipelineRecord,
     utcnow,
 )
-from simulator.pipeline.run.responses import page, select
+from simulator.pipeline.run.responses import page, pipeline_summary, select
 from simulator.pipeline.run.retry import check_retry_policies
 from simulator.pipeline.run.store import PipelineStore, refuse_unsupported
 from simulator.pipeline.run.validate import validate_definition
@@ -78,14 +78,7 @@ class PipelinesAPI(PipelineStore):
     def describe_pipeline(self, **request: Any) -> dict[str, Any]:
         validate_request("DescribePipeline", request)
         p = self._pipeline(request["PipelineName"])
-        resp = _summary(p)
-        resp["PipelineDefinition"] = p.definition_text
-        resp["PipelineStatus"] = "Active"
-        if p.last_run_time:
-            resp["LastRunTime"] = p.last_run_time
-        if p.parallelism:
-            resp["ParallelismConfiguration"] = p.parallelism
-        return self._respond("DescribePipeline", resp)
+        return self._respond("DescribePipeline", _description(p))
 
     def delete_pipeline(self, **request: Any) -> dict[str, Any]:
         request.setdefault("ClientRequestToken", str(uuid.uuid4()))
@@ -107,12 +100,7 @@ class PipelinesAPI(PipelineStore):
             created=lambda p: p.creation_time,
             sort_by={"Name": lambda p: p.name},
         )
-        summaries = []
-        for p in items:
-            s = _summary(p)
-            if p.last_run_time:
-                s["LastExecutionTime"] = p.last_run_time
-            summaries.append(s)
+        summaries = [pipeline_summary(_description(p)) for p in items]
         return self._respond("ListPipelines", page(summaries, request, "PipelineSummaries"))
 
     def _definition_text(self, request: dict[str, Any]) -> str:
@@ -162,16 +150,9 @@ def _raw_step(document: dict[str, Any], location: str) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
 
-def _summary(p: PipelineRecord) -> dict[str, Any]:
-    """The members DescribePipeline and ListPipelines' summaries share."""
-    resp: dict[str, Any] = {
-        "PipelineArn": p.arn,
-        "PipelineName": p.name,
-        "PipelineDisplayName": p.display_name,
-        "RoleArn": p.role_arn,
-        "CreationTime": p.creation_time,
-        "LastModifiedTime": p.last_modified_time,
-    }
-    if p.description:
-        resp["PipelineDescription"] = p.description
+def _description(p: PipelineRecord) -> dict[str, Any]:
+    """DescribePipeline of ``p`` (ListPipelines projects its summaries from it): the
+    recorded members that are set (the service omits unset ones)."""
+    resp = {k: v for k, v in p.to_json().items() if v and k != "PipelineVersionId"}
+    resp["PipelineStatus"] = "Active"
     return resp

@@ -87,19 +87,30 @@ class PipelineRecord:
     def to_json(self) -> dict[str, Any]:
         """pipeline.json: DescribePipeline's members, the definition as its text was sent
         (definition.json beside it is the same document, for reading)."""
-        return {
-            "PipelineDefinition": self.definition_text,
-            "PipelineName": self.name,
-            "PipelineArn": self.arn,
-            "RoleArn": self.role_arn,
-            "PipelineDisplayName": self.display_name,
-            "PipelineDescription": self.description,
-            "ParallelismConfiguration": self.parallelism,
-            "CreationTime": self.creation_time,
-            "LastModifiedTime": self.last_modified_time,
-            "LastRunTime": self.last_run_time,
-            "PipelineVersionId": self.version_id,
-        }
+        return {member: getattr(self, name) for name, member in _PIPELINE_MEMBERS.items()}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> PipelineRecord:
+        """The record a pipeline.json holds (:meth:`to_json`)."""
+        values = {n: doc[m] for n, m in _PIPELINE_MEMBERS.items() if doc.get(m) is not None}
+        values["version_id"] = int(values.get("version_id", 1))
+        return cls(**values)
+
+
+# PipelineRecord's fields → the DescribePipeline members pipeline.json keeps them under.
+_PIPELINE_MEMBERS = {
+    "definition_text": "PipelineDefinition",
+    "name": "PipelineName",
+    "arn": "PipelineArn",
+    "role_arn": "RoleArn",
+    "display_name": "PipelineDisplayName",
+    "description": "PipelineDescription",
+    "parallelism": "ParallelismConfiguration",
+    "creation_time": "CreationTime",
+    "last_modified_time": "LastModifiedTime",
+    "last_run_time": "LastRunTime",
+    "version_id": "PipelineVersionId",
+}
 
 
 def load_pipelines(root: Path) -> list[PipelineRecord]:
@@ -109,24 +120,11 @@ def load_pipelines(root: Path) -> list[PipelineRecord]:
     for directory in sorted(root.iterdir()) if root.is_dir() else []:
         try:
             doc = read_json(directory / "pipeline.json")
-            text = doc["PipelineDefinition"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError):
             continue
-        out.append(
-            PipelineRecord(
-                name=doc["PipelineName"],
-                arn=doc["PipelineArn"],
-                definition_text=text,
-                role_arn=doc["RoleArn"],
-                display_name=doc["PipelineDisplayName"],
-                description=doc.get("PipelineDescription"),
-                parallelism=doc.get("ParallelismConfiguration"),
-                creation_time=doc["CreationTime"],
-                last_modified_time=doc["LastModifiedTime"],
-                last_run_time=doc.get("LastRunTime"),
-                version_id=int(doc.get("PipelineVersionId", 1)),
-            )
-        )
+        if "PipelineDefinition" not in doc:
+            continue
+        out.append(PipelineRecord.from_json(doc))
     return out
 
 

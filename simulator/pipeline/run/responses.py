@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from simulator.pipeline.run.expressions import ExpressionError, evaluate
 from simulator.pipeline.run.records import DEFAULT_PARALLELISM, ExecutionRecord
+from simulator.shapes import limit, shape
 
 _T = TypeVar("_T")
 
@@ -36,6 +37,32 @@ def describe_execution(r: ExecutionRecord) -> dict[str, Any]:
         if experiment:
             resp["PipelineExperimentConfig"] = experiment
     return resp
+
+
+def execution_summary(r: ExecutionRecord) -> dict[str, Any]:
+    """ListPipelineExecutions' PipelineExecutionSummary: the description projected onto
+    botocore's summary shape, which names two members differently."""
+    desc = describe_execution(r)
+    desc["StartTime"] = desc["CreationTime"]
+    if "FailureReason" in desc:
+        # A String3072 in the summary (botocore's model); the description's is not capped.
+        desc["PipelineExecutionFailureReason"] = desc["FailureReason"][: limit("String3072")]
+    return project(desc, "PipelineExecutionSummary")
+
+
+def pipeline_summary(description: dict[str, Any]) -> dict[str, Any]:
+    """ListPipelines' PipelineSummary: the DescribePipeline answer projected onto
+    botocore's summary shape (its last run is LastExecutionTime there)."""
+    summary = dict(description)
+    if "LastRunTime" in summary:
+        summary["LastExecutionTime"] = summary["LastRunTime"]
+    return project(summary, "PipelineSummary")
+
+
+def project(description: dict[str, Any], summary_shape: str) -> dict[str, Any]:
+    """The members of botocore's ``summary_shape`` that ``description`` has."""
+    members = shape(summary_shape).members
+    return {k: v for k, v in description.items() if k in members}
 
 
 def _experiment_config(r: ExecutionRecord) -> dict[str, str] | None:

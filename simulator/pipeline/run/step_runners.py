@@ -1,12 +1,13 @@
 """How each type of pipeline step runs, once it is scheduled.
 
-Job steps go through the endpoint's backend (the same handlers a client's requests
-reach) exactly as the service's workflow engine calls SageMaker:
-``create_training_job`` / ``create_processing_job`` (and tuning, transform) with the
-evaluated Arguments plus a generated job name, then the job's description is polled until
-it ends; the step keeps a reference to the job's record. Model and RegisterModel steps call
-``create_model`` / ``create_model_package`` (moto) and describe the result. A Condition step
-enables one branch and skips the other; a Fail step ends the execution with its message.
+Job steps go through the endpoint's backend (the same code a client's requests reach)
+exactly as the service's workflow engine calls SageMaker: the backend's
+``create_job(kind, request)`` for a training, processing or transform job (tuning has
+its own operations) with the evaluated Arguments plus a generated job name, then the
+job's description is polled until it ends; the step keeps a reference to the job's
+record. Model and RegisterModel steps call ``create_model`` / ``create_model_package``
+(moto) and describe the result. A Condition step enables one branch and skips the other;
+a Fail step ends the execution with its message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.faults import InjectedServiceError
@@ -32,6 +34,23 @@ from simulator.pipeline.run.step_failed import StepFailed
 _TERMINAL_JOB_STATUS = {"Completed": "Succeeded", "Failed": "Failed", "Stopped": "Stopped"}
 
 
+@dataclass(frozen=True)
+class _JobStep:
+    """A step type that runs one job: the backend's job kind and the API noun its
+    operations and members are named after (CreateTrainingJob, TrainingJobArn, …)."""
+
+    kind: str
+    noun: str
+    cached: bool  # CacheConfig and injected service errors apply (Training, Processing)
+
+
+_JOB_STEPS = {
+    "training": _JobStep("training", "TrainingJob", cached=True),
+    "processing": _JobStep("processing", "ProcessingJob", cached=True),
+    "transform": _JobStep("transform", "TransformJob", cached=False),
+}
+
+
 class StepRunners:
     """The per-step-type runners of :class:`~simulator.pipeline.run.executor.PipelineExecutor`."""
 
@@ -40,41 +59,12 @@ class StepRunners:
         return evaluate(step.job_arguments, ctx)
 
     def _run_training(self, step: Step, rec: StepRecord) -> None:
-        name = self._job_name(step, "TrainingJobName")
-        request = dict(self._evaluate(step, name))
-        request["TrainingJobName"] = name
-        if self._reuse_cached(step, rec, request):
-            return
-        rec.job_name, rec.arguments = name, request
-        self._inject(step, rec, name, "CreateTrainingJob")
-        resp = self.sm.create_training_job(**request)
-        rec.job = self.sm.job_record("training", name)  # the step refers to its job's record
-        self._set_metadata(rec, "TrainingJob", resp["TrainingJobArn"])
-        desc = self._wait(
-            lambda: self.sm.describe_training_job(TrainingJobName=name),
-            lambda: self.sm.stop_training_job(TrainingJobName=name),
-            "TrainingJobStatus",
-        )
-        self._finish_job(rec, desc, "TrainingJobStatus")
+        self._run_job(step, rec, _JOB_STEPS["training"])
 
     def _run_processing(self, step: Step, rec: StepRecord) -> None:
-        name = self._job_name(step, "ProcessingJobName")
-        request = dict(self._evaluate(step, name))
-        request["ProcessingJobName"] = name
-        if self._reuse_cached(step, rec, request):
-            return
-        rec.job_name, rec.arguments = name, request
-        self._inject(step, rec, name, "CreateProcessingJob")
-        resp = self.sm.create_processing_job(**request)
-        rec.job = self.sm.job_record("processing", name)
-        self._set_metadata(rec, "ProcessingJob", resp["ProcessingJobArn"])
-        desc = self._wait(
-            lambda: self.sm.describe_processing_job(ProcessingJobName=name),
-            lambda: self.sm.stop_processing_job(ProcessingJobName=name),
-            "ProcessingJobStatus",
-        )
-        self._finish_job(rec, desc, "ProcessingJobStatus")
-        self._read_property_files(step, desc)
+        desc = self._run_job(step, rec, _JOB_STEPS["processing"])
+        if desc is not None:  # None: the step reused a cached run (its files were read then)
+            self._read_property_files(step, desc)
 
     def _run_tuning(self, step: Step, rec: StepRecord) -> None:
         """A TuningStep (#16): its properties are the tuning job's description plus the
@@ -106,19 +96,30 @@ class StepRunners:
     def _run_transform(self, step: Step, rec: StepRecord) -> None:
         # A TransformStep runs CreateTransformJob (#15); its properties are the
         # DescribeTransformJob response (properties.TransformOutput.S3OutputPath, …).
-        name = self._job_name(step, "TransformJobName")
+        self._run_job(step, rec, _JOB_STEPS["transform"])
+
+    def _run_job(self, step: Step, rec: StepRecord, job: _JobStep) -> dict[str, Any] | None:
+        """Create the step's job under a generated name, refer the step to the job's record
+        and wait for its end; its final description (None when a cached run was reused)."""
+        name_key, status_key = f"{job.noun}Name", f"{job.noun}Status"
+        name = self._job_name(step, name_key)
         request = dict(self._evaluate(step, name))
-        request["TransformJobName"] = name
+        request[name_key] = name
+        if job.cached and self._reuse_cached(step, rec, request):
+            return None
         rec.job_name, rec.arguments = name, request
-        resp = self.sm.create_transform_job(**request)
-        rec.job = self.sm.job_record("transform", name)
-        self._set_metadata(rec, "TransformJob", resp["TransformJobArn"])
+        if job.cached:
+            self._inject(step, rec, name, f"Create{job.noun}")
+        resp = self.sm.create_job(job.kind, request)
+        rec.job = self.sm.job_record(job.kind, name)  # the step refers to its job's record
+        self._set_metadata(rec, job.noun, resp[f"{job.noun}Arn"])
         desc = self._wait(
-            lambda: self.sm.describe_transform_job(TransformJobName=name),
-            lambda: self.sm.stop_transform_job(TransformJobName=name),
-            "TransformJobStatus",
+            lambda: self.sm.describe_job(job.kind, name),
+            lambda: self.sm.stop_job(job.kind, name),
+            status_key,
         )
-        self._finish_job(rec, desc, "TransformJobStatus")
+        self._finish_job(rec, desc, status_key)
+        return desc
 
     def _run_model(self, step: Step, rec: StepRecord) -> None:
         name = job_name(self.record.execution_id, step.name)

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support import run_script
+
 xgb = pytest.importorskip("xgboost")
 
 CODE_DIR = Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm"
@@ -57,19 +59,9 @@ def run_in_process(base: Path, capsys: pytest.CaptureFixture, monkeypatch) -> st
 
 
 def run(base: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
-    env["SAGEMAKER_BASE_DIR"] = str(base)
-    proc = subprocess.run(
-        [sys.executable, "xgboost_train.py", "--num_round", "ignored"],
-        cwd=CODE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return run_script(
+        "xgboost_train.py", CODE_DIR, base, ("--num_round", "ignored"), check=check, timeout=120
     )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"xgboost_train.py failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.support import ONE_THREAD, ROLE, TRAINING_IMAGE, script_processor
+
 ROOT = Path(__file__).resolve().parents[3]
 BSM = ROOT / "dockers" / "pytorch_bsm"
 BUCKET = "smsim-sdk3"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
-PROCESSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest"
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
 # The BSM script's per-epoch and final lines (dockers/pytorch_bsm/README.md).
 METRICS = {
     "val:auroc": r"val_auroc=([0-9\.]+)",
@@ -75,15 +73,7 @@ def build_pipeline(session: Any, name: str) -> Any:
     epochs = ParameterString(name="Epochs", default_value="2")
     execution_id = ExecutionVariables.PIPELINE_EXECUTION_ID
 
-    processor = ScriptProcessor(
-        image_uri=PROCESSING_IMAGE,
-        command=["python3"],
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        role=ROLE,
-        env=ONE_THREAD,
-        sagemaker_session=session,
-    )
+    processor = script_processor(ScriptProcessor, session, env=ONE_THREAD)
     preprocess = ProcessingStep(
         name="TabularPreprocessing",
         step_args=processor.run(

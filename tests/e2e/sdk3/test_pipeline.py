@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("sagemaker")
 
 from tests.e2e.sdk3.common import BUCKET, ROLE, build_pipeline, upload_raw_data  # noqa: E402
+from tests.support import assert_steps_succeeded, run_pipeline  # noqa: E402
 
 pytestmark = pytest.mark.sdk(3)
 NAME = "SdkV3Pipeline"
@@ -34,10 +35,7 @@ def definition(sm: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 
 @pytest.fixture(scope="module")
 def execution(sm: Any, definition: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict]]:
-    arn = sm.start_pipeline_execution(PipelineName=NAME)["PipelineExecutionArn"]
-    desc = sm.wait_for_pipeline_execution(arn, timeout=900)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return run_pipeline(sm, NAME, {}, timeout=900)
 
 
 def test_the_definition_is_the_v3_sdks(definition: dict[str, Any]) -> None:
@@ -50,11 +48,7 @@ def test_the_definition_is_the_v3_sdks(definition: dict[str, Any]) -> None:
 
 def test_both_steps_succeed(execution: tuple) -> None:
     desc, steps = execution
-    assert desc["PipelineExecutionStatus"] == "Succeeded", desc.get("FailureReason")
-    assert {n: s["StepStatus"] for n, s in steps.items()} == {
-        "TabularPreprocessing": "Succeeded",
-        "Training": "Succeeded",
-    }
+    assert_steps_succeeded(desc, steps, ["TabularPreprocessing", "Training"])
 
 
 def test_training_read_this_executions_preprocessing_output(sm: Any, execution: tuple) -> None:

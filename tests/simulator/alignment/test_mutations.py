@@ -14,12 +14,6 @@ import pytest
 from simulator.alignment import builtin_project, load_project, validate_project
 
 
-def _edit(path: Path, old: str, new: str, count: int = -1) -> None:
-    text = path.read_text()
-    assert old in text, f"{path.name} no longer contains {old!r}: update the mutation"
-    path.write_text(text.replace(old, new, count))
-
-
 def test_the_untouched_copy_validates_like_our_own_steps(pristine: Path) -> None:
     copied = validate_project(load_project(pristine))
     ours = validate_project(builtin_project())
@@ -29,11 +23,10 @@ def test_the_untouched_copy_validates_like_our_own_steps(pristine: Path) -> None
     }
 
 
-def test_renamed_path_in_the_script_is_caught_by_level_1(copy: Path, baseline) -> None:
+def test_renamed_path_in_the_script_is_caught_by_level_1(copy: Path, baseline, mutate) -> None:
     script = copy / "dockers/pytorch_bsm/train.py"
-    _edit(script, 'os.path.join(BASE_DIR, "model")', 'os.path.join(BASE_DIR, "models")', 1)
-    added = baseline.added(copy)
-    baseline.only_errors_at(added, 1)
+    mutate.replace(script, 'os.path.join(BASE_DIR, "model")', 'os.path.join(BASE_DIR, "models")', 1)
+    added = baseline.errors_added(copy, 1)
     by_rule = {f.rule: f for f in added}
     assert "/opt/ml/model " in by_rule["path.unused_output"].message + " "
     undeclared = by_rule["path.undeclared"]
@@ -41,22 +34,16 @@ def test_renamed_path_in_the_script_is_caught_by_level_1(copy: Path, baseline) -
     assert "did you mean /opt/ml/model?" in undeclared.fix
 
 
-def test_renamed_path_in_a_contract_is_caught_by_level_1(copy: Path, baseline) -> None:
+def test_renamed_path_in_a_contract_is_caught_by_level_1(copy: Path, baseline, mutate) -> None:
     contract = copy / "contracts/pytorch_train.py"
-    _edit(contract, '"/opt/ml/output/data"', '"/opt/ml/output/data/reports"')
-    added = baseline.added(copy)
-    baseline.only_errors_at(added, 1)
+    mutate.replace(contract, '"/opt/ml/output/data"', '"/opt/ml/output/data/reports"')
+    added = baseline.errors_added(copy, 1)
     unused = next(f for f in added if f.rule == "path.unused_output")
     assert "'data_output'" in unused.message and "/opt/ml/output/data/reports" in unused.message
 
 
-def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline) -> None:
-    spec = copy / "specs/model_evaluation.py"
-    spec.write_text(
-        spec.read_text()
-        + "\nMODEL_EVALUATION_SPEC = MODEL_EVALUATION_SPEC.model_copy(update={'outputs': {\n"
-        "    k: v for k, v in MODEL_EVALUATION_SPEC.outputs.items() if k != 'eval_output'}})\n"
-    )
+def test_removed_spec_output_is_caught_by_level_2(copy: Path, baseline, mutate) -> None:
+    mutate.drop_output(copy / "specs/model_evaluation.py", "eval_output")
     f = baseline.the_error(copy, 2)
     assert f.step == "ModelEvaluation" and "'eval_output'" in f.message
     assert "add OutputSpec(logical_name='eval_output'" in f.fix
@@ -72,17 +59,18 @@ def test_undeclared_environment_variable_is_caught_by_level_1(copy: Path, baseli
     assert "optional_env_vars" in f.fix
 
 
-def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline) -> None:
-    spec = copy / "specs/pytorch_training.py"
-    _edit(spec, "properties.ModelArtifacts.S3ModelArtifacts", "properties.ModelArtifacts.S3Model")
+def test_invalid_property_path_is_caught_by_level_4(copy: Path, baseline, mutate) -> None:
+    mutate.set_property_path(
+        copy / "specs/pytorch_training.py", "model_output", "properties.ModelArtifacts.S3Model"
+    )
     f = baseline.the_error(copy, 4)
     assert f.step == "PyTorchTraining" and "'model_output'" in f.message
     assert "S3ModelArtifacts" in f.message  # the member it should have named
 
 
-def test_unwireable_dependency_is_caught_by_level_3(copy: Path, baseline) -> None:
+def test_unwireable_dependency_is_caught_by_level_3(copy: Path, baseline, mutate) -> None:
     spec = copy / "specs/create_model.py"
-    _edit(
+    mutate.replace(
         spec,
         "dependency_type=DependencyType.MODEL_ARTIFACTS",
         "dependency_type=DependencyType.HYPERPARAMETERS",
@@ -121,9 +109,9 @@ def test_unwireable_dependency_is_caught_by_level_3(copy: Path, baseline) -> Non
     ],
 )
 def test_processing_script_mutations_are_caught_by_level_1(
-    copy: Path, baseline, script: str, old: str, new: str, rule: str, named: str
+    copy: Path, baseline, script: str, old: str, new: str, rule: str, named: str, mutate
 ) -> None:
-    _edit(copy / "dockers/pytorch_bsm" / script, old, new, 1)
+    mutate.replace(copy / "dockers/pytorch_bsm" / script, old, new, 1)
     added = baseline.added(copy)
     # A renamed variable also leaves the declared one unread: a level-1 warning.
     baseline.only_errors_at(added, 1, warnings_too=True)

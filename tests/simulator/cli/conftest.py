@@ -1,6 +1,6 @@
 """The CLI as its users run it, shared by the CLI tests.
 
-* ``smsim(*args, input=None, catch_exceptions=True)``: `smsim ARGS…` in this process
+* ``cli(*args, input=None, catch_exceptions=True)``: `smsim ARGS…` in this process
   (click's runner); the click ``Result`` (``exit_code``, ``output``, ``stdout``).
 * ``smsim_process(*args, timeout=…, **popen)``: the installed ``smsim`` console script
   as a subprocess (real signals, real stdout/stderr); the ``CompletedProcess``.
@@ -24,7 +24,7 @@ SMSIM = str(Path(sys.executable).parent / "smsim")
 
 
 @pytest.fixture(scope="session")
-def smsim() -> Callable[..., Result]:
+def cli() -> Callable[..., Result]:
     runner = CliRunner()
 
     def run(*args: Any, input: str | None = None, catch_exceptions: bool = True) -> Result:

@@ -11,11 +11,9 @@ import pandas as pd
 SYNTH = ("data", "synth")
 
 
-def test_synth_json_output_and_files(tmp_path, smsim):
+def test_synth_json_output_and_files(tmp_path, cli):
     out = tmp_path / "bsm"
-    result = smsim(
-        *SYNTH, "--rows", 100, "--seed", 9, "--out", out, "--format", "parquet", "--json"
-    )
+    result = cli(*SYNTH, "--rows", 100, "--seed", 9, "--out", out, "--format", "parquet", "--json")
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
     assert info["counts"] == {"train": 70, "val": 15, "test": 15}
@@ -23,9 +21,9 @@ def test_synth_json_output_and_files(tmp_path, smsim):
     assert json.loads((out / "hyperparameters.json").read_text())["model_class"] == "multimodal_cnn"
 
 
-def test_synth_table_output_is_deterministic(tmp_path, smsim):
+def test_synth_table_output_is_deterministic(tmp_path, cli):
     for name in ("a", "b"):
-        result = smsim(*SYNTH, "--rows", 40, "--out", tmp_path / name)
+        result = cli(*SYNTH, "--rows", 40, "--out", tmp_path / name)
         assert result.exit_code == 0, result.output
         assert "train" in result.output and "28" in result.output
     assert (tmp_path / "a/train/train.csv").read_bytes() == (
@@ -33,25 +31,25 @@ def test_synth_table_output_is_deterministic(tmp_path, smsim):
     ).read_bytes()
 
 
-def test_synth_rejects_bad_format_and_rows(tmp_path, smsim):
-    bad_format = smsim(*SYNTH, "--out", tmp_path, "--format", "xlsx")
+def test_synth_rejects_bad_format_and_rows(tmp_path, cli):
+    bad_format = cli(*SYNTH, "--out", tmp_path, "--format", "xlsx")
     assert bad_format.exit_code == 2 and "xlsx" in bad_format.output
-    bad_rows = smsim(*SYNTH, "--out", tmp_path, "--rows", 3)
+    bad_rows = cli(*SYNTH, "--out", tmp_path, "--rows", 3)
     assert bad_rows.exit_code == 2 and "--rows" in bad_rows.output
 
 
-def test_unwritable_out_is_an_error_naming_the_option(tmp_path, smsim):
+def test_unwritable_out_is_an_error_naming_the_option(tmp_path, cli):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     out = str(blocker / "bsm")
-    as_json = smsim(*SYNTH, "--rows", 20, "--out", out, "--json")
+    as_json = cli(*SYNTH, "--rows", 20, "--out", out, "--json")
     assert as_json.exit_code == 2
     error = json.loads(as_json.stdout)["error"]
     assert error.startswith(f"--out {out}:") and "Not a directory" in error
-    plain = smsim(*SYNTH, "--rows", 20, "--out", out)
+    plain = cli(*SYNTH, "--rows", 20, "--out", out)
     assert plain.exit_code == 2 and "choose a writable directory" in plain.output
     assert "Traceback" not in plain.output
-    negative = smsim(*SYNTH, "--out", tmp_path, "--seed", -1)
+    negative = cli(*SYNTH, "--out", tmp_path, "--seed", -1)
     assert negative.exit_code == 2 and "--seed" in negative.output
 
 

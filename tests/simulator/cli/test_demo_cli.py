@@ -14,11 +14,11 @@ from simulator.requests import DEFAULT_SOURCE_DIR
 
 
 @pytest.fixture(scope="module")
-def demo_json(tmp_path_factory: pytest.TempPathFactory, smsim) -> dict:
+def demo_json(tmp_path_factory: pytest.TempPathFactory, cli) -> dict:
     workspace = tmp_path_factory.mktemp("demo-cli")
     args = ["demo", "--workspace", str(workspace), "--rows", "200", "--epochs", "1"]
     # Threshold 0: the gate passes whatever AUROC one epoch on 200 rows reaches.
-    result = smsim(*args, "--threshold", "0", "--json")
+    result = cli(*args, "--threshold", "0", "--json")
     assert result.exit_code == 0, result.output
     # Progress goes to stderr; stdout is the one JSON document, nothing else.
     return json.loads(result.stdout)
@@ -112,10 +112,10 @@ def test_a_failing_step_is_reported_with_its_log(
     assert "Pipeline execution Failed" in text
 
 
-def test_a_workspace_that_cannot_be_created_is_a_usage_error(tmp_path: Path, smsim) -> None:
+def test_a_workspace_that_cannot_be_created_is_a_usage_error(tmp_path: Path, cli) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = smsim("demo", "--workspace", blocker / "ws", "--rows", "50", "--json")
+    result = cli("demo", "--workspace", blocker / "ws", "--rows", "50", "--json")
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
     assert error.startswith(f"--workspace {blocker / 'ws'}: cannot create it")

@@ -13,9 +13,9 @@ FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "property_paths.jso
 
 
 @pytest.fixture
-def check_paths(smsim):
+def check_paths(cli):
     """`smsim paths check ARGS…`, stdin from ``stdin``."""
-    return lambda *args, stdin=None: smsim("paths", "check", *args, input=stdin)
+    return lambda *args, stdin=None: cli("paths", "check", *args, input=stdin)
 
 
 def test_valid_paths_exit_zero(check_paths) -> None:

@@ -11,8 +11,8 @@ from simulator.pipeline.run.validate import validate_definition
 
 
 @pytest.fixture
-def run(smsim):
-    return lambda *args: smsim(*args, catch_exceptions=False)
+def run(cli):
+    return lambda *args: cli(*args, catch_exceptions=False)
 
 
 def test_plan_json_shows_every_wiring_with_scores(run) -> None:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import at_least, condition_step, fail_step, joined
+
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "sdk_pipeline_definition.json"
 
 
 @pytest.fixture
-def run(smsim):
-    return lambda *args: smsim(*args, catch_exceptions=False)
+def run(cli):
+    return lambda *args: cli(*args, catch_exceptions=False)
 
 
 def test_validate_the_sdk_fixture_is_clean(run) -> None:
@@ -48,39 +50,22 @@ def gate_definition() -> dict:
         "Version": "2020-12-01",
         "Parameters": [{"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5}],
         "Steps": [
-            {
-                "Name": "Gate",
-                "Type": "Condition",
-                "Arguments": {
-                    "Conditions": [
+            condition_step(
+                "Gate",
+                [
+                    at_least(
                         {
-                            "Type": "GreaterThanOrEqualTo",
-                            "LeftValue": {
-                                "Std:JsonGet": {
-                                    "S3Uri": "s3://cli-bucket/cfg/scores.json",
-                                    "Path": "$.runs[?name=='best'].score",
-                                }
-                            },
-                            "RightValue": {"Get": "Parameters.Threshold"},
-                        }
-                    ],
-                    "IfSteps": [],
-                    "ElseSteps": [
-                        {
-                            "Name": "TooLow",
-                            "Type": "Fail",
-                            "Arguments": {
-                                "ErrorMessage": {
-                                    "Std:Join": {
-                                        "On": " ",
-                                        "Values": ["below", {"Get": "Parameters.Threshold"}],
-                                    }
-                                }
-                            },
-                        }
-                    ],
-                },
-            }
+                            "Std:JsonGet": {
+                                "S3Uri": "s3://cli-bucket/cfg/scores.json",
+                                "Path": "$.runs[?name=='best'].score",
+                            }
+                        },
+                        {"Get": "Parameters.Threshold"},
+                    )
+                ],
+                [],
+                [fail_step("TooLow", joined("below", {"Get": "Parameters.Threshold"}))],
+            )
         ],
     }
 
@@ -129,10 +114,10 @@ def test_run_refuses_unsupported_steps_before_running(tmp_path: Path, run) -> No
     assert not (tmp_path / "ws" / "pipelines").exists()
 
 
-def test_run_rejects_a_bad_parameter_pair(tmp_path: Path, smsim) -> None:
+def test_run_rejects_a_bad_parameter_pair(tmp_path: Path, cli) -> None:
     definition = tmp_path / "gate.json"
     definition.write_text(json.dumps(gate_definition()))
-    result = smsim("pipeline", "run", definition, "--parameter", "nope")
+    result = cli("pipeline", "run", definition, "--parameter", "nope")
     assert result.exit_code == 2
     assert "NAME=VALUE" in result.output
 
@@ -270,7 +255,7 @@ def _processing(name: str, **extra: object) -> dict:
     }
 
 
-def test_run_shows_cache_hits_and_attempts(tmp_path: Path, monkeypatch, smsim) -> None:
+def test_run_shows_cache_hits_and_attempts(tmp_path: Path, monkeypatch, cli) -> None:
     doc = {
         "Version": "2020-12-01",
         "Parameters": [],
@@ -291,18 +276,18 @@ def test_run_shows_cache_hits_and_attempts(tmp_path: Path, monkeypatch, smsim) -
     monkeypatch.setenv("SMSIM_FAULTS", '[{"kind": "CapacityError", "step": "Flaky"}]')
     common = ["--upload", f"{script}=s3://cli-bucket/code/", "--workspace", str(tmp_path / "ws")]
 
-    first = smsim("pipeline", "run", str(definition), *common, "--json")
+    first = cli("pipeline", "run", str(definition), *common, "--json")
     assert first.exit_code == 0, first.output
     out1 = json.loads(first.stdout)
     steps1 = {s["name"]: s for s in out1["steps"]}
     assert steps1["Prep"]["cache_hit_source"] is None
     assert steps1["Flaky"]["attempts"] == 2 and steps1["Flaky"]["status"] == "Succeeded"
 
-    second = smsim("pipeline", "run", str(definition), *common, "--json")
+    second = cli("pipeline", "run", str(definition), *common, "--json")
     steps2 = {s["name"]: s for s in json.loads(second.stdout)["steps"]}
     assert steps2["Prep"]["cache_hit_source"] == out1["pipeline_execution_arn"]
 
-    human = smsim("pipeline", "run", str(definition), *common)
+    human = cli("pipeline", "run", str(definition), *common)
     assert human.exit_code == 0
     source_id = out1["pipeline_execution_arn"].rsplit("/", 1)[-1]
     assert f"cached from {source_id}" in human.stdout

@@ -63,21 +63,21 @@ def test_smsim_train_runs_the_spec_and_resolves_its_outputs(tmp_path, tiny_bsm_d
     assert [(r["name"], r["status"]) for r in rows] == [("cli-train", "Completed")]
 
 
-def test_smsim_train_refuses_bad_arguments(tmp_path, smsim):
-    result = smsim("train", "--spec", "no_such_spec", "--input", "input_path=x")
+def test_smsim_train_refuses_bad_arguments(tmp_path, cli):
+    result = cli("train", "--spec", "no_such_spec", "--input", "input_path=x")
     assert result.exit_code == 2
     assert "no spec 'no_such_spec'" in result.output
-    result = smsim(*TRAIN, "--input", "bogus=x", "--workspace", tmp_path / "ws")
+    result = cli(*TRAIN, "--input", "bogus=x", "--workspace", tmp_path / "ws")
     assert result.exit_code == 2
     assert "'bogus' is not a dependency of PyTorchTraining" in result.output
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = smsim(*TRAIN, "--input", f"input_path={empty}", "--workspace", tmp_path / "ws")
+    result = cli(*TRAIN, "--input", f"input_path={empty}", "--workspace", tmp_path / "ws")
     assert result.exit_code == 2
     assert "no train, val/ subfolder" in result.output
 
 
-def test_smsim_train_explains_each_bad_argument(tmp_path, smsim):
+def test_smsim_train_explains_each_bad_argument(tmp_path, cli):
     """Each user mistake: exit 2, no traceback, the option, the value and the fix named;
     with --json, one JSON document holding the error."""
     data = tmp_path / "data"
@@ -114,13 +114,13 @@ def test_smsim_train_explains_each_bad_argument(tmp_path, smsim):
         ),
     ]
     for args, needles in cases:
-        result = smsim(*base, *args)
+        result = cli(*base, *args)
         assert result.exit_code == 2, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), args
         text = " ".join(result.output.split())
         for needle in needles:
             assert needle in text, (args, needle, result.output)
-    result = smsim(*base, "--input", f"input_path={data}", "--job-name", "a_b", "--json")
+    result = cli(*base, "--input", f"input_path={data}", "--job-name", "a_b", "--json")
     assert result.exit_code == 2
     assert "--job-name" in json.loads(result.output)["error"]
 

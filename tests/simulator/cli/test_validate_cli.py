@@ -62,11 +62,11 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def validate(smsim):
+def validate(cli):
     """`smsim validate ARGS…`: (exit code, output)."""
 
     def run(*args: object) -> tuple[int, str]:
-        result = smsim("validate", *args, catch_exceptions=False)
+        result = cli("validate", *args, catch_exceptions=False)
         return result.exit_code, result.output
 
     return run
@@ -177,8 +177,8 @@ def test_validate_loads_only_its_own_command() -> None:
     assert json.loads(done.stdout)["ok"] is True
 
 
-def test_help_lists_every_command(smsim) -> None:
-    result = smsim("--help")
+def test_help_lists_every_command(cli) -> None:
+    result = cli("--help")
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line]
     assert listed == ["validate", "paths", "data", "train", "jobs", "pipeline", "demo", "serve"]

@@ -270,7 +270,7 @@ def test_pipe_feeder_failure_fails_the_job_with_the_reason(
 def test_stopping_a_pipe_job_ends_its_feeders_and_removes_the_fifos(
     sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, log_lines: Any
 ) -> None:
-    from simulator.session import wait_until
+    from tests.support import wait_until
 
     put_s3("stop/d/a.bin", b"a")
     script = (

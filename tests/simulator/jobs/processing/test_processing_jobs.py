@@ -11,8 +11,7 @@ import pytest
 
 from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
 from simulator.shapes import enum_values, validate_response
-
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+from tests.support import processing_input, processing_request, wait_until
 
 # Resolves its paths against SAGEMAKER_BASE_DIR, as the BSM scripts do.
 SCRIPT = r"""
@@ -43,64 +42,23 @@ if os.environ.get("FAIL"):
 
 
 def request(name: str, bucket: str, code_uri: str, data_uri: str, **extra: Any) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/bsm-processing:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
-            "ContainerArguments": [
-                "--job_type",
-                "training",
-                "--input",
-                "/opt/ml/processing/input/data",
-            ],
-        },
-        "RoleArn": ROLE,
-        "ProcessingInputs": [
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": data_uri,
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            },
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": code_uri,
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                },
-            },
+    full = {"S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}
+    return processing_request(
+        name,
+        ["python3", "/opt/ml/processing/input/code/process.py"],
+        ["--job_type", "training", "--input", "/opt/ml/processing/input/data"],
+        [
+            processing_input(
+                "data", data_uri, "/opt/ml/processing/input/data", **full, S3CompressionType="None"
+            ),
+            # No S3InputMode, … : the service's defaults (echoed by Describe).
+            processing_input("code", code_uri, "/opt/ml/processing/input/code"),
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "summary",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/output/summary",
-                        "LocalPath": "/opt/ml/processing/output/summary",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "Environment": {"LABEL_FIELD": "label"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    }
-    req.update(extra)
-    return req
+        {"summary": (f"s3://{bucket}/{name}/output/summary", "/opt/ml/processing/output/summary")},
+        {"LABEL_FIELD": "label"},
+        max_runtime=300,
+        **extra,
+    )
 
 
 def get_json(sm: Any, bucket: str, key: str) -> Any:
@@ -110,6 +68,19 @@ def get_json(sm: Any, bucket: str, key: str) -> Any:
 def keys(sm: Any, bucket: str, prefix: str) -> list[str]:
     resp = sm.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(o["Key"] for o in resp.get("Contents", []))
+
+
+@pytest.fixture
+def script_job(bucket, put_s3):
+    """``script_job(name, prefix, script, **extra)``: the request of a job running
+    ``script`` as process.py on one one-row CSV, both staged under ``prefix``."""
+
+    def build(name: str, prefix: str, script: str, **extra: Any) -> dict[str, Any]:
+        code = put_s3(f"{prefix}/code/process.py", script)
+        put_s3(f"{prefix}/data/a.csv", "1\n")
+        return request(name, bucket, code, f"s3://{bucket}/{prefix}/data", **extra)
+
+    return build
 
 
 @pytest.fixture
@@ -209,14 +180,11 @@ def test_processing_requests_checked(sm, bucket, staged):
     sm.wait_for_processing_job("proc-dup", timeout=120)
 
 
-def test_processing_max_runtime(sm, bucket, put_s3):
-    code = put_s3("slow/code/process.py", "import time\nprint('zz', flush=True)\ntime.sleep(60)\n")
-    put_s3("slow/data/a.csv", "1\n")
-    req = request(
+def test_processing_max_runtime(sm, script_job):
+    req = script_job(
         "proc-slow",
-        bucket,
-        code,
-        f"s3://{bucket}/slow/data",
+        "slow",
+        "import time\nprint('zz', flush=True)\ntime.sleep(60)\n",
         StoppingCondition={"MaxRuntimeInSeconds": 1},
     )
     sm.create_processing_job(**req)
@@ -225,9 +193,7 @@ def test_processing_max_runtime(sm, bucket, put_s3):
     assert "MaxRuntimeInSeconds" in desc["ExitMessage"]
 
 
-def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, container_mode):
-    from simulator.session import wait_until
-
+def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, script_job, container_mode):
     script = (
         "import os, time\n"
         "out = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'processing/output/summary')\n"
@@ -236,9 +202,7 @@ def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, c
         "print('wrote early', flush=True)\n"
         "time.sleep(60)\n"
     )
-    code = put_s3("cont/code/process.py", script)
-    put_s3("cont/data/a.csv", "1\n")
-    req = request("proc-cont", bucket, code, f"s3://{bucket}/cont/data")
+    req = script_job("proc-cont", "cont", script)
     req["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3UploadMode"] = "Continuous"
     sm.create_processing_job(**req)
     # Uploaded while the script still runs (S3UploadMode Continuous).
@@ -251,12 +215,12 @@ def test_continuous_output_uploads_during_the_job_and_stop(sm, bucket, put_s3, c
     assert keys(sm, bucket, "proc-cont/") == ["proc-cont/output/summary/early.txt"]
 
 
-def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s3, fail_s3_uploads):
+def test_a_failed_output_upload_still_ends_the_continuous_sync(
+    sm, bucket, script_job, fail_s3_uploads
+):
     """One output's upload fails at the end: the job fails, and the Continuous sync of
     another output ends with it instead of changing S3 after the job."""
     import threading
-
-    from simulator.session import wait_until
 
     fail_s3_uploads("/summary/", "S3 refused the summary")
     script = (
@@ -266,9 +230,7 @@ def test_a_failed_output_upload_still_ends_the_continuous_sync(sm, bucket, put_s
         "    os.makedirs(os.path.join(base, name), exist_ok=True)\n"
         "    open(os.path.join(base, name, 'x.txt'), 'w').write(name)\n"
     )
-    code = put_s3("syncs/code/process.py", script)
-    put_s3("syncs/data/a.csv", "1\n")
-    req = request("proc-syncs", bucket, code, f"s3://{bucket}/syncs/data")
+    req = script_job("proc-syncs", "syncs", script)
     req["ProcessingOutputConfig"]["Outputs"].append(
         {
             "OutputName": "live",

@@ -12,6 +12,7 @@ import pytest
 
 from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
 from simulator.shapes import enum_values, validate_response
+from tests.support import wait_until
 
 # A script written only against the training toolkit's documented conventions: the
 # canonical "script mode" example (argparse of hyperparameters, SM_* directories).
@@ -187,13 +188,12 @@ def test_toolkit_convention_script_runs_unmodified(
 
 
 def test_description_is_complete_and_valid(
-    sm, read_tar, run_training, bucket, put_s3, upload_code, training_request
+    sm, read_tar, run_training, bucket, put_s3, script_request
 ):
     put_s3("d/train/x.csv", "1\n")
-    code = upload_code({"train.py": TOOLKIT_SCRIPT})
-    request = training_request(
+    request = script_request(
         "described",
-        code,
+        TOOLKIT_SCRIPT,
         channels={"train": f"s3://{bucket}/d/train"},
         CheckpointConfig={"S3Uri": f"s3://{bucket}/ckpt/described"},
         Environment={"MY_FLAG": "1"},
@@ -251,14 +251,11 @@ def test_description_is_complete_and_valid(
     assert (job_dir / "hosts" / "algo-1" / "output" / "success").exists()
 
 
-def test_boto3_client_sees_the_real_state(
-    sm, run_training, bucket, put_s3, upload_code, training_request
-):
+def test_boto3_client_sees_the_real_state(sm, run_training, bucket, put_s3, script_request):
     put_s3("d/train/x.csv", "4\n")
-    code = upload_code({"train.py": TOOLKIT_SCRIPT})
-    request = training_request(
+    request = script_request(
         "mirrored",
-        code,
+        TOOLKIT_SCRIPT,
         channels={"train": f"s3://{bucket}/d/train"},
         AlgorithmSpecification={
             "TrainingImage": "img",
@@ -345,8 +342,6 @@ def test_max_runtime_stops_the_job(
 
 
 def test_stop_training_job(sm, upload_code, training_request, log_lines):
-    from simulator.session import wait_until
-
     code = upload_code({"train.py": SLEEPING_SCRIPT})
     sm.create_training_job(**training_request("to-stop", code))
     assert wait_until(lambda: "[to-stop/algo-1] sleeping" in log_lines.lines, 60)
@@ -597,16 +592,15 @@ def test_file_data_source_and_local_source_dir(
         sm.create_training_job(**missing)
 
 
-def test_tensorboard_output_is_synced(sm, run_training, bucket, upload_code, training_request):
+def test_tensorboard_output_is_synced(sm, run_training, bucket, script_request):
     script = (
         "import os\n"
         "tb = os.path.join(os.environ['SAGEMAKER_BASE_DIR'], 'output', 'tensorboard')\n"
         "os.makedirs(os.path.join(tb, 'run1'), exist_ok=True)\n"
         "open(os.path.join(tb, 'run1', 'events.out'), 'w').write('e')\n"
     )
-    code = upload_code({"train.py": script})
-    request = training_request(
-        "tb-job", code, TensorBoardOutputConfig={"S3OutputPath": f"s3://{bucket}/tb/tb-job"}
+    request = script_request(
+        "tb-job", script, TensorBoardOutputConfig={"S3OutputPath": f"s3://{bucket}/tb/tb-job"}
     )
     desc = run_training(request, timeout=60)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
@@ -633,7 +627,7 @@ def test_script_hard_coding_opt_ml_runs(
 
 
 def test_failing_model_pack_fails_the_job_and_uploads_no_model(
-    sm, run_training, bucket, upload_code, training_request, monkeypatch
+    sm, run_training, bucket, upload_code, training_request, fail_tar_member
 ):
     """Whole or absent: a model.tar.gz that cannot be packed is never uploaded, half or
     whole; the job fails saying so, output.tar.gz is kept."""
@@ -643,14 +637,7 @@ def test_failing_model_pack_fails_the_job_and_uploads_no_model(
         "open(os.path.join(os.environ['SM_OUTPUT_DATA_DIR'], 'report.txt'), 'w').write('r')\n"
     )
     code = upload_code({"train.py": script})
-    real_addfile = tarfile.TarFile.addfile
-
-    def addfile(self, info, fileobj=None):
-        if info.name == "weights.bin":
-            raise OSError("I/O error reading weights.bin")
-        return real_addfile(self, info, fileobj)
-
-    monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
+    fail_tar_member("weights.bin", "I/O error reading weights.bin")
     desc = run_training(training_request("bad-pack", code), timeout=60)
     assert desc["TrainingJobStatus"] == "Failed"
     assert "uploading the artifacts" in desc["FailureReason"]
@@ -661,9 +648,7 @@ def test_failing_model_pack_fails_the_job_and_uploads_no_model(
     validate_response("DescribeTrainingJob", desc)
 
 
-def test_checkpoints_are_synced_while_the_job_runs(
-    sm, run_training, bucket, upload_code, training_request
-):
+def test_checkpoints_are_synced_while_the_job_runs(sm, run_training, bucket, script_request):
     """SageMaker uploads /opt/ml/checkpoints to CheckpointConfig.S3Uri during the job, not
     only at its end: the script itself sees its checkpoint in S3 before it exits."""
     script = (
@@ -678,9 +663,8 @@ def test_checkpoints_are_synced_while_the_job_runs(
         "        break\n"
         "    time.sleep(0.1)\n"
     )
-    code = upload_code({"train.py": script})
-    request = training_request(
-        "live-ckpt", code, CheckpointConfig={"S3Uri": f"s3://{bucket}/ck/live"}
+    request = script_request(
+        "live-ckpt", script, CheckpointConfig={"S3Uri": f"s3://{bucket}/ck/live"}
     )
     desc = run_training(request)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")

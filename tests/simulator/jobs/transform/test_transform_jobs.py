@@ -14,6 +14,7 @@ import pytest
 
 from simulator.errors import UnsupportedFeature, ValidationError
 from simulator.shapes import validate_response
+from tests.support import wait_until
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
@@ -268,8 +269,6 @@ def test_the_model_is_at_opt_ml_model_of_the_servers_own_tree(sm, bucket, put_s3
 
 
 def test_stop_transform_job_ends_it_stopped_without_output(sm, bucket, put_s3, log_lines):
-    from simulator.session import wait_until
-
     slow = """
         import time
         def model_fn(model_dir):

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+from tests.support import ROLE, job_resources
+from tests.support import TRAINING_IMAGE as IMAGE
+
 KIND = {"a": 0.5, "b": 0.0, "c": 1.0}
 
 OBJECTIVE_PY = f"""
@@ -87,13 +88,12 @@ def tuning_request(objective_code: str, bucket: str) -> Callable[..., dict[str, 
                     ],
                 },
                 "RoleArn": ROLE,
-                "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/tuning/output"},
-                "ResourceConfig": {
-                    "InstanceType": "ml.m5.large",
-                    "InstanceCount": 1,
-                    "VolumeSizeInGB": 5,
-                },
-                "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+                **job_resources(
+                    f"s3://{bucket}/tuning/output",
+                    instance_type="ml.m5.large",
+                    volume_gb=5,
+                    max_runtime=300,
+                ),
             },
         }
 

@@ -11,6 +11,7 @@ import pytest
 
 from simulator.errors import ResourceInUse
 from simulator.shapes import validate_response
+from tests.support import wait_until
 
 RANGES = {
     "ContinuousParameterRanges": [
@@ -145,7 +146,6 @@ def test_stop_stops_the_running_training_jobs(sm: Any, tuning_request: Any) -> N
         "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}]
     }
     sm.create_hyper_parameter_tuning_job(**request)
-    from simulator.session import wait_until
 
     def running() -> bool:
         d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="stop-tune")

@@ -15,15 +15,17 @@ import pytest
 sagemaker = pytest.importorskip("sagemaker")  # the test-only extra
 
 from simulator.session import LocalSageMaker  # noqa: E402
+from tests.support import (  # noqa: E402
+    ROLE,
+    SDK_CONFIG,
+    TRAINING_IMAGE,
+    finish_execution,
+    script_processor,
+    start_execution,
+)
 
 BUCKET = "engine-bucket"
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 PROCESSING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny-processing:latest"
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 TRAIN = """
 import argparse, os
 p = argparse.ArgumentParser()
@@ -120,14 +122,12 @@ def processing_step(
     from sagemaker.processing import ProcessingOutput, ScriptProcessor
     from sagemaker.workflow.steps import ProcessingStep
 
-    processor = ScriptProcessor(
-        image_uri=PROCESSING_IMAGE,
-        command=["python3"],
-        instance_type="ml.m5.large",
-        instance_count=1,
-        role=ROLE,
+    processor = script_processor(
+        ScriptProcessor,
+        session(sm),
+        PROCESSING_IMAGE,
+        "ml.m5.large",
         env={"FAIL": kwargs.pop("fail", "no")},
-        sagemaker_session=session(sm),
     )
     args = processor.run(
         code=str(code / "process.py"),
@@ -141,10 +141,7 @@ def run(sm: LocalSageMaker, pipeline: Any, **start: Any) -> tuple[dict, dict[str
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipeline.upsert(role_arn=ROLE)
-    arn = sm.start_pipeline_execution(PipelineName=pipeline.name, **start)["PipelineExecutionArn"]
-    desc = sm.wait_for_pipeline_execution(arn, timeout=300)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return finish_execution(sm, start_execution(sm, pipeline.name, {}, **start), timeout=300)
 
 
 def test_a_second_execution_hits_the_cache_and_a_changed_hyperparameter_misses(
@@ -248,26 +245,26 @@ def two_step_pipeline(sm: LocalSageMaker, code: Path, name: str) -> Any:
     return Pipeline(name=name, steps=[a, b], sagemaker_session=session(sm))
 
 
+def failed_two_step_run(sm: LocalSageMaker, code: Path, name: str) -> tuple[Any, dict, dict]:
+    """The two-step pipeline ``name`` and its first execution, which failed at B."""
+    pipeline = two_step_pipeline(sm, code, name)
+    failed, steps = run(sm, pipeline)
+    assert failed["PipelineExecutionStatus"] == "Failed"
+    return pipeline, failed, steps
+
+
 def test_retry_pipeline_execution_resumes_from_the_failed_step(
     sm: LocalSageMaker, code: Path
 ) -> None:
     from sagemaker.workflow.selective_execution_config import SelectiveExecutionConfig
 
-    pipeline = two_step_pipeline(sm, code, "resumed")
-    failed, steps = run(sm, pipeline)
-    assert failed["PipelineExecutionStatus"] == "Failed"
+    pipeline, failed, steps = failed_two_step_run(sm, code, "resumed")
     assert "InternalServerError" in steps["B"]["FailureReason"]
     arn = failed["PipelineExecutionArn"]
 
     assert sm.retry_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionArn"] == arn
-    desc = sm.wait_for_pipeline_execution(arn, timeout=300)
+    desc, resumed = finish_execution(sm, arn, timeout=300)
     assert desc["PipelineExecutionStatus"] == "Succeeded"
-    resumed = {
-        s["StepName"]: s
-        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
-            "PipelineExecutionSteps"
-        ]
-    }
     assert resumed["A"]["Metadata"] == steps["A"]["Metadata"]  # A did not run again
     assert resumed["B"]["StepStatus"] == "Succeeded"
 
@@ -300,9 +297,7 @@ def test_retry_pipeline_execution_resumes_from_the_failed_step(
 def test_selective_execution_is_refused_when_an_upstream_step_did_not_succeed(
     sm: LocalSageMaker, code: Path
 ) -> None:
-    pipeline = two_step_pipeline(sm, code, "refused")
-    failed, _ = run(sm, pipeline)
-    assert failed["PipelineExecutionStatus"] == "Failed"
+    _, failed, _ = failed_two_step_run(sm, code, "refused")
     with pytest.raises(sm.exceptions.ClientError) as err:
         sm.start_pipeline_execution(
             PipelineName="refused",

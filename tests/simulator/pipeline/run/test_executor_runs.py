@@ -11,6 +11,14 @@ from typing import Any
 import pytest
 
 from simulator.session import LocalSageMaker
+from tests.support import (
+    at_least,
+    condition_step,
+    fail_step,
+    joined,
+    run_pipeline,
+    wait_until,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/R"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1"
@@ -95,12 +103,7 @@ def run(
     sm: LocalSageMaker, name: str, definition: dict[str, Any], **params: str
 ) -> tuple[dict, dict]:
     sm.create_pipeline(PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE)
-    arn = sm.start_pipeline_execution(
-        PipelineName=name, PipelineParameters=[{"Name": k, "Value": v} for k, v in params.items()]
-    )["PipelineExecutionArn"]
-    desc = sm.wait_for_pipeline_execution(arn, timeout=300)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return run_pipeline(sm, name, params, timeout=300)
 
 
 def definition(steps: list[dict[str, Any]], params: list[dict[str, Any]] | None = None) -> dict:
@@ -174,48 +177,31 @@ def _branching() -> dict[str, Any]:
     return definition(
         [
             train_step("Train", {"acc": "0.75"}),
-            {
-                "Name": "Check",
-                "Type": "Condition",
-                "Arguments": {
-                    "Conditions": [
-                        {
-                            "Type": "GreaterThanOrEqualTo",
-                            "LeftValue": {"Get": "Steps.Train.FinalMetricDataList['acc'].Value"},
-                            "RightValue": {"Get": "Parameters.Threshold"},
-                        }
-                    ],
-                    "IfSteps": [
-                        {
-                            "Name": "MakeModel",
-                            "Type": "Model",
-                            "Arguments": {
-                                "ExecutionRoleArn": ROLE,
-                                "PrimaryContainer": {
-                                    "Image": IMAGE,
-                                    "ModelDataUrl": {
-                                        "Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"
-                                    },
+            condition_step(
+                "Check",
+                [
+                    at_least(
+                        {"Get": "Steps.Train.FinalMetricDataList['acc'].Value"},
+                        {"Get": "Parameters.Threshold"},
+                    )
+                ],
+                [
+                    {
+                        "Name": "MakeModel",
+                        "Type": "Model",
+                        "Arguments": {
+                            "ExecutionRoleArn": ROLE,
+                            "PrimaryContainer": {
+                                "Image": IMAGE,
+                                "ModelDataUrl": {
+                                    "Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"
                                 },
                             },
-                        }
-                    ],
-                    "ElseSteps": [
-                        {
-                            "Name": "TooLow",
-                            "Type": "Fail",
-                            "Arguments": {
-                                "ErrorMessage": {
-                                    "Std:Join": {
-                                        "On": " ",
-                                        "Values": ["acc below", {"Get": "Parameters.Threshold"}],
-                                    }
-                                }
-                            },
-                        }
-                    ],
-                },
-            },
+                        },
+                    }
+                ],
+                [fail_step("TooLow", joined("acc below", {"Get": "Parameters.Threshold"}))],
+            ),
         ],
         [{"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5}],
     )
@@ -256,8 +242,6 @@ def test_stop_stops_the_running_job(sm: LocalSageMaker) -> None:
         RoleArn=ROLE,
     )
     arn = sm.start_pipeline_execution(PipelineName="stopping")["PipelineExecutionArn"]
-    from simulator.session import wait_until
-
     assert wait_until(
         lambda: (
             "Slow" in sm.pipelines.execution_record(arn).steps

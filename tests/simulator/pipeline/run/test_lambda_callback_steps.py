@@ -17,6 +17,7 @@ import pytest
 sagemaker = pytest.importorskip("sagemaker")  # the test-only extra
 
 from simulator.session import LocalSageMaker  # noqa: E402
+from tests.support import run_pipeline  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 HANDLER = """
@@ -129,13 +130,7 @@ def pipeline(sm: LocalSageMaker, arn: str) -> Any:
 
 
 def run(sm: LocalSageMaker, **params: str) -> tuple[dict, dict]:
-    arn = sm.start_pipeline_execution(
-        PipelineName="gated",
-        PipelineParameters=[{"Name": k, "Value": v} for k, v in params.items()],
-    )["PipelineExecutionArn"]
-    desc = sm.wait_for_pipeline_execution(arn, timeout=120)
-    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
-    return desc, {s["StepName"]: s for s in steps}
+    return run_pipeline(sm, "gated", params, timeout=120)
 
 
 def test_a_lambda_steps_output_feeds_a_condition(sm: LocalSageMaker, function_arn: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from simulator.errors import ResourceNotFound, UnsupportedFeature, ValidationError
 from simulator.session import LocalSageMaker
+from tests.support import condition_step, fail_step
 
 ROLE = "arn:aws:iam::123456789012:role/R"
 FIXTURE = Path(__file__).parents[3] / "fixtures" / "sdk_pipeline_definition.json"
@@ -29,23 +30,12 @@ def fail_only(message: str = "stop here") -> dict:
             "TrialName": {"Get": "Execution.PipelineExecutionId"},
         },
         "Steps": [
-            {
-                "Name": "Gate",
-                "Type": "Condition",
-                "Arguments": {
-                    "Conditions": [
-                        {
-                            "Type": "In",
-                            "QueryValue": {"Get": "Parameters.Mode"},
-                            "Values": ["go", "run"],
-                        }
-                    ],
-                    "IfSteps": [],
-                    "ElseSteps": [
-                        {"Name": "Halt", "Type": "Fail", "Arguments": {"ErrorMessage": message}}
-                    ],
-                },
-            }
+            condition_step(
+                "Gate",
+                [{"Type": "In", "QueryValue": {"Get": "Parameters.Mode"}, "Values": ["go", "run"]}],
+                [],
+                [fail_step("Halt", message)],
+            )
         ],
     }
 
