@@ -64,13 +64,21 @@ def test_real_preprocess_py_end_to_end(sm, bucket, tmp_path):
     prefix = "bsm-preprocess/output/processed_data/"
     listed = sm.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
     keys = sorted(o["Key"][len(prefix) :] for o in listed)
-    assert keys == ["test/test.csv", "train/train.csv", "val/val.csv"]
+    assert keys == ["batch/test.csv", "test/test.csv", "train/train.csv", "val/val.csv"]
     sizes = {}
     for split in ("train", "val", "test"):
         body = sm.s3.get_object(Bucket=bucket, Key=f"{prefix}{split}/{split}.csv")["Body"].read()
         sizes[split] = len(pd.read_csv(io.BytesIO(body)))
     assert sum(sizes.values()) == 200
     assert sizes["train"] == 140
+    # The batch-transform copy of the test split: the same rows, no header, label last.
+    body = sm.s3.get_object(Bucket=bucket, Key=f"{prefix}batch/test.csv")["Body"].read()
+    test = pd.read_csv(
+        io.BytesIO(sm.s3.get_object(Bucket=bucket, Key=f"{prefix}test/test.csv")["Body"].read())
+    )
+    batch = pd.read_csv(io.BytesIO(body), header=None)
+    assert len(batch) == sizes["test"]
+    assert batch.iloc[:, -1].tolist() == test["label"].tolist()
 
 
 def test_real_preprocess_py_failure_is_explained(sm, bucket, tmp_path):
