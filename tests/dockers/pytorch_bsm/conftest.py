@@ -1,0 +1,203 @@
+"""Distributed train.py runs, launched in any way, and the checks every launch must pass.
+
+``ddp.check(launch, root)`` stages the BSM data, calls ``launch(data_dir, hyperparameters,
+work_dir)`` — torchrun on this machine (``ddp.torchrun(nproc)``) or a multi-host smsim
+job — and checks the :class:`DistributedRun` it returns: the job learned (held-out test
+AUROC in the single-host band), rank 0 alone wrote the model files, checkpoints and
+reports, and the ONNX graph agrees with ONNX Runtime as the single-process tests check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+CODE_DIR = Path(__file__).resolve().parents[3] / "dockers" / "pytorch_bsm"
+# test_train_quality's data and band: 3,000 rows of seed 7, test AUROC >= 0.80 after 3
+# epochs on one process (0.923 measured there).
+ROWS, DATA_SEED, AUROC_BAND = 3000, 7, 0.80
+HYPERPARAMETERS = {"max_epochs": 3, "model_class": "multimodal_cnn"}
+MODEL_FILES = {"model.pth", "model_artifacts.pth", "preprocessor.json", "model.onnx"}
+
+# Imported by every Python process started with it on PYTHONPATH (sitecustomize): gives
+# each torchrun worker its own /opt/ml, as each host of a multi-host job has, so what
+# every rank wrote can be told apart. The launcher (no RANK) keeps the environment.
+RANK_BASE_DIR = """
+import os
+if "RANK" in os.environ and "BSM_BASE_DIR_OF_RANK" in os.environ:
+    os.environ["SAGEMAKER_BASE_DIR"] = os.environ["BSM_BASE_DIR_OF_RANK"] % os.environ["RANK"]
+"""
+
+
+@dataclass
+class DistributedRun:
+    """What a distributed training left behind, wherever it ran."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    model_dir: Path  # rank 0's /opt/ml/model, or model.tar.gz extracted
+    output_dir: Path  # rank 0's /opt/ml/output/data, or output.tar.gz extracted
+    world_size: int
+    checkpoint_files: list[str]  # the names in rank 0's checkpoint dir (or S3 prefix)
+    # The /opt/ml of every rank other than 0 when it has its own (a host, or a worker
+    # given its own tree): nothing may be written there.
+    other_trees: list[Path] = field(default_factory=list)
+
+
+Launch = Callable[[Path, dict[str, Any], Path], DistributedRun]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stage_data(root: Path, rows: int = ROWS, seed: int = DATA_SEED) -> Path:
+    """The BSM train / val / test channels under ``root``; returns the channels' parent."""
+    from simulator.datasets import write_dataset
+
+    write_dataset(root, rows, seed=seed)
+    return root
+
+
+def torchrun_launcher(nproc: int, timeout: float = 900) -> Launch:
+    """``torchrun --nnodes 1 --nproc_per_node nproc train.py``, each rank on its own tree.
+
+    Every tree (``work/rank-<r>``) holds the same input (data, hyperparameters.json), as
+    the hosts of a FullyReplicated job do; rank 0's tree must end up with every file.
+    """
+
+    def launch(data_dir: Path, hyperparameters: dict[str, Any], work: Path) -> DistributedRun:
+        encoded = json.dumps({k: json.dumps(v) for k, v in hyperparameters.items()})
+        trees = [work / f"rank-{rank}" for rank in range(nproc)]
+        for tree in trees:
+            (tree / "input" / "config").mkdir(parents=True)
+            (tree / "input" / "data").symlink_to(data_dir)
+            (tree / "input/config/hyperparameters.json").write_text(encoded)
+        site = work / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(RANK_BASE_DIR)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
+        env.update(
+            SAGEMAKER_BASE_DIR=str(work / "launcher"),  # unused: each rank gets its own
+            BSM_BASE_DIR_OF_RANK=str(work / "rank-%s"),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")])),
+            PYTHONUNBUFFERED="1",
+        )
+        torchrun = Path(sys.executable).with_name("torchrun")
+        command = [str(torchrun), "--nnodes", "1", "--nproc_per_node", str(nproc)]
+        command += ["--master_addr", "127.0.0.1", "--master_port", str(free_port()), "train.py"]
+        with subprocess.Popen(
+            command,
+            cwd=CODE_DIR,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # one process group: the launcher and its workers
+        ) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise
+        return DistributedRun(
+            returncode=proc.returncode,
+            stdout=stdout,
+            stderr=stderr,
+            model_dir=trees[0] / "model",
+            output_dir=trees[0] / "output" / "data",
+            world_size=nproc,
+            checkpoint_files=[p.name for p in (trees[0] / "checkpoints").glob("*")],
+            other_trees=trees[1:],
+        )
+
+    return launch
+
+
+def onnx_disagreement(model_dir: Path, output_dir: Path, data_dir: Path) -> float:
+    """Max |ONNX Runtime − PyTorch| probability on the test split (PyTorch's from
+    predict_results.pth), rows encoded as training did from preprocessor.json."""
+    import onnxruntime as ort
+    import pandas as pd
+    import torch
+
+    sys.path.insert(0, str(CODE_DIR))
+    try:
+        from bsm.data import encode_frame
+    finally:
+        sys.path.remove(str(CODE_DIR))
+    state = json.loads((model_dir / "preprocessor.json").read_text())
+    test = encode_frame(pd.read_csv(data_dir / "test" / "test.csv"), state, "test")
+    session = ort.InferenceSession(str(model_dir / "model.onnx"))
+    feeds = {"input_ids": test.input_ids, "tab": test.tab, "cat": test.cat}
+    wanted = {i.name for i in session.get_inputs()}
+    got = session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
+    expected = torch.load(output_dir / "predict_results.pth", weights_only=True)["test"]
+    assert expected["ids"] == [
+        str(v) for v in pd.read_csv(data_dir / "test" / "test.csv")["order_id"]
+    ]
+    return float(np.abs(got - expected["probabilities"].numpy()).max())
+
+
+def check_distributed_training(
+    launch: Launch, root: Path, hyperparameters: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Launch a distributed train.py on the staged data and check what a user relies on.
+
+    Returns metrics.json for further checks.
+    """
+    data_dir = stage_data(root / "data")
+    work = root / "run"
+    work.mkdir()
+    run = launch(data_dir, {**HYPERPARAMETERS, **(hyperparameters or {})}, work)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"world_size={run.world_size}" in run.stdout
+    epochs = [line.split()[0] for line in run.stdout.splitlines() if line.startswith("epoch=")]
+    assert epochs == ["epoch=1", "epoch=2", "epoch=3"]  # reported once, by rank 0
+
+    metrics = json.loads((run.output_dir / "metrics.json").read_text())
+    assert metrics["test"]["auroc"] >= AUROC_BAND, metrics["test"]
+    assert {p.name for p in run.model_dir.iterdir()} == MODEL_FILES
+    assert onnx_disagreement(run.model_dir, run.output_dir, data_dir) <= 1e-4
+
+    assert sorted(run.checkpoint_files) == [
+        "checkpoint-epoch-0002.pt",
+        "checkpoint-epoch-0003.pt",
+    ]
+    for tree in run.other_trees:
+        for part in ("model", "output", "checkpoints"):
+            found = sorted(str(p) for p in (tree / part).rglob("*") if p.is_file())
+            assert not found, f"only rank 0 writes, yet {tree / part} holds {found}"
+    return metrics
+
+
+class DistributedTraining:
+    """The helpers above as one fixture object (importlib mode: tests cannot import conftest)."""
+
+    Run = DistributedRun
+    code_dir = CODE_DIR
+    model_files = MODEL_FILES
+    auroc_band = AUROC_BAND
+    torchrun = staticmethod(torchrun_launcher)
+    check = staticmethod(check_distributed_training)
+    stage_data = staticmethod(stage_data)
+
+
+@pytest.fixture(scope="session")
+def ddp() -> DistributedTraining:
+    return DistributedTraining()
