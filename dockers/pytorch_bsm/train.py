@@ -32,7 +32,13 @@ import pandas as pd
 import torch
 from bsm import distributed
 from bsm.checkpointing import clear_checkpoints, load_latest, why_not_resume
-from bsm.data import TrainingData, data_fingerprint, encode_frame, fit_preprocessor
+from bsm.data import (
+    DataError,
+    TrainingData,
+    data_fingerprint,
+    encode_frame,
+    fit_preprocessor,
+)
 from bsm.export import write_model_dir
 from bsm.hyperparameters import Hyperparameters, load_hyperparameters
 from bsm.io import read_channel
@@ -95,6 +101,7 @@ def load_data(hp: Hyperparameters) -> TrainingData:
     val_frame = read_channel(VAL_DIR, "val")
     test_frame = read_channel(TEST_DIR, "test") if os.path.isdir(TEST_DIR) else None
     fingerprint = data_fingerprint(train_frame, val_frame)
+    check_same_data(fingerprint)
     # Rank 0 decides what to resume and fits the tokenizer; every rank gets its choice.
     checkpoint, state = distributed.on_main(
         lambda: resume_or_fit(hp, train_frame, fingerprint), WORLD
@@ -121,6 +128,20 @@ def load_data(hp: Hyperparameters) -> TrainingData:
             + ("; set early_stop_metric to val_loss to early-stop on it" if stuck else "")
         )
     return data
+
+
+def check_same_data(fingerprint: str) -> None:
+    """Every rank must read the same train and val rows: the ranks split them themselves
+    (DistributedSampler), and DDP hangs when ranks take unequal numbers of steps."""
+    fingerprints = distributed.gather_objects(fingerprint, WORLD)
+    if len(set(fingerprints)) > 1:
+        differ = [rank for rank, f in enumerate(fingerprints) if f != fingerprints[0]]
+        raise DataError(
+            f"the train/val channels of rank(s) {differ} hold other rows than rank 0's: "
+            "train.py shards the data across processes itself, so every host needs all of "
+            "it; set S3DataDistributionType to FullyReplicated (not ShardedByS3Key) on the "
+            "train and val channels"
+        )
 
 
 def resume_or_fit(

@@ -116,6 +116,15 @@ def on_main(make: Callable[[], T], world: World) -> T:
     return value
 
 
+def gather_objects(value: T, world: World) -> list[T]:
+    """Every rank's ``value``, in rank order (``[value]`` on one rank)."""
+    if not world.distributed:
+        return [value]
+    values: list[Any] = [None] * world.size
+    dist.all_gather_object(values, value)
+    return values
+
+
 def barrier(world: World) -> None:
     if world.distributed:
         dist.barrier()

@@ -73,22 +73,27 @@ def stage_data(root: Path, rows: int = ROWS, seed: int = DATA_SEED) -> Path:
     return root
 
 
-def torchrun_launcher(nproc: int, timeout: float = 900) -> Launch:
+def torchrun_launcher(
+    nproc: int, timeout: float = 900, data_of_rank: dict[int, Path] | None = None
+) -> Launch:
     """``torchrun --nnodes 1 --nproc_per_node nproc train.py``, each rank on its own tree.
 
     Every tree (``work/rank-<r>``) holds the same input (data, hyperparameters.json), as
-    the hosts of a FullyReplicated job do; rank 0's tree must end up with every file.
+    the hosts of a FullyReplicated job do, unless ``data_of_rank`` gives a rank other
+    data; rank 0's tree must end up with every file. Launching again on the same
+    ``work`` is a restart: the trees keep what the last run left.
     """
 
     def launch(data_dir: Path, hyperparameters: dict[str, Any], work: Path) -> DistributedRun:
         encoded = json.dumps({k: json.dumps(v) for k, v in hyperparameters.items()})
         trees = [work / f"rank-{rank}" for rank in range(nproc)]
-        for tree in trees:
-            (tree / "input" / "config").mkdir(parents=True)
-            (tree / "input" / "data").symlink_to(data_dir)
+        for rank, tree in enumerate(trees):
+            (tree / "input" / "config").mkdir(parents=True, exist_ok=True)
+            if not (tree / "input" / "data").exists():
+                (tree / "input" / "data").symlink_to((data_of_rank or {}).get(rank, data_dir))
             (tree / "input/config/hyperparameters.json").write_text(encoded)
         site = work / "site"
-        site.mkdir()
+        site.mkdir(exist_ok=True)
         (site / "sitecustomize.py").write_text(RANK_BASE_DIR)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "SAGEMAKER_"))}
         env.update(
@@ -192,6 +197,7 @@ class DistributedTraining:
     Run = DistributedRun
     code_dir = CODE_DIR
     model_files = MODEL_FILES
+    hyperparameters = HYPERPARAMETERS
     auroc_band = AUROC_BAND
     torchrun = staticmethod(torchrun_launcher)
     check = staticmethod(check_distributed_training)
