@@ -64,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/inference.py
 	$(BIN)/python benchmarks/tuning.py
 	$(BIN)/python benchmarks/bsm_models_auroc.py
+	$(BIN)/python benchmarks/distributed.py
 
 clean:
 	rm -rf .smsim
