@@ -61,3 +61,11 @@ def test_ranks_reading_different_rows_fail_naming_the_distribution_type(tmp_path
         assert "rank(s) [1] hold other rows than rank 0's" in reason
         assert "S3DataDistributionType to FullyReplicated" in reason
     assert not (tmp_path / "run" / "rank-0" / "model").exists()
+
+
+def test_two_hosts_one_process_each_through_smsim(tmp_path, ddp):
+    """InstanceCount 2 with torch_distributed: a torchrun per host (--nnodes 2), the same
+    checks on model.tar.gz / output.tar.gz, and algo-2's tree left without model files."""
+    metrics = ddp.check(ddp.smsim(2), tmp_path)
+    best = metrics["history"][metrics["best_epoch"] - 1]
+    assert metrics["val"]["auroc"] == pytest.approx(best["val_auroc"], abs=1e-9)
