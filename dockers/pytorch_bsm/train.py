@@ -1,9 +1,10 @@
 """Train a BSM (buyer–seller messaging) classifier in a SageMaker PyTorch training container.
 
 Read top to bottom, like the job runs: config (paths, processes, hyperparameters)
-→ data → model → loop (checkpoints, early stopping) → export (model dir, ONNX,
-reports); ``main`` strings the sections together. Models, data, text and the
-other building blocks live in the ``bsm/`` package beside this file.
+→ data → loop (bsm/loop.py: epochs, checkpoints, early stopping) → export (model dir
+and ONNX in bsm/export.py, reports in bsm/reporting.py); ``main`` strings the sections
+together. Every container path, environment read and argument is here, in the entry
+point; models, data, text and the other building blocks live in ``bsm/`` beside it.
 
 SageMaker contract (the training toolkit's, and smsim's):
 - channels train, val (required) and test (optional) under input/data/<channel>/,
