@@ -2,8 +2,8 @@
 
 SageMaker's rules followed:
 * each ProcessingInput's S3 data is staged at its LocalPath (``/opt/ml/processing/...``,
-  mapped to the host dir); S3Prefix semantics as for training channels; Gzip
-  compression decompressed on the way in;
+  mapped to the host dir), or fed through FIFOs in Pipe mode, with the training
+  channels' rules (S3Prefix/ManifestFile, ShardedByS3Key, Gzip: ``jobs/channels.py``);
 * ``/opt/ml/config/processingjobconfig.json`` and ``resourceconfig.json`` are written;
 * the container runs ContainerEntrypoint + ContainerArguments (``python``/``python3``
   as the image's interpreter) with the host tree as ``/opt/ml`` (the host launcher's
@@ -17,8 +17,6 @@ SageMaker's rules followed:
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from simulator.hosts.layout import (
     failure_reason,
     write_processing_config,
 )
+from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_processing_inputs
 from simulator.jobs.processing.checks import check_request
 from simulator.jobs.processing.description import initial_description
 from simulator.jobs.records import JobRecord, now
@@ -38,7 +37,6 @@ from simulator.jobs.runner import JobRun, RunContext
 from simulator.s3 import (
     DirSync,
     S3Error,
-    download_prefix,
     finish_all,
     parse_s3_uri,
 )
@@ -55,6 +53,7 @@ class ProcessingRun(JobRun):
     def __init__(self, record: JobRecord, ctx: RunContext) -> None:
         super().__init__(record, ctx)
         self.syncs: list[tuple[Path, Any, DirSync | None]] = []
+        self.feeds = ChannelFeeds()
 
     def _crash(self, reason: str) -> None:
         self._end("Failed", failure=reason)
@@ -85,7 +84,13 @@ class ProcessingRun(JobRun):
             if sync is not None:
                 sync.start()
         (self.layout.root / "processing").mkdir(parents=True, exist_ok=True)
-        result = self.execute(argv, self.view.root / "processing", env)
+        self.feeds.start(on_error=lambda: kill_process_group(self.record.process_group))
+        try:
+            result = self.execute(argv, self.view.root / "processing", env)
+        finally:
+            self.feeds.stop()
+        if self.feeds.error:  # a Pipe input could not be fed: the process was ended
+            return self._end("Failed", failure=f"ClientError: {self.feeds.error}")
         if result.stop_reason == "MaxRuntimeExceeded":
             limit = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
             return self._end("Stopped", exit_message=f"MaxRuntimeInSeconds ({limit}) exceeded")
@@ -121,20 +126,8 @@ class ProcessingRun(JobRun):
         return None
 
     def _stage_inputs(self) -> None:
-        for item in self.request.get("ProcessingInputs", []):
-            s3 = item["S3Input"]
-            dest = self.layout.host_path(s3["LocalPath"], f"{item['InputName']}.S3Input.LocalPath")
-            files = download_prefix(self.ctx.s3, parse_s3_uri(s3["S3Uri"]), dest)
-            if s3.get("S3CompressionType", "None") == "Gzip":
-                # The service takes Gzip only with S3InputMode Pipe (botocore's doc of
-                # S3CompressionType), which smsim does not simulate: the files are
-                # decompressed in place instead, and the user is told.
-                self.log(
-                    f"warning: {item['InputName']}: S3CompressionType 'Gzip' is accepted by "
-                    "SageMaker only with S3InputMode 'Pipe'; files decompressed in File mode"
-                )
-                files = [_gunzip(f) for f in files]
-            self.log(f"input {item['InputName']!r}: {len(files)} file(s) at {s3['LocalPath']}")
+        # ShardedByS3Key, Pipe, ManifestFile, Gzip: jobs/channels.py (the training rules).
+        self.feeds = stage_processing_inputs(self.ctx.s3, self.request, self.layout, 0, 1, self.log)
 
     def _prepare_outputs(self) -> None:
         for item in self.request.get("ProcessingOutputConfig", {}).get("Outputs", []):
@@ -171,14 +164,3 @@ class ProcessingRun(JobRun):
         if exit_message:
             fields["ExitMessage"] = clip(exit_message)
         self.record.update(**fields)
-
-
-def _gunzip(path: Path) -> Path:
-    """S3CompressionType Gzip: SageMaker decompresses each object on the way in."""
-    target = path.with_suffix("") if path.suffix == ".gz" else path.with_name(path.name + ".out")
-    with gzip.open(path, "rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
-    path.unlink()
-    if target.name.endswith(".out"):
-        target = target.rename(path)
-    return target

@@ -34,6 +34,7 @@ from simulator.hosts.layout import (
 )
 from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
 from simulator.images import builtin_algorithm
+from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_training_channels
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
@@ -79,6 +80,7 @@ class TrainingRun(JobRun):
         self.checkpoint_sync: DirSync | None = None
         self.tensorboard_sync: DirSync | None = None
         self.started_at: dt.datetime | None = None
+        self.feeds = ChannelFeeds()
 
     def _run(self) -> None:
         rec = self.record
@@ -112,7 +114,13 @@ class TrainingRun(JobRun):
         for sync in (self.checkpoint_sync, self.tensorboard_sync):
             if sync is not None:
                 sync.start()
-        result = self.execute(argv, self.view.code_dir, env, self.metrics)
+        self.feeds.start(on_error=lambda: kill_process_group(self.record.process_group))
+        try:
+            result = self.execute(argv, self.view.code_dir, env, self.metrics)
+        finally:
+            self.feeds.stop()
+        if self.feeds.error:  # a Pipe channel could not be fed: the process was ended
+            return self._fail(f"ClientError: {self.feeds.error}")
         if result.stop_reason:
             return self._finish_stopped(result.stop_reason)
         if result.exit_code != 0:
@@ -177,22 +185,8 @@ class TrainingRun(JobRun):
         requirements.require(path, where, interpreter, image, self.ctx.images.source, self.log)
 
     def _stage_channels(self) -> None:
-        for channel in self.request.get("InputDataConfig", []):
-            dest = self.layout.channel_dir(channel["ChannelName"])
-            source = channel["DataSource"]
-            if "S3DataSource" in source:
-                uri = parse_s3_uri(source["S3DataSource"]["S3Uri"])
-                files = download_prefix(self.ctx.s3, uri, dest)
-            else:
-                local = file_uri_path(source["FileDataSource"]["FileUri"])
-                assert local is not None  # checked at create
-                dest.mkdir(parents=True, exist_ok=True)
-                if local.is_dir():
-                    shutil.copytree(local, dest, dirs_exist_ok=True)
-                else:
-                    shutil.copy2(local, dest / local.name)
-                files = [p for p in dest.rglob("*") if p.is_file()]
-            self.log(f"channel {channel['ChannelName']!r}: {len(files)} file(s)")
+        # Channels and input modes (ShardedByS3Key, Pipe, FastFile, …): jobs/channels.py.
+        self.feeds = stage_training_channels(self.ctx.s3, self.request, self.layout, 0, 1, self.log)
 
     def _restore_checkpoints(self) -> str | None:
         """Restore the checkpoints; returns their directory as the job's process sees it."""
