@@ -11,12 +11,14 @@ prefixed ``[<job>/algo-1]`` and a copy of each line in CloudWatch Logs
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.faults import Fault, FaultPlan
 from simulator.hosts.launcher import (
     HostCommand,
     HostLauncher,
@@ -29,6 +31,7 @@ from simulator.hosts.layout import HOST_NAME, HostLayout
 from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
+from simulator.jobs.throttle import throttled_client
 
 
 @dataclass
@@ -48,6 +51,8 @@ class RunContext:
     # (job, host) → a sink publishing each MetricDefinitions match (name, value, time) to
     # CloudWatch metrics, as the service does.
     metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
+    # Faults to inject (simulator.faults, #17): the job's own are taken when its run starts.
+    faults: FaultPlan | None = None
 
     def launcher(self) -> HostLauncher:
         """The host launcher for this job (a bad mode fails the job, by name)."""
@@ -70,6 +75,8 @@ class JobRun:
         self.layout = HostLayout(record.dir / "hosts" / self.host)
         self.prefix = f"{self.name}/{self.host}"
         self.launcher: HostLauncher | None = None
+        self.faults: list[Fault] = []  # the injected faults that strike while this job runs
+        self.line_hooks: list[LineSink] = []  # more readers of the entry point's lines
 
     def log(self, message: str) -> None:
         """A line of smsim's own in the job's live log."""
@@ -84,7 +91,8 @@ class JobRun:
                 self._crash(f"ClientError: {exc}")
                 return
             self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
-            self._run()
+            if not self._take_faults():
+                self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
         finally:
@@ -92,6 +100,22 @@ class JobRun:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    def _take_faults(self) -> bool:
+        """This job's injected faults (simulator.faults); True when one ended it already:
+        a CapacityError/InternalServerError fails it before any instance runs."""
+        if not self.ctx.faults:
+            return False
+        self.faults = self.ctx.faults.for_job(self.name, ("job", "run"))
+        for fault in self.faults:
+            self.log(f"injected fault: {fault.kind}")
+            if fault.strikes == "job":
+                self._crash(fault.message)
+                return True
+            if fault.kind == "S3SlowDown":
+                s3 = throttled_client(self.ctx.s3, fault.times, self.log)
+                self.ctx = dataclasses.replace(self.ctx, s3=s3)
+        return False
 
     def _crash(self, reason: str) -> None:
         """End the job Failed with ``reason`` (an error of smsim, not of the script)."""
@@ -112,6 +136,7 @@ class JobRun:
         self.log("running: " + " ".join(argv))
         stream = f"{self.prefix}-{int(now().timestamp())}"
         cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
+        readers = [r for r in (cloudwatch, *self.line_hooks) if r is not None]
 
         if metrics is not None and self.ctx.metrics is not None:
             _publish_matches(metrics, self.ctx.metrics(self.name, self.host))
@@ -128,7 +153,7 @@ class JobRun:
             max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
             stop_event=self.record.stop_event,
             grace_seconds=self.ctx.grace_seconds,
-            on_line=cloudwatch,
+            on_line=_fan_out(readers),
             on_spawn=spawned,
         )
         command = HostCommand(self.host, self.hosts, self.layout, argv, str(cwd), env)
@@ -136,6 +161,17 @@ class JobRun:
             return self.launcher.run(command, watch)
         finally:
             self.record.process_group = None  # reaped: its id may be reused
+
+
+def _fan_out(readers: list[LineSink]) -> LineSink | None:
+    if len(readers) <= 1:
+        return readers[0] if readers else None
+
+    def read_all(line: str) -> None:
+        for read in readers:
+            read(line)
+
+    return read_all
 
 
 def _publish_matches(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> None:

@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from simulator.errors import SmsimError
 from simulator.hosts import requirements
 from simulator.hosts.launcher import MetricParser
@@ -39,6 +41,7 @@ from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
 from simulator.jobs.training.checks import file_uri_path
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
+from simulator.jobs.training.spot import MAX_WAIT, SpotTraining
 from simulator.s3 import (
     DirSync,
     S3Error,
@@ -80,11 +83,13 @@ class TrainingRun(JobRun):
         self.checkpoint_sync: DirSync | None = None
         self.tensorboard_sync: DirSync | None = None
         self.started_at: dt.datetime | None = None
+        self.spot: SpotTraining | None = None  # EnableManagedSpotTraining (spot.py)
         self.feeds = ChannelFeeds()
 
     def _run(self) -> None:
         rec = self.record
-        self.started_at = now()
+        self.started_at = self.started_at or now()  # a Spot restart keeps the first start
+        self._set_up_spot()
         rec.transition("Downloading", "Downloading input data", TrainingStartTime=self.started_at)
         if rec.stop_event.is_set():
             return self._finish_stopped("Stopped")
@@ -107,7 +112,7 @@ class TrainingRun(JobRun):
                 hosts=list(self.hosts),
             )
             argv = self._command(interpreter)
-        except (S3Error, SmsimError, OSError) as exc:
+        except (S3Error, SmsimError, OSError, ClientError) as exc:
             return self._fail(f"ClientError: {exc}")
         env = self._environment(interpreter, checkpoint_dir)
         rec.transition("Training", "Training image download completed. Training in progress.")
@@ -115,14 +120,21 @@ class TrainingRun(JobRun):
             if sync is not None:
                 sync.start()
         self.feeds.start(on_error=lambda: kill_process_group(self.record.process_group))
+        if self.spot is not None:
+            self.spot.arm()
         try:
             result = self.execute(argv, self.view.code_dir, env, self.metrics)
         finally:
             self.feeds.stop()
-        if self.feeds.error:  # a Pipe channel could not be fed: the process was ended
-            return self._fail(f"ClientError: {self.feeds.error}")
+            struck = self.spot.outcome() if self.spot is not None else None
         if result.stop_reason:
             return self._finish_stopped(result.stop_reason)
+        if struck == MAX_WAIT:
+            return self._finish_stopped(MAX_WAIT)
+        if struck is not None and self.spot is not None:
+            return self.spot.resume()  # Interrupted → Starting → … → this method again
+        if self.feeds.error:  # a Pipe channel could not be fed: the process was ended
+            return self._fail(f"ClientError: {self.feeds.error}")
         if result.exit_code != 0:
             return self._fail(
                 failure_reason(self.layout, result.exit_code, result.stderr_tail, argv)
@@ -143,6 +155,13 @@ class TrainingRun(JobRun):
 
     def _crash(self, reason: str) -> None:
         self._fail(reason)
+
+    def _set_up_spot(self) -> None:
+        """Managed Spot training (spot.py): set up once, on the job's first start."""
+        if self.spot is None:
+            self.spot = SpotTraining.for_run(self, self.faults)
+            if self.spot is not None:
+                self.line_hooks.append(self.spot.on_line)
 
     # -- staging ----------------------------------------------------------------------------
     def _stage_code(self) -> None:
@@ -289,7 +308,10 @@ class TrainingRun(JobRun):
         self.log(f"uploaded {target}")
 
     def _end_fields(self, status: str) -> dict[str, Any]:
-        return end_fields(status, self.started_at, self.metrics.final())
+        fields = end_fields(status, self.started_at, self.metrics.final())
+        if self.spot is not None:
+            self.spot.bill(fields)  # the wait for Spot capacity is not billed
+        return fields
 
     def _finish_stopped(self, reason: str) -> None:
         rec = self.record
@@ -308,12 +330,13 @@ class TrainingRun(JobRun):
         rec = self.record
         first_line = reason.splitlines()[0] if reason else "Failed"
         self.log("failed: " + first_line)
-        try:
-            self._sync_checkpoints()
-            # SageMaker keeps output/data of a failed job (output.tar.gz), never its model.
-            self._upload_output()
-        except Exception as exc:  # noqa: BLE001
-            self.log(f"artifact upload after failure failed: {exc}")
+        if self.started_at is not None:  # an instance ran (not an injected CapacityError)
+            try:
+                self._sync_checkpoints()
+                # SageMaker keeps output/data of a failed job (output.tar.gz), never its model.
+                self._upload_output()
+            except Exception as exc:  # noqa: BLE001
+                self.log(f"artifact upload after failure failed: {exc}")
         rec.transition(
             "Failed",
             clip(first_line),
