@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/tuning.py
 	$(BIN)/python benchmarks/bsm_models_auroc.py
 	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/distributed.py
 
 clean:
 	rm -rf .smsim

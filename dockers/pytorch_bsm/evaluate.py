@@ -1,28 +1,20 @@
 """ModelEvaluation: score held-out data with a trained BSM model and report its metrics.
 
-Runs as a SageMaker processing job (``python3 evaluate.py [--job_type testing]``).
-Self-contained on purpose: the SageMaker SDK ships a processing script as a
-single file (``code=evaluate.py``), so this imports nothing from ``bsm/``.
+A SageMaker processing job (``python3 evaluate.py [--job_type testing]``), self-contained
+on purpose: the SDK ships a processing script as a single file (``code=evaluate.py``), so
+this imports nothing from ``bsm/``. It scores either model type the BSM pipeline trains:
+- PyTorch (train.py): ``model.onnx`` in ONNX Runtime (what a deployment serves; no torch
+  in the processing image), rows encoded exactly as train.py did from ``preprocessor.json``;
+- XGBoost (dockers/xgboost_bsm): ``xgboost-model``, rows encoded as xgb_bsm/features.py
+  does from its ``preprocessor.json`` (``"model_type": "xgboost"``).
 
-It scores either model type the BSM pipeline trains, found by what model.tar.gz holds:
-
-- PyTorch (train.py): the exported ONNX graph (``model.onnx``) in ONNX Runtime, not
-  PyTorch: that is the artifact a deployment serves, and the processing image needs no
-  torch; features encoded exactly as train.py encoded them, from ``preprocessor.json``
-  (tokenizer, imputation and scaling statistics, categorical vocabularies, label order);
-- XGBoost (dockers/xgboost_bsm/xgboost_train.py): ``xgboost-model`` with xgboost, features
-  encoded as xgb_bsm/features.py does, from its ``preprocessor.json``
-  (``"model_type": "xgboost"``: numeric fields, one-hot vocabularies, word vocabulary).
-
-- inputs: processing/input/model (model.tar.gz, as training uploaded it) and
-  processing/input/eval_data (the test split: csv / tsv / parquet, any depth);
-- outputs: processing/output/metrics/evaluation.json — a SageMaker PropertyFile
-  ``{"metrics": {"auroc": {"value": …}, "f1": {"value": …}, …}}`` read by
-  ``Std:JsonGet`` conditions — and processing/output/eval/ (predictions.csv,
-  roc_curve.png, pr_curve.png);
-- env: ID_FIELD (default "order_id"), LABEL_FIELD (default "label");
-- on error the reason goes to output/message (DescribeProcessingJob's ExitMessage),
-  and to stderr, and the exit code is 1.
+Inputs processing/input/model (model.tar.gz as training uploaded it) and
+processing/input/eval_data (the test split: csv / tsv / parquet, any depth). Outputs
+processing/output/metrics/evaluation.json — a PropertyFile ``{"metrics": {"auroc":
+{"value": …}, …}}`` read by ``Std:JsonGet`` conditions — and processing/output/eval/
+(predictions.csv, roc_curve.png, pr_curve.png). Env: ID_FIELD (default "order_id"),
+LABEL_FIELD (default "label"). On error the reason goes to output/message
+(DescribeProcessingJob's ExitMessage) and to stderr, and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -62,6 +54,7 @@ WORD = re.compile(r"[a-z][a-z']*")
 MARKUP = {"bom", "eom", "buyer", "seller"}
 PAD_ID = 0
 BATCH = 512
+BINARY_STATISTICS = ("f1", "precision", "recall", "accuracy")
 
 
 # --- Model -------------------------------------------------------------------------------
@@ -132,13 +125,9 @@ def read_eval_data(directory: str) -> pd.DataFrame:
         ]
     if not files:
         raise FileNotFoundError(f"no .csv, .tsv or .parquet file under {directory}")
-    frames = []
-    for path in files:
-        kind = SUFFIXES[os.path.splitext(path)[1].lower()]
-        if kind == "parquet":
-            frames.append(pd.read_parquet(path))
-        else:
-            frames.append(pd.read_csv(path, sep="\t" if kind == "tsv" else ","))
+    readers = {"parquet": pd.read_parquet, "csv": pd.read_csv}
+    readers["tsv"] = lambda path: pd.read_csv(path, sep="\t")
+    frames = [readers[SUFFIXES[os.path.splitext(p)[1].lower()]](p) for p in files]
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         raise ValueError(f"{len(files)} file(s) under {directory} but no data rows to evaluate")
@@ -151,18 +140,45 @@ def label_key(value) -> str:
     return str(value)
 
 
-def encode(frame: pd.DataFrame, state: dict) -> dict[str, np.ndarray]:
-    """input_ids / tab / cat arrays exactly as train.py built them."""
-    n = len(frame)
-    wanted = ([state["text_name"]] if state["text_name"] else []) + list(state["numeric"])
-    wanted += list(state["categorical"])
-    missing = [c for c in wanted if c not in frame.columns]
+def read_labels(frame: pd.DataFrame, classes: list[str]) -> np.ndarray:
+    """The LABEL_FIELD column as class indices of the model's label order."""
+    if LABEL_FIELD not in frame.columns:
+        raise ValueError(
+            f"label column {LABEL_FIELD!r} (environment variable LABEL_FIELD) not in the "
+            f"evaluation data; columns: {', '.join(map(str, frame.columns))}"
+        )
+    holes = frame[LABEL_FIELD].isna().to_numpy()
+    if holes.any():
+        raise ValueError(
+            f"{int(holes.sum())} evaluation row(s) without a value in {LABEL_FIELD!r} "
+            f"(first at row {int(holes.argmax())}); drop or label them"
+        )
+    index = {v: i for i, v in enumerate(classes)}
+    raw = [label_key(v) for v in frame[LABEL_FIELD]]
+    unknown = sorted({v for v in raw if v not in index})
+    if unknown:
+        raise ValueError(
+            f"label value(s) {unknown[:10]} in {LABEL_FIELD!r} were not seen in training "
+            f"(known: {classes})"
+        )
+    return np.array([index[v] for v in raw], dtype=np.int64)
+
+
+def require_columns(frame: pd.DataFrame, state: dict) -> None:
+    wanted = [*([state["text_name"]] if state["text_name"] else []), *state["numeric"]]
+    missing = [c for c in [*wanted, *state["categorical"]] if c not in frame.columns]
     if missing:
         raise ValueError(
             f"evaluation data lacks column(s) {missing} the model was trained on; columns "
             f"present: {', '.join(map(str, frame.columns))}. Point the eval_data "
             "ProcessingInput at data with the training columns"
         )
+
+
+def encode(frame: pd.DataFrame, state: dict) -> dict[str, np.ndarray]:
+    """input_ids / tab / cat arrays exactly as train.py built them."""
+    n = len(frame)
+    require_columns(frame, state)
     if state["text_name"]:
         from tokenizers import Tokenizer
 
@@ -193,14 +209,7 @@ def _words(text) -> list[str]:
 
 def encode_xgboost(frame: pd.DataFrame, state: dict) -> np.ndarray:
     """The feature matrix exactly as xgboost_train.py built it (xgb_bsm/features.py)."""
-    wanted = [*state["numeric"], *state["categorical"]]
-    wanted += [state["text_name"]] if state["text_name"] else []
-    missing = [c for c in wanted if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"evaluation data lacks column(s) {missing} the model was trained on; columns "
-            f"present: {', '.join(map(str, frame.columns))}"
-        )
+    require_columns(frame, state)
     parts = [
         pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float32)[:, None]
         for c in state["numeric"]
@@ -238,37 +247,30 @@ def predict(session, features: dict[str, np.ndarray]) -> np.ndarray:  # noqa: AN
 
 # --- Metrics and reports ------------------------------------------------------------------
 def compute_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import (
-        accuracy_score,
-        average_precision_score,
-        f1_score,
-        log_loss,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
+    from sklearn import metrics as skm
 
     preds = probs.argmax(axis=1)
     binary = probs.shape[1] == 2
     average = "binary" if binary else "macro"
     both = len(np.unique(labels)) > 1
-    if binary:
-        auroc = roc_auc_score(labels, probs[:, 1]) if both else float("nan")
-        ap = average_precision_score(labels, probs[:, 1]) if both else float("nan")
-    else:
-        classes = list(range(probs.shape[1]))
-        auroc = math.nan
-        if both:
-            auroc = roc_auc_score(labels, probs, multi_class="ovr", labels=classes)
-        ap = float("nan")
+    auroc = ap = math.nan  # undefined with a single class; AP is binary-only
+    if both and binary:
+        auroc = skm.roc_auc_score(labels, probs[:, 1])
+        ap = skm.average_precision_score(labels, probs[:, 1])
+    elif both:
+        auroc = skm.roc_auc_score(
+            labels, probs, multi_class="ovr", labels=list(range(probs.shape[1]))
+        )
+    scores = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score}
     return {
         "auroc": float(auroc),
         "average_precision": float(ap),
-        "f1": float(f1_score(labels, preds, average=average, zero_division=0)),
-        "precision": float(precision_score(labels, preds, average=average, zero_division=0)),
-        "recall": float(recall_score(labels, preds, average=average, zero_division=0)),
-        "accuracy": float(accuracy_score(labels, preds)),
-        "log_loss": float(log_loss(labels, probs, labels=list(range(probs.shape[1])))),
+        **{
+            name: float(score(labels, preds, average=average, zero_division=0))
+            for name, score in scores.items()
+        },
+        "accuracy": float(skm.accuracy_score(labels, preds)),
+        "log_loss": float(skm.log_loss(labels, probs, labels=list(range(probs.shape[1])))),
     }
 
 
@@ -286,22 +288,20 @@ def plot(labels: np.ndarray, probs: np.ndarray, classes: list[str], out_dir: str
         curves = {
             f"class {c}": ((labels == k).astype(int), probs[:, k]) for k, c in enumerate(classes)
         }
+    kinds = {  # kind -> (x, y) of a curve, axis labels and title
+        "roc": (lambda t, s: roc_curve(t, s)[:2], "false positive rate", "true positive rate"),
+        "pr": (lambda t, s: precision_recall_curve(t, s)[1::-1], "recall", "precision"),
+    }
     written = []
-    for kind in ("roc", "pr"):
+    for kind, (xy, xlabel, ylabel) in kinds.items():
         fig, ax = plt.subplots(figsize=(5, 4))
         for name, (truth, scores) in curves.items():
-            if len(np.unique(truth)) < 2:
-                continue  # undefined for a class absent from (or alone in) the data
-            if kind == "roc":
-                x, y, _ = roc_curve(truth, scores)
-            else:
-                y, x, _ = precision_recall_curve(truth, scores)
-            ax.plot(x, y, label=name)
+            if len(np.unique(truth)) > 1:  # undefined for a class absent from (alone in) data
+                ax.plot(*xy(truth, scores), label=name)
         if kind == "roc":
             ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
-            ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (eval)")
-        else:
-            ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (eval)")
+        title = "ROC (eval)" if kind == "roc" else "Precision-recall (eval)"
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
         if len(curves) > 1:
             ax.legend(loc="best")
         path = os.path.join(out_dir, f"{kind}_curve.png")
@@ -310,6 +310,19 @@ def plot(labels: np.ndarray, probs: np.ndarray, classes: list[str], out_dir: str
         plt.close(fig)
         written.append(path)
     return written
+
+
+def write_predictions(frame: pd.DataFrame, probs: np.ndarray, classes: list[str]) -> None:
+    """eval/predictions.csv: id, true label, one probability per class, predicted label."""
+    os.makedirs(EVAL_OUTPUT_DIR, exist_ok=True)
+    ids = frame[ID_FIELD].astype(str) if ID_FIELD in frame.columns else pd.Series(range(len(frame)))
+    if ID_FIELD not in frame.columns:
+        print(f"id column {ID_FIELD!r} (ID_FIELD) not found; using row numbers", flush=True)
+    predictions = pd.DataFrame({ID_FIELD: ids, LABEL_FIELD: frame[LABEL_FIELD]})
+    for j, name in enumerate(classes):
+        predictions[f"prob_{name}"] = probs[:, j]
+    predictions["predicted"] = [classes[k] for k in probs.argmax(axis=1)]
+    predictions.to_csv(os.path.join(EVAL_OUTPUT_DIR, "predictions.csv"), index=False)
 
 
 def json_number(value: float) -> float | None:
@@ -324,26 +337,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="bsm-eval-") as work:
         state, score = load_model(unpack_model(MODEL_INPUT_DIR, work))
         frame = read_eval_data(EVAL_DATA_DIR)
-        if LABEL_FIELD not in frame.columns:
-            raise ValueError(
-                f"label column {LABEL_FIELD!r} (environment variable LABEL_FIELD) not in the "
-                f"evaluation data; columns: {', '.join(map(str, frame.columns))}"
-            )
-        holes = frame[LABEL_FIELD].isna().to_numpy()
-        if holes.any():
-            raise ValueError(
-                f"{int(holes.sum())} evaluation row(s) without a value in {LABEL_FIELD!r} "
-                f"(first at row {int(holes.argmax())}); drop or label them"
-            )
-        index = {v: i for i, v in enumerate(state["labels"])}
-        raw = [label_key(v) for v in frame[LABEL_FIELD]]
-        unknown = sorted({v for v in raw if v not in index})
-        if unknown:
-            raise ValueError(
-                f"label value(s) {unknown[:10]} in {LABEL_FIELD!r} were not seen in training "
-                f"(known: {state['labels']})"
-            )
-        labels = np.array([index[v] for v in raw], dtype=np.int64)
+        labels = read_labels(frame, state["labels"])
         probs = score(frame)
     model_name = state.get("model_class") or state.get("model_type", "model")
     print(f"scored {len(frame)} rows with {model_name}", flush=True)
@@ -368,25 +362,14 @@ def main(argv: list[str]) -> None:
     if probs.shape[1] == 2:
         # The SageMaker model-quality statistics layout, for ModelMetrics in the registry.
         report["binary_classification_metrics"] = {
-            "auc": {"value": json_number(metrics["auroc"]), "standard_deviation": "NaN"},
-            "f1": {"value": metrics["f1"], "standard_deviation": "NaN"},
-            "precision": {"value": metrics["precision"], "standard_deviation": "NaN"},
-            "recall": {"value": metrics["recall"], "standard_deviation": "NaN"},
-            "accuracy": {"value": metrics["accuracy"], "standard_deviation": "NaN"},
+            name: {"value": json_number(metrics[key]), "standard_deviation": "NaN"}
+            for name, key in [("auc", "auroc"), *((k, k) for k in BINARY_STATISTICS)]
         }
     os.makedirs(METRICS_DIR, exist_ok=True)
     with open(os.path.join(METRICS_DIR, "evaluation.json"), "w") as handle:
         json.dump(report, handle, indent=2)
 
-    os.makedirs(EVAL_OUTPUT_DIR, exist_ok=True)
-    ids = frame[ID_FIELD].astype(str) if ID_FIELD in frame.columns else pd.Series(range(len(frame)))
-    if ID_FIELD not in frame.columns:
-        print(f"id column {ID_FIELD!r} (ID_FIELD) not found; using row numbers", flush=True)
-    predictions = pd.DataFrame({ID_FIELD: ids, LABEL_FIELD: frame[LABEL_FIELD]})
-    for j, name in enumerate(state["labels"]):
-        predictions[f"prob_{name}"] = probs[:, j]
-    predictions["predicted"] = [state["labels"][k] for k in probs.argmax(axis=1)]
-    predictions.to_csv(os.path.join(EVAL_OUTPUT_DIR, "predictions.csv"), index=False)
+    write_predictions(frame, probs, state["labels"])
     if len(np.unique(labels)) > 1:
         plot(labels, probs, state["labels"], EVAL_OUTPUT_DIR)
     shown = " ".join(f"{k}={v:.4f}" for k, v in metrics.items())

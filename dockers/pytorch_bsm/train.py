@@ -1,9 +1,10 @@
 """Train a BSM (buyer–seller messaging) classifier in a SageMaker PyTorch training container.
 
 Read top to bottom, like the job runs: config (paths, processes, hyperparameters)
-→ data → model → loop (checkpoints, early stopping) → export (model dir, ONNX,
-reports); ``main`` strings the sections together. Models, data, text and the
-other building blocks live in the ``bsm/`` package beside this file.
+→ data → loop (bsm/loop.py: epochs, checkpoints, early stopping) → export (model dir
+and ONNX in bsm/export.py, reports in bsm/reporting.py); ``main`` strings the sections
+together. Every container path, environment read and argument is here, in the entry
+point; models, data, text and the other building blocks live in ``bsm/`` beside it.
 
 SageMaker contract (the training toolkit's, and smsim's):
 - channels train, val (required) and test (optional) under input/data/<channel>/,
@@ -12,46 +13,38 @@ SageMaker contract (the training toolkit's, and smsim's):
   the same values also arrive as ``--key value`` arguments, which are ignored;
 - model/ becomes model.tar.gz, output/data/ becomes output.tar.gz;
 - checkpoints/ is synced with CheckpointConfig.S3Uri; a restarted job resumes from it;
-- on error the reason goes to output/failure (the job's FailureReason) and the exit code is 1.
+- on error the reason goes to output/failure (the job's FailureReason) and the exit code is 1;
+- started by torchrun (``distribution={"torch_distributed": {"enabled": True}}``: WORLD_SIZE,
+  RANK, LOCAL_RANK set) it trains with DistributedDataParallel over gloo, one share of the
+  data per rank (bsm/loop.py); rank 0 alone writes model/, output/data/ and checkpoints/.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from bsm import distributed
-from bsm.checkpointing import (
-    clear_checkpoints,
-    load_latest,
-    save_checkpoint,
-    set_rng_state,
-    why_not_resume,
+from bsm.checkpointing import clear_checkpoints, load_latest, why_not_resume
+from bsm.data import (
+    DataError,
+    TrainingData,
+    data_fingerprint,
+    encode_frame,
+    fit_preprocessor,
 )
-from bsm.data import Encoded, batches, data_fingerprint, encode_frame, fit_preprocessor
-from bsm.early_stopping import EarlyStopping
-from bsm.export import export_onnx
+from bsm.export import write_model_dir
 from bsm.hyperparameters import Hyperparameters, load_hyperparameters
 from bsm.io import read_channel
-from bsm.metrics import classification_metrics
-from bsm.models import build_model
-from bsm.reporting import (
-    finite,
-    library_versions,
-    plot_curves,
-    plot_losses,
-    score_curves,
-    write_tensorboard,
-)
+from bsm.loop import Run, fit, predict, start_run
+from bsm.reporting import write_reports
 
 # =============================================================================================
 # Config
@@ -74,11 +67,7 @@ WORLD = distributed.World(
     rank=int(os.environ.get("RANK", "0")),
     local_rank=int(os.environ.get("LOCAL_RANK", "0")),
 )
-
-
-def log(message: str) -> None:
-    if WORLD.is_main:
-        print(message, flush=True)
+log = WORLD.log  # once per job, not once per rank
 
 
 def configure(argv: list[str]) -> Hyperparameters:
@@ -107,37 +96,18 @@ def configure(argv: list[str]) -> Hyperparameters:
 # =============================================================================================
 # Data
 # =============================================================================================
-@dataclass
-class Data:
-    """The encoded splits, the fitted preprocessing and the checkpoint to resume, if any."""
-
-    train: Encoded
-    val: Encoded
-    test: Encoded | None
-    state: dict[str, Any]  # tokenizer, numeric statistics, categorical vocabularies, labels
-    fingerprint: str
-    checkpoint: dict[str, Any] | None
-
-
-def load_data(hp: Hyperparameters) -> Data:
+def load_data(hp: Hyperparameters) -> TrainingData:
     """Read the channels; fit the preprocessing on train (or take the checkpoint's) and encode."""
     train_frame = read_channel(TRAIN_DIR, "train")
     val_frame = read_channel(VAL_DIR, "val")
     test_frame = read_channel(TEST_DIR, "test") if os.path.isdir(TEST_DIR) else None
     fingerprint = data_fingerprint(train_frame, val_frame)
-    checkpoint = load_latest(CHECKPOINT_DIR)
-    if checkpoint is not None:
-        reason = why_not_resume(checkpoint, hp.model_dump(), fingerprint)
-        if reason:
-            log(
-                f"WARNING: not resuming the checkpoint in {CHECKPOINT_DIR}: {reason}; "
-                "training from scratch"
-            )
-            clear_checkpoints(CHECKPOINT_DIR)
-            checkpoint = None
-    # A resumed run keeps the exact tokenizer and statistics of its first start.
-    state = checkpoint["preprocessor"] if checkpoint else fit_preprocessor(train_frame, hp)
-    data = Data(
+    check_same_data(fingerprint)
+    # Rank 0 decides what to resume and fits the tokenizer; every rank gets its choice.
+    checkpoint, state = distributed.on_main(
+        lambda: resume_or_fit(hp, train_frame, fingerprint), WORLD
+    )
+    data = TrainingData(
         train=encode_frame(train_frame, state, "train"),
         val=encode_frame(val_frame, state, "val"),
         test=encode_frame(test_frame, state, "test") if test_frame is not None else None,
@@ -161,214 +131,61 @@ def load_data(hp: Hyperparameters) -> Data:
     return data
 
 
-# =============================================================================================
-# Model, optimiser, schedule
-# =============================================================================================
-def make_optimizer(hp: Hyperparameters, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if hp.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
-    cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=hp.lr, weight_decay=hp.weight_decay)
-
-
-def make_scheduler(
-    hp: Hyperparameters, optimizer: torch.optim.Optimizer
-) -> torch.optim.lr_scheduler.LRScheduler:
-    if hp.lr_scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=hp.max_epochs, eta_min=hp.lr * 0.1
+def check_same_data(fingerprint: str) -> None:
+    """Every rank must read the same train and val rows: the ranks split them themselves
+    (DistributedSampler), and DDP hangs when ranks take unequal numbers of steps."""
+    fingerprints = distributed.gather_objects(fingerprint, WORLD)
+    if len(set(fingerprints)) > 1:
+        differ = [rank for rank, f in enumerate(fingerprints) if f != fingerprints[0]]
+        raise DataError(
+            f"the train/val channels of rank(s) {differ} hold other rows than rank 0's: "
+            "train.py shards the data across processes itself, so every host needs all of "
+            "it; set S3DataDistributionType to FullyReplicated (not ShardedByS3Key) on the "
+            "train and val channels"
         )
-    if hp.lr_scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, hp.max_epochs // 3))
-    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-# =============================================================================================
-# Loop
-# =============================================================================================
-@dataclass
-class Run:
-    """Everything the loop changes; all of it goes into each epoch's checkpoint."""
-
-    model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    stopping: EarlyStopping
-    history: list[dict[str, float]] = field(default_factory=list)
-    next_epoch: int = 1
-
-
-def train_one_epoch(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    criterion: torch.nn.Module,
-    data: Encoded,
-    hp: Hyperparameters,
-    epoch: int,
-) -> float:
-    """One pass over this rank's shard of the training data; returns the mean loss."""
-    model.train()
-    total, seen = 0.0, 0
-    order_seed = hp.seed * 1000 + epoch  # the batch order depends on seed and epoch only
-    for ids, tab, cat, labels in batches(
-        data, hp.batch_size, shuffle=True, seed=order_seed, rank=WORLD.rank, world=WORLD.size
-    ):
-        optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model(ids, tab, cat), labels)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(labels)
-        seen += len(labels)
-    return total / max(seen, 1)
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, data: Encoded, batch_size: int) -> np.ndarray:
-    """Class probabilities (N, C) of a split, in its row order."""
-    model.eval()
-    out = [
-        torch.softmax(model(ids, tab, cat), dim=-1)
-        for ids, tab, cat, _ in batches(data, max(batch_size, 256), shuffle=False)
-    ]
-    return torch.cat(out).numpy() if out else np.zeros((0, 2), dtype=np.float32)
-
-
-def start_run(hp: Hyperparameters, data: Data) -> Run:
-    """A fresh model, or the model and loop state of the checkpoint being resumed."""
-    model = build_model(hp, data.state)
-    optimizer = make_optimizer(hp, model)
-    run = Run(
-        model=model,
-        optimizer=optimizer,
-        scheduler=make_scheduler(hp, optimizer),
-        stopping=EarlyStopping(hp.early_stop_metric, hp.early_stop_patience),
-    )
-    checkpoint = data.checkpoint
+def resume_or_fit(
+    hp: Hyperparameters, train_frame: pd.DataFrame, fingerprint: str
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The checkpoint of this run in CHECKPOINT_DIR (if any) and the preprocessing state."""
+    checkpoint = load_latest(CHECKPOINT_DIR)
     if checkpoint is not None:
-        run.model.load_state_dict(checkpoint["model"])
-        run.optimizer.load_state_dict(checkpoint["optimizer"])
-        run.scheduler.load_state_dict(checkpoint["scheduler"])
-        run.stopping.load_state_dict(checkpoint["progress"]["early_stopping"])
-        run.history = checkpoint["progress"]["history"]
-        run.next_epoch = checkpoint["epoch"] + 1
-        set_rng_state(checkpoint["rng"])
-        log(f"resumed from checkpoint of epoch {checkpoint['epoch']} in {CHECKPOINT_DIR}")
-    return run
-
-
-def fit(hp: Hyperparameters, data: Data, run: Run) -> None:
-    """Epochs from run.next_epoch to max_epochs, or until early stopping; best weights kept."""
-    weights = torch.tensor(hp.class_weights, dtype=torch.float32) if hp.class_weights else None
-    criterion = torch.nn.CrossEntropyLoss(weight=weights)
-    net = distributed.wrap(run.model, WORLD)  # DDP averages gradients across ranks
-    for epoch in range(run.next_epoch, hp.max_epochs + 1):
-        if run.stopping.stopped:
-            break
-        started = time.time()
-        train_loss = train_one_epoch(net, run.optimizer, criterion, data.train, hp, epoch)
-        run.scheduler.step()
-        val = classification_metrics(data.val.labels, predict(run.model, data.val, hp.batch_size))
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val["loss"],
-            "val_auroc": val["auroc"],
-            "val_f1": val["f1"],
-        }
-        run.history.append(row)
-        run.stopping.update(epoch, row, run.model)
-        if run.stopping.stopped:
+        reason = why_not_resume(checkpoint, hp.model_dump(), fingerprint)
+        if reason:
             log(
-                f"early stopping after this epoch: no {hp.early_stop_metric} improvement "
-                f"for {run.stopping.bad_epochs} epochs"
+                f"WARNING: not resuming the checkpoint in {CHECKPOINT_DIR}: {reason}; "
+                "training from scratch"
             )
-        if WORLD.is_main:
-            save_checkpoint(
-                CHECKPOINT_DIR,
-                epoch,
-                {
-                    "model": run.model.state_dict(),
-                    "optimizer": run.optimizer.state_dict(),
-                    "scheduler": run.scheduler.state_dict(),
-                    "progress": {
-                        "history": run.history,
-                        "early_stopping": run.stopping.state_dict(),
-                    },
-                    "preprocessor": data.state,
-                    "hyperparameters": hp.model_dump(),
-                    "data_fingerprint": data.fingerprint,
-                },
-            )
-        distributed.barrier(WORLD)
-        # One key=value line per epoch, once its checkpoint is durable: what
-        # MetricDefinitions regexes such as `val_loss=([0-9\.]+)` scrape.
-        log(
-            f"epoch={epoch} train_loss={train_loss:.4f} val_loss={row['val_loss']:.4f} "
-            f"val_auroc={row['val_auroc']:.4f} val_f1={row['val_f1']:.4f} "
-            f"epoch_seconds={time.time() - started:.2f}"
-        )
-    if run.stopping.best_model is not None:
-        run.model.load_state_dict(run.stopping.best_model)
+            clear_checkpoints(CHECKPOINT_DIR)
+            checkpoint = None
+    # A resumed run keeps the exact tokenizer and statistics of its first start.
+    state = checkpoint["preprocessor"] if checkpoint else fit_preprocessor(train_frame, hp)
+    return checkpoint, state
 
 
 # =============================================================================================
 # Export: model/ (weights, artifacts, ONNX) and output/data/ (predictions, metrics, plots)
 # =============================================================================================
-def export(hp: Hyperparameters, data: Data, run: Run) -> None:
-    os.makedirs(MODEL_DIR, exist_ok=True)
-    os.makedirs(OUTPUT_DATA_DIR, exist_ok=True)
-    model, state = run.model.eval(), data.state
+def export(hp: Hyperparameters, data: TrainingData, run: Run) -> None:
+    """Rank 0 only: the model files and reports are written once per job."""
+    model = run.model.eval()
+    sample = tuple(t[:64] for t in data.val.tensors()[:3])
+    onnx_report = write_model_dir(MODEL_DIR, hp, data.state, model, sample)
+    if onnx_report is not None:
+        log(f"onnx export ok: max_abs_diff={onnx_report['max_abs_diff']:.2e}")
     splits = {"val": data.val} if data.test is None else {"val": data.val, "test": data.test}
     probs = {name: predict(model, split, hp.batch_size) for name, split in splits.items()}
-    final = {name: classification_metrics(splits[name].labels, p) for name, p in probs.items()}
-
-    torch.save(model.state_dict(), os.path.join(MODEL_DIR, "model.pth"))
-    artifacts = {
-        "model_class": hp.model_class,
-        "hyperparameters": hp.model_dump(),
-        "preprocessor": state,  # tokenizer, numeric statistics, categorical vocabularies
-        "labels": state["labels"],  # class index -> label value
-        "versions": library_versions(),
-    }
-    torch.save(artifacts, os.path.join(MODEL_DIR, "model_artifacts.pth"))
-    # The same preprocessing as plain JSON, for consumers without torch (evaluate.py, serving).
-    with open(os.path.join(MODEL_DIR, "preprocessor.json"), "w") as handle:
-        json.dump({**state, "model_class": hp.model_class}, handle)
-    onnx_report = None
-    if hp.export_onnx:
-        sample = tuple(t[:64] for t in data.val.tensors()[:3])
-        onnx_report = export_onnx(
-            model, sample, os.path.join(MODEL_DIR, "model.onnx"), hp.onnx_tolerance
-        )
-        log(f"onnx export ok: max_abs_diff={onnx_report['max_abs_diff']:.2e}")
-
-    results = {
-        name: {
-            "ids": splits[name].ids,
-            "labels": torch.from_numpy(splits[name].labels),
-            "probabilities": torch.from_numpy(p),
-        }
-        for name, p in probs.items()
-    }
-    torch.save(results, os.path.join(OUTPUT_DATA_DIR, "predict_results.pth"))
-    curves = score_curves(
-        {name: (splits[name].labels, p) for name, p in probs.items()}, state["labels"]
-    )
-    plot_curves(OUTPUT_DATA_DIR, curves)
-    plot_losses(OUTPUT_DATA_DIR, run.history)
-    write_tensorboard(os.path.join(OUTPUT_DATA_DIR, "tensorboard_eval"), run.history, curves)
-    summary = {
-        **{name: finite(m) for name, m in final.items()},
+    run_summary = {
         "best_epoch": run.stopping.best_epoch,
         "epochs_run": len(run.history),
         "stopped_early": run.stopping.stopped,
         "early_stop_metric": hp.early_stop_metric,
-        "history": [finite(h) for h in run.history],
         "onnx": onnx_report,
     }
-    with open(os.path.join(OUTPUT_DATA_DIR, "metrics.json"), "w") as handle:
-        json.dump(summary, handle, indent=2)
+    final = write_reports(
+        OUTPUT_DATA_DIR, splits, probs, data.state["labels"], run.history, run_summary
+    )
     if "test" in final:
         log(
             f"test_loss={final['test']['loss']:.4f} test_auroc={final['test']['auroc']:.4f} "
@@ -380,8 +197,8 @@ def export(hp: Hyperparameters, data: Data, run: Run) -> None:
 def main(argv: list[str]) -> None:
     hp = configure(argv)
     data = load_data(hp)
-    run = start_run(hp, data)
-    fit(hp, data, run)
+    run = start_run(hp, data, WORLD)
+    fit(hp, data, run, CHECKPOINT_DIR, WORLD)
     if WORLD.is_main:
         export(hp, data, run)
     distributed.teardown(WORLD)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,18 @@ class Encoded:
             torch.from_numpy(self.cat),
             torch.from_numpy(self.labels),
         )
+
+
+@dataclass
+class TrainingData:
+    """The encoded splits of a training job, the fitted preprocessing, the checkpoint to resume."""
+
+    train: Encoded
+    val: Encoded
+    test: Encoded | None
+    state: dict[str, Any]  # tokenizer, numeric statistics, categorical vocabularies, labels
+    fingerprint: str
+    checkpoint: dict[str, Any] | None
 
 
 def check_columns(frame: pd.DataFrame, hp: Hyperparameters, split: str, need_label: bool) -> None:
@@ -162,31 +174,31 @@ def encode_frame(
 
 
 def batches(
-    data: Encoded, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0, world: int = 1
+    data: Encoded,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    order: Sequence[int] | None = None,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Yield (input_ids, tab, cat, labels) tensor batches.
 
-    The order of an epoch depends on ``seed`` only (a fresh generator per epoch,
-    seeded by the caller with seed+epoch), never on the global RNG, so a run
-    resumed from a checkpoint sees the same batches as an uninterrupted one.
-    With ``world`` > 1 each rank takes every world-th example (DistributedSampler's rule).
+    The rows are ``order`` when given (a rank's share, from ``distributed.sampler``),
+    else every row, shuffled by a fresh generator seeded with ``seed`` (the caller's
+    seed + epoch), never by the global RNG, so a run resumed from a checkpoint sees
+    the same batches as an uninterrupted one.
     """
     import torch
 
     tensors = data.tensors()
-    n = len(data)
-    if shuffle:
-        gen = torch.Generator().manual_seed(seed)
-        order = torch.randperm(n, generator=gen)
+    if order is not None:
+        index_order = torch.as_tensor(list(order), dtype=torch.long)
+    elif shuffle:
+        index_order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
     else:
-        order = torch.arange(n)
-    if world > 1:
-        # Pad by wrapping around so every rank gets the same number of batches
-        # (DistributedSampler's rule; DDP hangs when ranks step unevenly).
-        padded = -(-n // world) * world
-        order = torch.cat([order, order[: padded - n]])[rank::world]
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
+        index_order = torch.arange(len(data))
+    for start in range(0, len(index_order), batch_size):
+        index = index_order[start : start + batch_size]
         yield tuple(t[index] for t in tensors)
 
 

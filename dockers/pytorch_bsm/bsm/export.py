@@ -1,15 +1,24 @@
-"""ONNX export with a dynamic batch axis, checked by onnx.checker and ONNX Runtime."""
+"""The model directory (model.tar.gz): weights, preprocessing, and the checked ONNX graph.
+
+The ONNX graph has a dynamic batch axis and is checked by onnx.checker and against
+ONNX Runtime before the job may succeed.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
+from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
 
+from bsm.hyperparameters import Hyperparameters
 from bsm.models import WithProbabilities
+from bsm.reporting import library_versions
 
 INPUT_NAMES = ["input_ids", "tab", "cat"]
 OUTPUT_NAME = "probabilities"
@@ -69,3 +78,34 @@ def run_onnx(path: str, batch: tuple[torch.Tensor, ...]) -> np.ndarray:
     feeds = dict(zip(INPUT_NAMES, (t.numpy() for t in batch), strict=True))
     wanted = {i.name for i in session.get_inputs()}
     return session.run([OUTPUT_NAME], {k: v for k, v in feeds.items() if k in wanted})[0]
+
+
+def write_model_dir(
+    model_dir: str,
+    hp: Hyperparameters,
+    state: dict[str, Any],
+    model: torch.nn.Module,
+    sample: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> dict[str, float | list[str]] | None:
+    """model.pth, model_artifacts.pth, preprocessor.json and (export_onnx) model.onnx.
+
+    SageMaker packs the whole directory as model.tar.gz; in a distributed job only
+    rank 0 calls this (the ranks' models are identical, and every host's model dir
+    lands in the same archive). Returns the ONNX parity report.
+    """
+    os.makedirs(model_dir, exist_ok=True)
+    torch.save(model.state_dict(), os.path.join(model_dir, "model.pth"))
+    artifacts = {
+        "model_class": hp.model_class,
+        "hyperparameters": hp.model_dump(),
+        "preprocessor": state,  # tokenizer, numeric statistics, categorical vocabularies
+        "labels": state["labels"],  # class index -> label value
+        "versions": library_versions(),
+    }
+    torch.save(artifacts, os.path.join(model_dir, "model_artifacts.pth"))
+    # The same preprocessing as plain JSON, for consumers without torch (evaluate.py, serving).
+    with open(os.path.join(model_dir, "preprocessor.json"), "w") as handle:
+        json.dump({**state, "model_class": hp.model_class}, handle)
+    if not hp.export_onnx:
+        return None
+    return export_onnx(model, sample, os.path.join(model_dir, "model.onnx"), hp.onnx_tolerance)

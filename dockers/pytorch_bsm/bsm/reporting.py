@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from bsm.metrics import classification_metrics
+
+if TYPE_CHECKING:
+    from bsm.data import Encoded
 
 # What model_artifacts.pth records, to tell which stack produced (and can load) a model.
 LIBRARIES = ("torch", "numpy", "pandas", "tokenizers", "onnx", "onnxruntime", "scikit-learn")
@@ -127,3 +133,44 @@ def write_tensorboard(
             writer.add_pr_curve(f"{split}/pr_curve", labels, scores, global_step=step)
     finally:
         writer.close()
+
+
+def write_reports(
+    out_dir: str,
+    splits: dict[str, Encoded],
+    probs: dict[str, np.ndarray],
+    classes: list[str],
+    history: list[dict[str, float]],
+    run_summary: dict[str, Any],
+) -> dict[str, dict[str, float]]:
+    """output/data (output.tar.gz): predictions, plots, TensorBoard events, metrics.json.
+
+    ``probs`` holds each split's probabilities; ``run_summary`` the loop's facts
+    (best epoch, early stopping, ONNX report) for metrics.json. Returns the metrics of
+    each split.
+    """
+    import torch
+
+    os.makedirs(out_dir, exist_ok=True)
+    final = {name: classification_metrics(splits[name].labels, p) for name, p in probs.items()}
+    results = {
+        name: {
+            "ids": splits[name].ids,
+            "labels": torch.from_numpy(splits[name].labels),
+            "probabilities": torch.from_numpy(p),
+        }
+        for name, p in probs.items()
+    }
+    torch.save(results, os.path.join(out_dir, "predict_results.pth"))
+    curves = score_curves({name: (splits[name].labels, p) for name, p in probs.items()}, classes)
+    plot_curves(out_dir, curves)
+    plot_losses(out_dir, history)
+    write_tensorboard(os.path.join(out_dir, "tensorboard_eval"), history, curves)
+    summary = {
+        **{name: finite(m) for name, m in final.items()},
+        **run_summary,
+        "history": [finite(h) for h in history],
+    }
+    with open(os.path.join(out_dir, "metrics.json"), "w") as handle:
+        json.dump(summary, handle, indent=2)
+    return final
