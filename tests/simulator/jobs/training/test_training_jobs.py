@@ -484,14 +484,15 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
     )
     with pytest.raises(UnsupportedFeature, match="FullyReplicated"):
         sm.create_training_job(**sharded)
-    with pytest.raises(UnsupportedFeature, match="InstanceCount"):
+    # More hosts than the machine is set to hold: refused, naming the limit's setting.
+    with pytest.raises(ValidationError, match="SMSIM_MAX_HOSTS"):
         sm.create_training_job(
             **training_request(
-                "two-hosts",
+                "many-hosts",
                 code,
                 ResourceConfig={
                     "InstanceType": "ml.m5.large",
-                    "InstanceCount": 2,
+                    "InstanceCount": 1000,
                     "VolumeSizeInGB": 1,
                 },
             )
