@@ -26,7 +26,6 @@ CheckpointConfig.S3Uri.
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,7 +39,6 @@ from simulator.hosts.layout import (
     HostLayout,
     base_env,
     clip,
-    container_argv,
     failure_reason,
     write_training_config,
 )
@@ -49,6 +47,7 @@ from simulator.images import builtin_algorithm
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
 from simulator.jobs.training.checks import file_uri_path
+from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
 from simulator.s3 import (
     DirSync,
@@ -258,45 +257,15 @@ class TrainingRun(JobRun):
         self, interpreter: str, toolkit: ToolkitEnvironment, layout: HostLayout
     ) -> list[str]:
         """A host's command, in the paths its process sees, as its toolkit runs it."""
-        algo = self.request.get("AlgorithmSpecification", {})
-        if algo.get("ContainerEntrypoint"):
-            return container_argv(
-                algo["ContainerEntrypoint"], algo.get("ContainerArguments", []), interpreter
-            )
-        if self.builtin is not None:
-            return [interpreter, str(self.builtin.entry_point)]
-        program = str(self.hps.program)
-        user_args = toolkit.cmd_args()
-        code = layout.code_dir
-        path = code / program
-        if program.endswith(".sh"):
-            if not path.is_file():
-                raise SmsimError(f"entry point {program!r} not found in the source directory")
-            path.chmod(path.stat().st_mode | 0o111)
-            # The toolkit runs shell entry points as `/bin/sh -c "./x.sh args"`.
-            return ["/bin/sh", "-c", " ".join([f"./{program}", *map(shlex.quote, user_args)])]
-        if program.endswith(".py") and not path.is_file():
-            raise SmsimError(
-                f"entry point {program!r} (sagemaker_program) not found in the source "
-                f"directory; files there: {sorted(p.name for p in code.iterdir())}"
-            )
-        how = distribution.kind(self.hps.framework)
-        if how != "process" and toolkit.current_host in toolkit.distribution_hosts():
-            nproc = distribution.processes_per_host(self.hps.framework)
-            if how == "mpi":
-                return distribution.mpirun_argv(interpreter, program, user_args, nproc)
-            return distribution.torchrun_argv(
-                interpreter,
-                program,
-                user_args,
-                hosts=toolkit.distribution_hosts(),
-                current_host=toolkit.current_host,
-                master_addr=self.address(toolkit.master_hostname),
-                nproc=nproc,
-            )
-        if program.endswith(".py"):
-            return [interpreter, program, *user_args]
-        return [interpreter, "-m", program, *user_args]
+        return host_command(
+            self.request,
+            self.hps,
+            interpreter,
+            toolkit,
+            layout.code_dir,
+            builtin_entry=None if self.builtin is None else str(self.builtin.entry_point),
+            master_addr=self.address(toolkit.master_hostname),
+        )
 
     def _module_dir(self, view: HostLayout) -> str:
         submit = self.hps.submit_directory
