@@ -264,6 +264,9 @@ class ToolkitEnvironment:
             "is_hetero": len(groups) > 1,
             "is_master": self.current_host == self.master_hostname,
             "is_modelparallel_enabled": None,
+            # SageMaker's data-parallel launchers (smddpmprun, smddprun) are not installed.
+            "is_smddpmprun_installed": False,
+            "is_smddprun_installed": False,
             "job_name": self.job_name,
             "log_level": hps.framework.get("sagemaker_container_log_level", 20),
             "master_hostname": self.master_hostname,
@@ -278,6 +281,8 @@ class ToolkitEnvironment:
             "output_dir": str(layout.output_dir),
             "output_intermediate_dir": str(layout.output_intermediate_dir),
             "resource_config": rc,
+            # Host ↔ capacity unit mappings: only GB200 UltraServers have them.
+            "topology": rc.get("topology", []),
             "user_entry_point": hps.program,
         }
 

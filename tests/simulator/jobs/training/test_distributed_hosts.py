@@ -131,7 +131,12 @@ def test_the_real_toolkit_sees_what_smsim_set_on_each_host(
         assert not differ, {k: (theirs[k], ours[k]) for k in differ}
         their_env = json.loads(theirs["SM_TRAINING_ENV"])
         our_env = json.loads(ours["SM_TRAINING_ENV"])
-        assert {k: v for k, v in our_env.items() if their_env.get(k) != v} == {}
+        keys = set(their_env) | set(our_env)
+        assert {
+            k: (their_env.get(k), our_env.get(k))
+            for k in keys
+            if their_env.get(k) != our_env.get(k)
+        } == {}
         assert theirs["SM_CURRENT_HOST"] == host
         assert report["master_hostname"] == "algo-1"
         assert report["is_master"] is (rank == 0)
