@@ -348,3 +348,39 @@ def test_socket_module_is_what_the_scripts_use():
     # any job's namespace) algo-2 must not resolve, or the namespace test proves nothing.
     with pytest.raises(OSError):
         socket.gethostbyname("algo-2")
+
+
+CHECKPOINTS = """\
+import os
+ckpt = os.environ["SM_CHECKPOINT_DIR"]
+host = os.environ["SM_CURRENT_HOST"]
+restored = sorted(os.listdir(ckpt))
+with open(os.path.join(ckpt, host + ".ckpt"), "w") as f:
+    f.write("state of " + host + " after " + ",".join(restored))
+"""
+
+
+def test_every_host_restores_and_syncs_the_one_checkpoint_prefix(
+    sm, bucket, upload_code, training_request, run_training, put_s3
+):
+    put_s3("ckpt/job/previous.ckpt", "old")
+    code = upload_code({"train.py": CHECKPOINTS})
+    desc = run_training(
+        training_request(
+            "ckpt-2",
+            code,
+            ResourceConfig=_resources(2),
+            CheckpointConfig={"S3Uri": f"s3://{bucket}/ckpt/job"},
+        )
+    )
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    listing = sm.s3.list_objects_v2(Bucket=bucket, Prefix="ckpt/job/")["Contents"]
+    objects = {
+        o["Key"]: sm.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing
+    }
+    # Each host got the prefix's checkpoint before it started, and its own file reached S3.
+    assert objects == {
+        "ckpt/job/previous.ckpt": b"old",
+        "ckpt/job/algo-1.ckpt": b"state of algo-1 after previous.ckpt",
+        "ckpt/job/algo-2.ckpt": b"state of algo-2 after previous.ckpt",
+    }
