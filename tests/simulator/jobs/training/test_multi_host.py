@@ -275,7 +275,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_one_host_failing_fails_the_job_naming_it_and_stops_the_others(
-    tmp_path, sm, upload_code, training_request, run_training, log_lines
+    container_mode, tmp_path, sm, upload_code, training_request, run_training, log_lines
 ):
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -306,7 +306,9 @@ def _wait_for_files(paths: list[Path], timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_stop_training_job_stops_every_host(tmp_path, sm, upload_code, training_request):
+def test_stop_training_job_stops_every_host(
+    container_mode, tmp_path, sm, upload_code, training_request
+):
     shared = tmp_path / "shared"
     shared.mkdir()
     code = upload_code({"train.py": WAIT_OR_FAIL})
