@@ -128,12 +128,6 @@ class JobRun:
         assert self.launcher is not None
         return self.launcher.address(host)
 
-    def execute(
-        self, argv: list[str], cwd: Path, env: dict[str, str], metrics: MetricParser | None = None
-    ) -> ProcessResult:
-        """Run a one-host job's entry point (``execute_hosts`` with the first host)."""
-        return self.execute_hosts({self.host: HostRun(argv, cwd, env)}, metrics).results[self.host]
-
     def execute_hosts(
         self, runs: dict[str, HostRun], metrics: MetricParser | None = None
     ) -> JobOutcome:
