@@ -6,4 +6,5 @@ BUILTIN_CONTRACT_MODULES: tuple[str, ...] = (
     "xgboost_train",
     "tabular_preprocess",
     "model_evaluation",
+    "pytorch_inference",
 )

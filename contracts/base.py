@@ -35,6 +35,7 @@ class ScriptContract(BaseModel):
 
     # Subclasses set the container roots SageMaker gives their job type.
     job_type: ClassVar[str] = "generic"
+    data_over_http: ClassVar[bool] = False
     input_roots: ClassVar[tuple[str, ...]] = ()
     output_roots: ClassVar[tuple[str, ...]] = ()
 
@@ -141,6 +142,29 @@ class ProcessingScriptContract(ScriptContract):
     job_type: ClassVar[str] = "processing"
     input_roots: ClassVar[tuple[str, ...]] = ("/opt/ml/processing/input",)
     output_roots: ClassVar[tuple[str, ...]] = ("/opt/ml/processing/output",)
+
+
+class ServingScriptContract(ScriptContract):
+    """An inference script a model server imports (``SAGEMAKER_PROGRAM``): batch transform
+    and endpoints. The serving toolkits pass it ``/opt/ml/model`` (``model_fn(model_dir)``)
+    and take its answers over HTTP, so it reads the model and writes nothing."""
+
+    job_type: ClassVar[str] = "serving"
+    input_roots: ClassVar[tuple[str, ...]] = ("/opt/ml/model",)
+    output_roots: ClassVar[tuple[str, ...]] = ()
+    # A step's records reach the script as requests and its outputs leave as responses
+    # (the hosting contract: POST /invocations), not at container paths.
+    data_over_http: ClassVar[bool] = True
+
+    @field_validator("expected_output_paths")
+    @classmethod
+    def _no_outputs(cls, value: dict[str, str]) -> dict[str, str]:
+        if value:
+            raise ValueError(
+                f"expected_output_paths {value} are outside what a model server uploads: "
+                "a serving script answers over HTTP (output_fn); remove them"
+            )
+        return value
 
 
 def check_metric_definitions(value: list[dict[str, str]]) -> None:

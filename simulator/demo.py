@@ -22,7 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulator.demo_steps import describe_step, processing_key_output, step_summary
+from simulator.demo_steps import (
+    describe_step,
+    metric_values,
+    processing_key_output,
+    step_summary,
+    transform_key_output,
+    transform_scores,
+)
 from simulator.errors import SmsimError
 from simulator.outputs import resolve_outputs
 from simulator.pipeline.watch import list_steps, watch_execution
@@ -50,6 +57,7 @@ def run_demo(
     log_sink: Callable[[str], None] | None = _quiet,
     say: Narrator | None = None,
     follow: Follower | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the demo pipeline and return its result (what `smsim demo --json` prints).
 
@@ -58,7 +66,8 @@ def run_demo(
     ``source_dir`` replaces the DAG's step code; ``log_sink`` gets
     the jobs' log lines (default: none, they stay in the workspace's log files; None:
     LocalSageMaker's console sink); ``say``
-    narrates; ``follow(sm, arn, timeout)`` waits for the execution (default: polls).
+    narrates; ``follow(sm, arn, timeout)`` waits for the execution (default: polls);
+    ``config`` sets other PipelineConfig fields (e.g. ``tuning_max_jobs``).
     """
     from simulator.datasets import write_dataset
     from simulator.pipeline.build.assembly import assemble, dag_config, iter_steps
@@ -69,7 +78,7 @@ def run_demo(
 
     workspace = Path(workspace).expanduser().resolve()
     dag = get_dag(dag_name)
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(config or {})
     if "hyperparameters" not in dag.config_defaults:  # the PyTorch trainer's
         hps = {"max_epochs": epochs, "model_class": model_class, "lr": 0.01}
         overrides["hyperparameters"] = hps
@@ -126,6 +135,7 @@ def run_demo(
         descriptions = {s["StepName"]: describe_step(sm, s) for s in steps}
         types = {s["Name"]: s["Type"] for s in iter_steps(assembled.definition)}
         evaluation = _evaluation_report(sm, descriptions.get(dag.gate.source_step), dag.gate)
+        transform = _transform_result(sm, descriptions, types, evaluation)
 
         return {
             "pipeline_name": config.pipeline_name,
@@ -139,7 +149,12 @@ def run_demo(
                     descriptions.get(s["StepName"]),
                     workspace,
                     types[s["StepName"]],
-                    processing_key_output(sm, s, descriptions.get(s["StepName"]), evaluation),
+                    processing_key_output(sm, s, descriptions.get(s["StepName"]), evaluation)
+                    or (
+                        transform_key_output(transform)
+                        if types[s["StepName"]] == "Transform"
+                        else None
+                    ),
                 )
                 for s in steps
             ],
@@ -150,12 +165,28 @@ def run_demo(
                 if descriptions.get(name)
             },
             "evaluation": evaluation,
+            "transform": transform,
             "auroc_threshold": config.auroc_threshold,
             "workspace": str(workspace),
             "definition_path": str(definition_path),
             "execution_dir": _execution_dir(sm, arn),
             "data": {"rows": rows, "raw_uri": f"s3://{config.bucket}/{raw_key}"},
         }
+
+
+def _transform_result(
+    sm: Any, descriptions: dict[str, Any], types: dict[str, str], evaluation: Any
+) -> dict[str, Any] | None:
+    """The test split scored by the Transform step, and its AUROC next to evaluate.py's
+    on the same rows (the served model must be the evaluated one)."""
+    for name, step_type in types.items():
+        if step_type == "Transform":
+            scores = transform_scores(sm, descriptions.get(name))
+            if scores is not None:
+                scores["step"] = name
+                scores["evaluation_auroc"] = metric_values(evaluation).get("auroc")
+            return scores
+    return None
 
 
 def _wiring(assembled: Any) -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
 """Job requests shaped as the SageMaker Python SDK shapes them, from a script contract.
 
 One function per job kind: :func:`training_request` (CreateTrainingJob, what the SDK's
-framework estimators send on ``fit()``) and :func:`processing_request`
-(CreateProcessingJob, what its ``ScriptProcessor`` sends on ``run()``). `smsim train`
+framework estimators send on ``fit()``), :func:`tuning_request`
+(CreateHyperParameterTuningJob, what its ``HyperparameterTuner`` sends on ``fit()``, from
+the training request) and :func:`processing_request` (CreateProcessingJob, what its
+``ScriptProcessor`` sends on ``run()``). `smsim train`
 calls them with concrete S3 URIs; pipeline assembly with ``Get``/``Std:Join``
 expressions in place of URIs (a step's ``Arguments`` is the request without the name
 the service generates). The SDK's defaults smsim uses live here once: images, role,
@@ -68,6 +70,11 @@ def is_expression(value: Any) -> bool:
 
 
 _EXPRESSIONS = ("Get", "Std:Join", "Std:JsonGet")
+
+
+def join(on: str, *values: Any) -> dict[str, Any]:
+    """A definition's ``Std:Join`` of ``values`` (strings and expressions) on ``on``."""
+    return {"Std:Join": {"On": on, "Values": list(values)}}
 
 
 def sdk_hyperparameters(
@@ -157,6 +164,77 @@ def training_request(
     if checkpoint_uri is not None:
         request["CheckpointConfig"] = {"S3Uri": checkpoint_uri}
     return request
+
+
+class TuningSettings(NamedTuple):
+    """What a HyperparameterTuner adds to its estimator's request."""
+
+    objective_metric: str
+    objective_type: str  # Maximize | Minimize
+    strategy: str  # Bayesian | Random | Hyperband | Grid
+    max_jobs: int
+    max_parallel_jobs: int
+    # name → {"min", "max", "scaling", "type": "continuous"|"integer"} or {"values": [...]}
+    ranges: Mapping[str, Mapping[str, Any]]
+
+
+def tuning_request(training: Mapping[str, Any], tuning: TuningSettings) -> dict[str, Any]:
+    """The CreateHyperParameterTuningJob request (without its name) the SDK's
+    HyperparameterTuner sends for an estimator whose CreateTrainingJob request is
+    ``training``: the tuned hyperparameters leave StaticHyperParameters, the job's
+    resources become HyperParameterTuningResourceConfig, and training jobs' other
+    settings move into TrainingJobDefinition as they are."""
+    ranges: dict[str, list[dict[str, Any]]] = {
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+        "IntegerParameterRanges": [],
+    }
+    for name, spec in tuning.ranges.items():
+        if "values" in spec:  # the SDK JSON-encodes categorical values for framework jobs
+            values = [json.dumps(v) for v in spec["values"]]
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": values})
+            continue
+        kind = "Integer" if spec.get("type") == "integer" else "Continuous"
+        ranges[f"{kind}ParameterRanges"].append(
+            {
+                "Name": name,
+                "MinValue": str(spec["min"]),
+                "MaxValue": str(spec["max"]),
+                "ScalingType": spec.get("scaling", "Auto"),
+            }
+        )
+    static = {k: v for k, v in training["HyperParameters"].items() if k not in tuning.ranges}
+    definition: dict[str, Any] = {
+        "StaticHyperParameters": static,
+        "RoleArn": training["RoleArn"],
+        "OutputDataConfig": dict(training["OutputDataConfig"]),
+        "StoppingCondition": dict(training["StoppingCondition"]),
+        "HyperParameterTuningResourceConfig": dict(training["ResourceConfig"]),
+        "AlgorithmSpecification": {
+            k: v
+            for k, v in training["AlgorithmSpecification"].items()
+            if k in ("TrainingInputMode", "TrainingImage", "MetricDefinitions")
+        },
+        "InputDataConfig": list(training["InputDataConfig"]),
+    }
+    if "CheckpointConfig" in training:
+        definition["CheckpointConfig"] = dict(training["CheckpointConfig"])
+    return {
+        "HyperParameterTuningJobConfig": {
+            "Strategy": tuning.strategy,
+            "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": tuning.max_jobs,
+                "MaxParallelTrainingJobs": tuning.max_parallel_jobs,
+            },
+            "TrainingJobEarlyStoppingType": "Off",
+            "HyperParameterTuningJobObjective": {
+                "Type": tuning.objective_type,
+                "MetricName": tuning.objective_metric,
+            },
+            "ParameterRanges": ranges,
+        },
+        "TrainingJobDefinition": definition,
+    }
 
 
 def processing_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:

@@ -109,8 +109,9 @@ def list_keys(s3: Any, uri: S3Uri) -> list[tuple[str, int]]:
     return found
 
 
-def download_prefix(s3: Any, uri: S3Uri, dest: Path) -> list[Path]:
-    """Download every object under the key prefix of ``uri`` into ``dest``.
+def prefix_objects(s3: Any, uri: S3Uri) -> list[tuple[str, str]]:
+    """(key, path relative to the prefix) of every object under the key prefix of ``uri``,
+    in S3's listing order (keys sorted by their UTF-8 bytes).
 
     SageMaker's S3Prefix rule: every key that *starts with* the prefix string is
     included (``data/train`` also matches ``data/train2/x.csv``); each file lands
@@ -118,21 +119,33 @@ def download_prefix(s3: Any, uri: S3Uri, dest: Path) -> list[Path]:
     under the object's base name. Keys ending in ``/`` (folder markers) are skipped.
     Raises S3Error when nothing matches, as the service fails the job then.
     """
-    keys = [(k, n) for k, n in list_keys(s3, uri) if not k.endswith("/")]
+    keys = [k for k, _ in list_keys(s3, uri) if not k.endswith("/")]
     if not keys:
         raise S3Error(
             f'No S3 objects found under S3 URL "{uri}" given in input data source. '
             "Please ensure that the bucket exists in the selected region, that objects "
             "exist under that S3 prefix"
         )
-    dest.mkdir(parents=True, exist_ok=True)
+    return [(k, k[len(uri.key) :].lstrip("/") or PurePosixPath(k).name) for k in keys]
+
+
+def safe_target(dest: Path, relative: str, key: str) -> Path:
+    """``dest/relative``, refused when it would land outside ``dest`` (a key with ``..``)."""
     root = dest.resolve()
+    target = (dest / relative).resolve()
+    if root != target and root not in target.parents:
+        raise S3Error(f"S3 key {key!r} would land outside {dest}; refusing it")
+    return target
+
+
+def download_prefix(s3: Any, uri: S3Uri, dest: Path) -> list[Path]:
+    """Download every object under the key prefix of ``uri`` into ``dest``
+    (``prefix_objects``' rule)."""
+    objects = prefix_objects(s3, uri)
+    dest.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for key, _size in keys:
-        relative = key[len(uri.key) :].lstrip("/") or PurePosixPath(key).name
-        target = (dest / relative).resolve()
-        if root != target and root not in target.parents:
-            raise S3Error(f"S3 key {key!r} would land outside {dest}; refusing it")
+    for key, relative in objects:
+        target = safe_target(dest, relative, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(uri.bucket, key, str(target), Config=TRANSFER_CONFIG)
         written.append(target)

@@ -10,4 +10,5 @@ BUILTIN_SPEC_MODULES: tuple[str, ...] = (
     "create_model",
     "register_model",
     "pytorch_transform",  # batch transform of the served model (#15)
+    "pytorch_tuning",  # hyperparameter tuning of the PyTorch trainer (#16)
 )

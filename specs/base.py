@@ -22,7 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
+from contracts.base import (
+    ProcessingScriptContract,
+    ScriptContract,
+    ServingScriptContract,
+    TrainingScriptContract,
+)
 
 
 class DependencyType(StrEnum):
@@ -49,10 +54,15 @@ class SageMakerStepType(StrEnum):
     """The SageMaker pipeline step type a spec compiles to (decides its property shapes)."""
 
     TRAINING = "Training"
+    TUNING = "Tuning"
     PROCESSING = "Processing"
     TRANSFORM = "Transform"
     MODEL = "Model"
     REGISTER_MODEL = "RegisterModel"
+
+
+# Step types whose jobs run a training script: a Tuning step's training jobs run it too.
+TRAINING_STEP_TYPES = frozenset({SageMakerStepType.TRAINING, SageMakerStepType.TUNING})
 
 
 class DependencySpec(BaseModel):
@@ -138,10 +148,13 @@ _NODE_SHAPES: dict[NodeType, tuple[bool, bool]] = {
     NodeType.SINGULAR: (False, False),
 }
 
-# The contract flavour each SageMaker step type runs (Model/RegisterModel/Transform run none).
+# The contract flavour each SageMaker step type runs (Model/RegisterModel run none; a
+# Transform step's model server imports an inference script).
 _CONTRACT_FOR_STEP_TYPE: dict[str, type[ScriptContract]] = {
     "Training": TrainingScriptContract,
+    "Tuning": TrainingScriptContract,
     "Processing": ProcessingScriptContract,
+    "Transform": ServingScriptContract,
 }
 
 
@@ -322,6 +335,8 @@ class StepSpecification(BaseModel):
                         "expected_output_paths",
                     )
                 )
+        if contract.data_over_http:  # records in requests, outputs in responses
+            return issues
         for name in self.dependencies:
             if name not in contract.expected_input_paths:
                 issues.append(

@@ -2,13 +2,13 @@
 
 CreateTransformJob serves the model a PyTorchModel step created (``ModelName``) on the
 records of an S3 prefix (the test split) and writes ``<S3OutputPath>/<key>.out``.
-The container serves ``dockers/pytorch_bsm/inference.py`` (packed in model.tar.gz's
-``code/``); no job script of ours runs, so, like the Model steps, the spec has no
-script contract.
+The container serves ``dockers/pytorch_bsm/inference.py`` (the CreateModel step's
+``SAGEMAKER_PROGRAM``): its serving contract is the step's script contract.
 """
 
 from __future__ import annotations
 
+from contracts.pytorch_inference import PYTORCH_INFERENCE_CONTRACT
 from specs.base import (
     DependencySpec,
     DependencyType,
@@ -22,7 +22,7 @@ PYTORCH_TRANSFORM_SPEC = StepSpecification(
     step_type="PyTorchBatchTransform",
     sagemaker_step_type=SageMakerStepType.TRANSFORM,
     node_type=NodeType.INTERNAL,
-    script_contract=None,  # a Transform step runs no script of ours (specs/base.py)
+    script_contract=PYTORCH_INFERENCE_CONTRACT,
     description="Scores the test split with the served BSM model (batch transform).",
     dependencies=[
         DependencySpec(

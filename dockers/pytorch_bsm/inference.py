@@ -77,7 +77,7 @@ def _csv_rows(body: str, state: dict[str, Any]) -> pd.DataFrame:
     first = next(iter(pd.read_csv(io.StringIO(body), header=None, nrows=1, dtype=str).values), [])
     if set(wanted[1:]) <= {str(v) for v in first}:
         return pd.read_csv(io.StringIO(body))  # a header line names the columns
-    env = os.environ.get("CSV_COLUMNS")
+    env = os.environ.get("CSV_COLUMNS", "")
     names = [c.strip() for c in env.split(",")] if env else wanted
     frame = pd.read_csv(io.StringIO(body), header=None)
     if frame.shape[1] != len(names):

@@ -7,6 +7,8 @@ single file (``code=preprocess.py``), so this imports nothing from ``bsm/``.
 - input: every .csv / .tsv / .parquet file under processing/input/data, any depth;
 - output: processing/output/{train,val,test}/<split>.<ext> (the ``processed_data``
   output's LocalPath is processing/output), in the input's format (csv when mixed);
+  and the test split again as processing/output/batch/test.csv: CSV without a header
+  line, the label last, for a batch transform (SplitType Line: every line a record);
 - env: LABEL_FIELD (default "label"), TRAIN_RATIO (share of rows in train, default
   0.7), TEST_VAL_RATIO (share of the remaining rows that go to test, default 0.5);
 - ``--job_type training`` splits; any other job type (validation, testing,
@@ -143,6 +145,15 @@ def main(argv: list[str]) -> None:
         write_file(part, os.path.join(OUTPUT_DIR, name, f"{name}.{ext}"), kind)
         balance = part[LABEL_FIELD].astype(str).value_counts().sort_index().to_dict()
         print(f"split={name} rows={len(part)} classes={balance}", flush=True)
+        if name == "test":
+            write_batch_records(part, os.path.join(OUTPUT_DIR, "batch", "test.csv"))
+
+
+def write_batch_records(part: pd.DataFrame, path: str) -> None:
+    """The rows as a transform job reads them: no header, features then the label."""
+    columns = [c for c in part.columns if c != LABEL_FIELD] + [LABEL_FIELD]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    part[columns].to_csv(path, index=False, header=False)
 
 
 def fail(exc: BaseException) -> None:

@@ -57,7 +57,7 @@ from simulator.alignment.report import Finding, error, warning
 from simulator.alignment.script_facts import display_path
 from simulator.errors import SmsimError
 from simulator.requests import DEFAULT_SOURCE_DIR
-from specs.base import SageMakerStepType, StepSpecification
+from specs.base import TRAINING_STEP_TYPES, StepSpecification
 
 # Our own scripts: the source dir our jobs ship.
 BUILTIN_SCRIPTS_DIR = DEFAULT_SOURCE_DIR
@@ -112,7 +112,7 @@ def builtin_project(scripts_dir: Path | None = None) -> Project:
 def _contract_metrics(project: Project, spec: StepSpecification) -> None:
     """A Training spec's metric definitions: its contract's, when it declares any."""
     metrics = getattr(spec.script_contract, "metric_definitions", None)
-    if spec.sagemaker_step_type is SageMakerStepType.TRAINING and metrics:
+    if spec.sagemaker_step_type in TRAINING_STEP_TYPES and metrics:
         project.metric_definitions.setdefault(spec.step_type, list(metrics))
 
 
@@ -173,7 +173,7 @@ def _collect(project: Project, package: str, path: Path) -> None:
             _add_spec(project, value, path)
             if (
                 isinstance(metric_definitions, list)
-                and value.sagemaker_step_type is SageMakerStepType.TRAINING
+                and value.sagemaker_step_type in TRAINING_STEP_TYPES
             ):
                 project.metric_definitions[value.step_type] = metric_definitions
         elif isinstance(value, ScriptContract) and not any(value == c for c in project.contracts):

@@ -54,6 +54,18 @@ def print_result(result: dict[str, Any]) -> None:
             f"Test metrics (evaluation.json): {shown}\n"
             f"[dim]Gate: register the model when test AUROC >= {result['auroc_threshold']}[/]"
         )
+    transform = result.get("transform")
+    if transform and transform.get("auroc") is not None:
+        same = transform.get("evaluation_auroc")
+        agree = (
+            "the same as evaluate.py's"
+            if same is not None and abs(same - transform["auroc"]) < 1e-6
+            else f"evaluate.py's: {same}"
+        )
+        console.print(
+            f"Batch transform ({transform['step']}): {transform['records']} test rows scored, "
+            f"AUROC {transform['auroc']:.3f}, {agree}"
+        )
 
     run_prefix = _run_prefix(result)
     console.print("\n[bold]Spec outputs[/], resolved through their property paths:")

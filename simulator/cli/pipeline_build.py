@@ -202,7 +202,8 @@ def plan_report(assembled: AssembledPipeline) -> dict[str, Any]:
                 f"{g.source_step}.{g.property_file} {g.json_path} >= {g.threshold_parameter}"
             ),
             "threshold": assembled.config.auroc_threshold,
-            "if_steps": list(g.gated_steps),
+            # The gate's steps and what runs after them: the Condition's IfSteps.
+            "if_steps": [n for n in dag.topological_order() if dag.gated(n)],
             "else_step": g.fail_step,
         }
     return {

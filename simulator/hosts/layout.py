@@ -134,7 +134,9 @@ def input_data_config(
         entry: dict[str, Any] = {}
         if "ContentType" in channel:
             entry["ContentType"] = channel["ContentType"]
-        entry["TrainingInputMode"] = channel.get("InputMode", default_mode)
+        mode = channel.get("InputMode", default_mode)
+        # The developer guide: FastFile mode writes "File" here (the script reads files).
+        entry["TrainingInputMode"] = "File" if mode == "FastFile" else mode
         s3 = channel.get("DataSource", {}).get("S3DataSource", {})
         entry["S3DistributionType"] = s3.get("S3DataDistributionType", "FullyReplicated")
         entry["RecordWrapperType"] = channel.get("RecordWrapperType", "None")

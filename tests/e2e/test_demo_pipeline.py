@@ -121,6 +121,7 @@ def test_gate_true_runs_every_step_and_registers_the_model(run: _Run) -> None:
         "CheckAUROC": "Succeeded",
         "CreateBSMModel": "Succeeded",
         "RegisterBSMModel": "Succeeded",
+        "BatchTransformTest": "Succeeded",
     }
     assert steps["CheckAUROC"]["Metadata"] == {"Condition": {"Outcome": "True"}}
 
@@ -177,7 +178,7 @@ def test_gate_false_fails_the_execution_with_the_fail_step_message(run: _Run) ->
     message = steps["AurocTooLow"]["Metadata"]["Fail"]["ErrorMessage"]
     assert "below the threshold" in message and "1.5" in message
     # The if-branch never ran.
-    assert "CreateBSMModel" not in steps and "RegisterBSMModel" not in steps
+    assert not {"CreateBSMModel", "RegisterBSMModel", "BatchTransformTest"} & set(steps)
     execution = run.sm.describe_pipeline_execution(PipelineExecutionArn=run.arns["gated"])
     assert "below the threshold" in execution["FailureReason"]
 
@@ -219,4 +220,12 @@ def test_step_listings_match_botocores_shapes(run: _Run) -> None:
         listing = run.sm.list_pipeline_execution_steps(PipelineExecutionArn=run.arns[key])
         assert check(listing, output_shape("ListPipelineExecutionSteps")) == []
         kinds |= {k for s in listing["PipelineExecutionSteps"] for k in s["Metadata"]}
-    assert kinds == {"ProcessingJob", "TrainingJob", "Model", "RegisterModel", "Condition", "Fail"}
+    assert kinds == {
+        "ProcessingJob",
+        "TrainingJob",
+        "Model",
+        "RegisterModel",
+        "TransformJob",
+        "Condition",
+        "Fail",
+    }

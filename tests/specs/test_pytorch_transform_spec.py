@@ -15,10 +15,12 @@ from specs.registry import default_registry
 INFERENCE = Path(__file__).resolve().parents[2] / "dockers" / "pytorch_bsm" / "inference.py"
 
 
-def test_a_registered_transform_step_without_script() -> None:
+def test_a_registered_transform_step_serving_inference_py() -> None:
     assert default_registry().get("PyTorchBatchTransform") is SPEC
     assert SPEC.sagemaker_step_type is SageMakerStepType.TRANSFORM
-    assert SPEC.script_contract is None  # the service runs the container, no job script
+    # The model server imports inference.py (SAGEMAKER_PROGRAM): its serving contract.
+    assert SPEC.script_contract is not None
+    assert SPEC.script_contract.entry_point == INFERENCE.name
     assert SPEC.validate_contract_alignment().is_valid
 
 

@@ -66,6 +66,8 @@ _FOREIGN_PATH = {
     "Model": "properties.TrainingJobName",
     "RegisterModel": "properties.TrainingJobName",
     "Transform": "properties.ModelArtifacts.S3ModelArtifacts",
+    # A tuning job has no model of its own: its best training job has.
+    "Tuning": "properties.ModelArtifacts.S3ModelArtifacts",
 }
 
 

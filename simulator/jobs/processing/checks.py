@@ -34,21 +34,6 @@ def check_request(request: dict[str, Any]) -> None:
         problems += _local_path_problems(
             s3.get("LocalPath"), f"{where}.S3Input.LocalPath", local_paths
         )
-        if s3.get("S3DataType") != "S3Prefix":
-            raise UnsupportedFeature(
-                f"{where}.S3Input.S3DataType {s3.get('S3DataType')!r} is not supported; "
-                "use 'S3Prefix'"
-            )
-        if s3.get("S3InputMode", "File") != "File":
-            raise UnsupportedFeature(
-                f"{where}.S3Input.S3InputMode 'Pipe' is not supported; use 'File'"
-            )
-        dist = s3.get("S3DataDistributionType", "FullyReplicated")
-        if dist != "FullyReplicated":
-            raise UnsupportedFeature(
-                f"{where}.S3Input.S3DataDistributionType {dist!r} is not supported; "
-                "use 'FullyReplicated'"
-            )
     names = [i.get("InputName") for i in request.get("ProcessingInputs", [])]
     outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
     names += [o.get("OutputName") for o in outputs]

@@ -2,8 +2,8 @@
 
 SageMaker's rules followed:
 * each ProcessingInput's S3 data is staged at its LocalPath (``/opt/ml/processing/...``,
-  mapped to the host dir); S3Prefix semantics as for training channels; Gzip
-  compression decompressed on the way in;
+  mapped to the host dir), or fed through FIFOs in Pipe mode, with the training
+  channels' rules (S3Prefix/ManifestFile, ShardedByS3Key, Gzip: ``jobs/channels.py``);
 * ``/opt/ml/config/processingjobconfig.json`` and ``resourceconfig.json`` are written;
 * the container runs ContainerEntrypoint + ContainerArguments (``python``/``python3``
   as the image's interpreter) with the host tree as ``/opt/ml`` (the host launcher's
@@ -22,8 +22,6 @@ SageMaker's rules followed:
 
 from __future__ import annotations
 
-import gzip
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from simulator.hosts.layout import (
     failure_reason,
     write_processing_config,
 )
+from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_processing_inputs
 from simulator.jobs.processing.checks import check_request
 from simulator.jobs.processing.description import initial_description
 from simulator.jobs.records import JobRecord, now
@@ -45,7 +44,6 @@ from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reas
 from simulator.s3 import (
     DirSync,
     S3Error,
-    download_prefix,
     finish_all,
     parse_s3_uri,
 )
@@ -63,6 +61,7 @@ class ProcessingRun(JobRun):
         super().__init__(record, ctx)
         # Every host's outputs: (host, local dir, S3 URI, its Continuous sync or None).
         self.syncs: list[tuple[str, Path, Any, DirSync | None]] = []
+        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
 
     def _cluster(self) -> Cluster:
         return Cluster.for_processing(self.request)
@@ -102,7 +101,17 @@ class ProcessingRun(JobRun):
         for *_, sync in self.syncs:
             if sync is not None:
                 sync.start()
-        outcome = self.execute_hosts(runs)
+        for host, feeds in self.feeds.items():
+            # A Pipe feeder that fails ends its host's process (it would wait forever).
+            feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
+        try:
+            outcome = self.execute_hosts(runs)
+        finally:
+            for feeds in self.feeds.values():
+                feeds.stop()
+        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        if feed_error:  # a Pipe input could not be fed: the process was ended
+            return self._end("Failed", failure=f"ClientError: {feed_error}")
         failed = outcome.failed() if outcome.first is not None else None
         stop_reason = None if failed else outcome.stop_reason(rec.stop_event.is_set())
         if stop_reason == "MaxRuntimeExceeded":
@@ -145,25 +154,17 @@ class ProcessingRun(JobRun):
         return None
 
     def _stage_inputs(self, layout: HostLayout, host_index: int) -> None:
-        """The inputs of host ``host_index`` (FullyReplicated: every host gets them all)."""
+        """The inputs of host ``host_index``: ShardedByS3Key, Pipe, ManifestFile, Gzip as
+        jobs/channels.py stages them (the training rules)."""
         host = self.hosts[host_index]
-        for item in self.request.get("ProcessingInputs", []):
-            s3 = item["S3Input"]
-            dest = layout.host_path(s3["LocalPath"], f"{item['InputName']}.S3Input.LocalPath")
-            files = download_prefix(self.ctx.s3, parse_s3_uri(s3["S3Uri"]), dest)
-            if s3.get("S3CompressionType", "None") == "Gzip":
-                # The service takes Gzip only with S3InputMode Pipe (botocore's doc of
-                # S3CompressionType), which smsim does not simulate: the files are
-                # decompressed in place instead, and the user is told.
-                self.log(
-                    f"warning: {item['InputName']}: S3CompressionType 'Gzip' is accepted by "
-                    "SageMaker only with S3InputMode 'Pipe'; files decompressed in File mode",
-                    host,
-                )
-                files = [_gunzip(f) for f in files]
-            self.log(
-                f"input {item['InputName']!r}: {len(files)} file(s) at {s3['LocalPath']}", host
-            )
+        self.feeds[host] = stage_processing_inputs(
+            self.ctx.s3,
+            self.request,
+            layout,
+            host_index,
+            len(self.hosts),
+            lambda message: self.log(message, host),
+        )
 
     def _prepare_outputs(self, host: str) -> None:
         for item in self.request.get("ProcessingOutputConfig", {}).get("Outputs", []):
@@ -203,14 +204,3 @@ class ProcessingRun(JobRun):
         if exit_message:
             fields["ExitMessage"] = clip(exit_message)
         self.record.update(**fields)
-
-
-def _gunzip(path: Path) -> Path:
-    """S3CompressionType Gzip: SageMaker decompresses each object on the way in."""
-    target = path.with_suffix("") if path.suffix == ".gz" else path.with_name(path.name + ".out")
-    with gzip.open(path, "rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
-    path.unlink()
-    if target.name.endswith(".out"):
-        target = target.rename(path)
-    return target

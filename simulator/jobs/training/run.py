@@ -44,6 +44,7 @@ from simulator.hosts.layout import (
 )
 from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
 from simulator.images import builtin_algorithm
+from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_training_channels
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
 from simulator.jobs.training.checks import file_uri_path
@@ -89,6 +90,7 @@ class TrainingRun(JobRun):
         self.metrics = MetricParser(definitions)
         self.syncs: list[DirSync] = []  # every host's checkpoints and TensorBoard output
         self.started_at: dt.datetime | None = None
+        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
 
     def _cluster(self) -> Cluster:
         return Cluster.for_training(self.request)
@@ -110,8 +112,18 @@ class TrainingRun(JobRun):
         rec.transition("Training", "Training image download completed. Training in progress.")
         for sync in self.syncs:
             sync.start()
-        with distribution.port_lock(len(self.hosts), rec.stop_event, self.log):
-            outcome = self.execute_hosts(runs, self.metrics)
+        for host, feeds in self.feeds.items():
+            # A Pipe feeder that fails ends its host's process (it would wait forever).
+            feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
+        try:
+            with distribution.port_lock(len(self.hosts), rec.stop_event, self.log):
+                outcome = self.execute_hosts(runs, self.metrics)
+        finally:
+            for feeds in self.feeds.values():
+                feeds.stop()
+        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        if feed_error:  # a Pipe channel could not be fed: the process was ended
+            return self._fail(f"ClientError: {feed_error}")
         failed = outcome.failed() if outcome.first is not None else None
         stop_reason = None if failed else outcome.stop_reason(rec.stop_event.is_set())
         if stop_reason:
@@ -213,24 +225,20 @@ class TrainingRun(JobRun):
         requirements.require(path, where, interpreter, image, self.ctx.images.source, self.log)
 
     def _stage_channels(self, layout: HostLayout, host_index: int) -> None:
-        """The channels of host ``host_index`` (those of its instance group), FullyReplicated."""
+        """Channels and input modes (ShardedByS3Key, Pipe, FastFile, …) of host
+        ``host_index``: jobs/channels.py; a heterogeneous cluster's host gets the channels
+        of its instance group (S3DataSource.InstanceGroupNames)."""
         host = self.hosts[host_index]
-        for channel in self.cluster.channels_for(host, self.request.get("InputDataConfig", [])):
-            dest = layout.channel_dir(channel["ChannelName"])
-            source = channel["DataSource"]
-            if "S3DataSource" in source:
-                uri = parse_s3_uri(source["S3DataSource"]["S3Uri"])
-                files = download_prefix(self.ctx.s3, uri, dest)
-            else:
-                local = file_uri_path(source["FileDataSource"]["FileUri"])
-                assert local is not None  # checked at create
-                dest.mkdir(parents=True, exist_ok=True)
-                if local.is_dir():
-                    shutil.copytree(local, dest, dirs_exist_ok=True)
-                else:
-                    shutil.copy2(local, dest / local.name)
-                files = [p for p in dest.rglob("*") if p.is_file()]
-            self.log(f"channel {channel['ChannelName']!r}: {len(files)} file(s)", host)
+        group = self.cluster.group_of(host).name if self.cluster.heterogeneous else None
+        self.feeds[host] = stage_training_channels(
+            self.ctx.s3,
+            self.request,
+            layout,
+            host_index,
+            len(self.hosts),
+            lambda message: self.log(message, host),
+            instance_group=group,
+        )
 
     def _restore_checkpoints(self, layout: HostLayout) -> str | None:
         """Restore a host's checkpoints; returns their directory as its process sees it.

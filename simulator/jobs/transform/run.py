@@ -21,7 +21,6 @@ SageMaker's rules followed:
 from __future__ import annotations
 
 import gzip
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import Any
@@ -40,6 +39,7 @@ from simulator.inference.dataprocessing import DataProcessing, DataProcessingErr
 from simulator.inference.server import Invocation, ModelServer, ModelServerError
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import JobRun, RunContext
+from simulator.jobs.sources import manifest_objects
 from simulator.s3 import S3Error, S3Uri, list_keys, parse_s3_uri, upload_file
 
 DEFAULT_INVOCATION_TIMEOUT = 600.0  # ModelClientConfig.InvocationsTimeoutInSeconds default
@@ -114,18 +114,9 @@ class TransformRun(JobRun):
         return [(S3Uri(uri.bucket, k), _relative(uri.key, k)) for k in sorted(keys)]
 
     def _manifest_objects(self, uri: S3Uri) -> list[tuple[S3Uri, str]]:
-        body = self.ctx.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
-        try:
-            entries = json.loads(body)
-            prefix = parse_s3_uri(entries[0]["prefix"], "manifest prefix")
-            relatives = [str(e) for e in entries[1:]]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise S3Error(
-                f"{uri} is not a manifest file: expected "
-                '[{"prefix": "s3://bucket/prefix/"}, "relative/key", …] '
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
-        return [(S3Uri(prefix.bucket, prefix.key + rel), rel.lstrip("/")) for rel in relatives]
+        # The manifest format is the channels' (S3DataSource.S3Uri's doc): one parser.
+        objects = manifest_objects(self.ctx.s3, uri)
+        return [(o.uri, o.relative) for o in objects if o.uri is not None]
 
     def _read(self, uri: S3Uri) -> bytes:
         data = self.ctx.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()

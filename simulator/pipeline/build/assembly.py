@@ -26,10 +26,10 @@ from typing import Any
 from simulator.errors import Problem, ValidationError
 from simulator.pipeline.build.config import PipelineConfig
 from simulator.pipeline.build.dags import PipelineDAG, QualityGate
+from simulator.pipeline.build.model_steps import PARAM_APPROVAL
 from simulator.pipeline.build.resolver import Resolution, resolve_dag, supplied_by_request
 from simulator.pipeline.build.step_code import CodeLocations, code_locations
 from simulator.pipeline.build.step_requests import (
-    PARAM_APPROVAL,
     PARAM_INPUT_DATA,
     PARAM_MAX_EPOCHS,
     StepRequests,

@@ -28,7 +28,10 @@ _SHAPES = {
     "model_package_group": "EntityName",  # CreateModelPackageGroup's ModelPackageGroupName
     "processing_instance_type": "ProcessingInstanceType",
     "training_instance_type": "TrainingInstanceType",
+    "transform_instance_type": "TransformInstanceType",
     "model_approval_status": "ModelApprovalStatus",
+    "tuning_objective_type": "HyperParameterTuningJobObjectiveType",
+    "tuning_strategy": "HyperParameterTuningJobStrategyType",
 }
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -66,6 +69,25 @@ class PipelineConfig(BaseModel):
     )
     training_image_uri: str = requests.image_uri(requests.TRAINING_IMAGE, requests.DEFAULT_REGION)
     inference_image_uri: str = requests.image_uri(requests.INFERENCE_IMAGE, requests.DEFAULT_REGION)
+    # The CreateModel step's SAGEMAKER_PROGRAM, served from the training code's
+    # sourcedir.tar.gz (SAGEMAKER_SUBMIT_DIRECTORY), as the SDK's framework models set it;
+    # None: the inference image serves the model itself (the XGBoost image).
+    inference_entry_point: str | None = "inference.py"
+    transform_instance_type: str = "ml.m5.xlarge"
+    # DataProcessing of the Transform step ("associate prediction results with input
+    # records"): the model gets every CSV column but the last (the label); the stored
+    # line keeps the label and the last prediction field (the positive class).
+    transform_input_filter: str = "$[:-1]"
+    transform_output_filter: str = "$[-3,-1]"
+    # A Tuning step's HyperParameterTuningJobConfig (the bsm-tuning DAG): ranges by
+    # hyperparameter name, {"min": …, "max": …, "scaling": Auto|Linear|Logarithmic|…} for
+    # continuous ones (integers: "type": "integer"; categorical: {"values": […]}).
+    tuning_ranges: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tuning_objective_metric: str = "val:auroc"
+    tuning_objective_type: str = "Maximize"
+    tuning_strategy: str = "Bayesian"
+    tuning_max_jobs: int = Field(default=4, ge=1)
+    tuning_max_parallel_jobs: int = Field(default=2, ge=1)
     processing_environment: dict[str, str] = Field(
         default_factory=dict,
         description="values for the processing contracts' env vars (unknown names refused)",

@@ -140,13 +140,14 @@ BSM = PipelineDAG(
     name="bsm",
     description=(
         "BSM: preprocess -> train -> evaluate -> if test AUROC >= threshold "
-        "create model + register it, else fail"
+        "create model + batch-transform the test split + register it, else fail"
     ),
     steps={
         "TabularPreprocessing": "TabularPreprocessing",
         "PyTorchTraining": "PyTorchTraining",
         "ModelEvaluation": "ModelEvaluation",
         "CreateBSMModel": "PyTorchModel",
+        "BatchTransformTest": "PyTorchBatchTransform",
         "RegisterBSMModel": "RegisterModel",
     },
     edges=(
@@ -154,6 +155,8 @@ BSM = PipelineDAG(
         ("PyTorchTraining", "ModelEvaluation"),
         ("TabularPreprocessing", "ModelEvaluation"),
         ("PyTorchTraining", "CreateBSMModel"),
+        ("CreateBSMModel", "BatchTransformTest"),
+        ("TabularPreprocessing", "BatchTransformTest"),
         ("PyTorchTraining", "RegisterBSMModel"),
         ("ModelEvaluation", "RegisterBSMModel"),
     ),
@@ -169,7 +172,12 @@ BSM = PipelineDAG(
         fail_step="AurocTooLow",
         metric_label="test AUROC",
     ),
-    input_subpaths={("ModelEvaluation", "processed_data"): "test"},
+    # The transform reads the test split without its header line (preprocess.py's
+    # batch/ folder): with SplitType Line every line is a record.
+    input_subpaths={
+        ("ModelEvaluation", "processed_data"): "test",
+        ("BatchTransformTest", "transform_input"): "batch",
+    },
 )
 
 # The SageMaker XGBoost image: framework mode with sagemaker_program (our script), and the
@@ -198,19 +206,51 @@ BSM_XGBOOST = replace(
         ("XGBoostTraining", "RegisterBSMModel"),
         ("ModelEvaluation", "RegisterBSMModel"),
     ),
+    input_subpaths={("ModelEvaluation", "processed_data"): "test"},
     config_defaults={
         "pipeline_name": "BsmXgboostPipeline",
         "model_package_group": "BsmXgboostModels",
         "hyperparameters": {"num_round": 100, "eta": 0.15, "early_stopping_rounds": 15},
         "training_image_uri": XGBOOST_IMAGE,
         "inference_image_uri": XGBOOST_IMAGE,
+        "inference_entry_point": None,  # the XGBoost image serves xgboost-model itself
     },
     # xgboost_train.py and its xgb_bsm/ package; the processing steps keep the scripts of
     # dockers/pytorch_bsm (evaluate.py scores either model type).
     training_source_dir=Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm",
 )
 
-DAGS: dict[str, PipelineDAG] = {BSM.name: BSM, BSM_XGBOOST.name: BSM_XGBOOST}
+# The BSM pipeline with a Tuning step in place of the training step: a hyperparameter
+# tuning job over lr and dropout; evaluation, the model, the transform and the registered
+# package take the best training job's model.tar.gz (the SDK's get_top_model_s3_uri(0)).
+def _tuned(step: str) -> str:
+    return "Tune" if step == "PyTorchTraining" else step
+
+
+BSM_TUNING = replace(
+    BSM,
+    name="bsm-tuning",
+    description=(
+        "BSM with tuning: preprocess -> tune lr and dropout (training jobs) -> evaluate the "
+        "best model -> if test AUROC >= threshold create it + batch-transform the test split "
+        "+ register it, else fail"
+    ),
+    steps={
+        **{k: v for k, v in BSM.steps.items() if k != "PyTorchTraining"},
+        "Tune": "PyTorchTuning",
+    },
+    edges=tuple((_tuned(up), _tuned(down)) for up, down in BSM.edges),
+    config_defaults={
+        "pipeline_name": "BsmTuningPipeline",
+        "model_package_group": "BsmTunedModels",
+        "tuning_ranges": {
+            "lr": {"min": 0.001, "max": 0.05, "scaling": "Logarithmic"},
+            "dropout": {"min": 0.0, "max": 0.5, "scaling": "Linear"},
+        },
+    },
+)
+
+DAGS: dict[str, PipelineDAG] = {dag.name: dag for dag in (BSM, BSM_XGBOOST, BSM_TUNING)}
 
 
 def get_dag(name: str) -> PipelineDAG:

@@ -45,10 +45,10 @@ from typing import Any
 
 from simulator.errors import Problem, SmsimError, ValidationError
 from specs.base import (
+    TRAINING_STEP_TYPES,
     DependencySpec,
     DependencyType,
     OutputSpec,
-    SageMakerStepType,
     StepSpecification,
 )
 
@@ -242,7 +242,7 @@ def _keyword_score(dep: DependencySpec, output: OutputSpec) -> float:
 def supplied_by_request(spec: StepSpecification, dep: DependencySpec) -> str | None:
     """Why the job request itself supplies ``dep`` (no upstream step needed), or None."""
     if (
-        spec.sagemaker_step_type is SageMakerStepType.TRAINING
+        spec.sagemaker_step_type in TRAINING_STEP_TYPES
         and dep.dependency_type is DependencyType.HYPERPARAMETERS
     ):
         return (

@@ -15,11 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from contracts.base import ProcessingScriptContract, ScriptContract, TrainingScriptContract
 from simulator.errors import Problem
+from simulator.pipeline.build.model_steps import ModelStepRequests
 from simulator.requests import (
     TRAINING_CHANNELS,
     JobSettings,
+    TuningSettings,
+    join,
     processing_request,
     training_request,
+    tuning_request,
 )
 from specs.base import DependencySpec, DependencyType, SageMakerStepType, StepSpecification
 
@@ -29,7 +33,6 @@ if TYPE_CHECKING:
 # Pipeline parameters the requests read (names as they appear in the definition).
 PARAM_INPUT_DATA = "InputData"
 PARAM_MAX_EPOCHS = "MaxEpochs"
-PARAM_APPROVAL = "ModelApprovalStatus"
 C = TypeVar("C", bound=ScriptContract)
 _OUTPUT_PATH = re.compile(
     r"^properties\.ProcessingOutputConfig\.Outputs\['([^']+)'\]\.S3Output\.S3Uri$"
@@ -41,14 +44,10 @@ def get_expression(step_name: str, property_path: str) -> dict[str, str]:
     return {"Get": f"Steps.{step_name}.{property_path.removeprefix('properties.')}"}
 
 
-def join(on: str, *values: Any) -> dict[str, Any]:
-    return {"Std:Join": {"On": on, "Values": list(values)}}
-
-
 _EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
 
 
-class StepRequests:
+class StepRequests(ModelStepRequests):
     """Builds each step's dict for one assembly run, collecting problems as it goes."""
 
     def __init__(self, assembled: AssembledPipeline) -> None:
@@ -65,6 +64,8 @@ class StepRequests:
             SageMakerStepType.TRAINING: self.training,
             SageMakerStepType.MODEL: self.model,
             SageMakerStepType.REGISTER_MODEL: self.register_model,
+            SageMakerStepType.TRANSFORM: self.transform,
+            SageMakerStepType.TUNING: self.tuning,
         }.get(kind)
         if builder is None:
             self.problems.append(
@@ -91,6 +92,8 @@ class StepRequests:
             if chosen is None:
                 continue
             expr: Any = get_expression(chosen.step_name, chosen.output.property_path)
+            if self._is_top_model(chosen.step_name, chosen.output):
+                expr = self.top_model_uri(chosen.step_name, expr)
             sub = self.a.dag.input_subpaths.get((name, res.dependency.logical_name))
             if sub:
                 expr = join("/", expr, sub)
@@ -207,73 +210,51 @@ class StepRequests:
                 channels.update(_channels(dep, wired[dep.logical_name]))
         return channels
 
-    def model(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        model_data = self._model_data(name, spec)
-        return {
-            "ExecutionRoleArn": self.cfg.role_arn,
-            "PrimaryContainer": {
-                "Image": self.cfg.inference_image_uri,
-                "Environment": {
-                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                    "SAGEMAKER_REGION": self.cfg.region,
-                },
-                "ModelDataUrl": model_data,
-            },
-        }
-
-    def register_model(self, name: str, spec: StepSpecification) -> dict[str, Any]:
-        model_data = self._model_data(name, spec)
-        wired = self.inputs(name)
-        args: dict[str, Any] = {
-            "ModelPackageGroupName": self.cfg.model_package_group,
-            "ModelPackageDescription": (
-                f"{self.a.dag.name} model registered by pipeline {self.cfg.pipeline_name}"
-            ),
-            "InferenceSpecification": {
-                "Containers": [
-                    {
-                        "Image": self.cfg.inference_image_uri,
-                        "Environment": {},
-                        "ModelDataUrl": model_data,
-                    }
-                ],
-                "SupportedContentTypes": ["text/csv", "application/json"],
-                "SupportedResponseMIMETypes": ["application/json"],
-                "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large", "ml.m5.xlarge"],
-                "SupportedTransformInstanceTypes": ["ml.m5.xlarge"],
-            },
-            "ModelApprovalStatus": {"Get": f"Parameters.{PARAM_APPROVAL}"},
-        }
-        metrics = [
-            wired[d.logical_name]
-            for d in spec.dependencies.values()
-            if d.dependency_type is DependencyType.PROCESSING_OUTPUT and d.logical_name in wired
-        ]
-        if metrics:
-            file_path = self.a.dag.gate.file_path if self.a.dag.gate else "evaluation.json"
-            args["ModelMetrics"] = {
-                "ModelQuality": {
-                    "Statistics": {
-                        "ContentType": "application/json",
-                        "S3Uri": join("/", metrics[0], file_path),
-                    }
-                }
-            }
-        return args
-
-    def _model_data(self, name: str, spec: StepSpecification) -> Any:
-        wired = self.inputs(name)
-        for dep in spec.dependencies.values():
-            if dep.dependency_type is DependencyType.MODEL_ARTIFACTS and dep.logical_name in wired:
-                return wired[dep.logical_name]
-        self.problems.append(
-            Problem(
-                f"steps.{name}",
-                "no model artifacts are wired into this step",
-                fix="add an edge from the training step",
+    def tuning(self, name: str, spec: StepSpecification) -> dict[str, Any]:
+        """CreateHyperParameterTuningJob over the training request of the same script."""
+        cfg = self.cfg
+        if not cfg.tuning_ranges:
+            self.problems.append(
+                Problem(
+                    f"steps.{name}",
+                    "a Tuning step needs hyperparameter ranges",
+                    fix="set tuning_ranges in the pipeline config (e.g. lr and dropout)",
+                )
             )
+        training = self.training(name, spec)
+        if not training:
+            return {}
+        settings = TuningSettings(
+            cfg.tuning_objective_metric,
+            cfg.tuning_objective_type,
+            cfg.tuning_strategy,
+            cfg.tuning_max_jobs,
+            cfg.tuning_max_parallel_jobs,
+            cfg.tuning_ranges,
         )
-        return ""
+        return tuning_request(training, settings)
+
+    def _is_top_model(self, step: str, output: Any) -> bool:
+        return (
+            self.a.specs[step].sagemaker_step_type is SageMakerStepType.TUNING
+            and output.output_type is DependencyType.MODEL_ARTIFACTS
+            and output.property_path.startswith("properties.TrainingJobSummaries[0]")
+        )
+
+    def top_model_uri(self, step: str, best_job_name: Any) -> dict[str, Any]:
+        """The best job's model.tar.gz, as the SDK's ``TuningStep.get_top_model_s3_uri(0,
+        …)`` joins it: the training jobs' S3OutputPath, the job name, output/model.tar.gz."""
+        return join(
+            "/",
+            "s3:/",
+            self.cfg.bucket,
+            self.cfg.prefix,
+            _EXECUTION_ID,
+            step,
+            "output",
+            best_job_name,
+            "output/model.tar.gz",
+        )
 
     def _contract(self, name: str, spec: StepSpecification, kind: type[C]) -> C | None:
         contract = spec.script_contract

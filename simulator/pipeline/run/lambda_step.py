@@ -4,7 +4,9 @@ subprocess, with the step's inputs as the event.
 
 As on the service, the step's ``OutputParameters`` are taken from the dict the handler
 returns (each declared name must be in it), and the step fails with the function's error
-when the handler raises.
+when the handler raises — or runs longer than the function's ``Timeout`` (Lambda's
+default 3 s; CreateFunction's ``Timeout``), with Lambda's own "Task timed out after
+N seconds"; ``context.get_remaining_time_in_millis()`` counts down to it.
 """
 
 from __future__ import annotations
@@ -21,21 +23,38 @@ from typing import Any
 from simulator.errors import SmsimError
 
 _MARKER = "__SMSIM_LAMBDA_RESULT__"
+# Lambda's defaults: a function's Timeout when CreateFunction gives none, and the limit
+# of its initialisation (the handler module's import).
+DEFAULT_TIMEOUT_SECONDS = 3.0
+_INIT_SECONDS = 10.0
 # Run in the subprocess: import the handler from the unpacked zip, call it, print the
 # result after a marker (the function's own prints go before it, as its logs).
+# The timeout is armed when the handler is called, as Lambda counts an invocation's time
+# apart from the function's initialisation (the import).
 _RUNNER = f"""
-import importlib, json, sys, traceback
+import importlib, json, signal, sys, time, traceback
 sys.path.insert(0, ".")
 module_name, _, func_name = sys.argv[1].rpartition(".")
+timeout = float(sys.argv[3])
 event = json.load(sys.stdin)
+class TaskTimedOut(Exception):
+    pass
+def timed_out(signum, frame):
+    raise TaskTimedOut(f"Task timed out after {{timeout:.2f}} seconds")
 class Context:
     function_name = sys.argv[2]
     aws_request_id = "smsim-local"
+    deadline = 0.0
     def get_remaining_time_in_millis(self):
-        return 300000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 try:
     handler = getattr(importlib.import_module(module_name), func_name)
-    result = handler(event, Context())
+    context = Context()
+    signal.signal(signal.SIGALRM, timed_out)
+    context.deadline = time.monotonic() + timeout
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    result = handler(event, context)
+    signal.setitimer(signal.ITIMER_REAL, 0)
     print("{_MARKER}" + json.dumps({{"result": result}}, default=str), flush=True)
 except Exception as exc:
     traceback.print_exc()
@@ -54,10 +73,10 @@ def invoke(
     function: str,
     event: Any,
     env: dict[str, str],
-    timeout: float = 600,
 ) -> tuple[Any, str]:
     """Call ``function``'s handler with ``event``; (its return value, its output)."""
     fn = _function(account_id, region, function)
+    timeout = float(getattr(fn, "timeout", None) or DEFAULT_TIMEOUT_SECONDS)
     runtime = str(getattr(fn, "run_time", "") or "")
     if not runtime.startswith("python"):
         raise LambdaError(
@@ -68,16 +87,19 @@ def invoke(
             archive.extractall(root)  # zipfile drops "..", absolute parts of member names
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _RUNNER, fn.handler, fn.function_name],
+                [sys.executable, "-c", _RUNNER, fn.handler, fn.function_name, str(timeout)],
                 input=json.dumps(event),
                 capture_output=True,
                 text=True,
                 cwd=root,
                 env={**os.environ, **env, **(fn.environment_vars or {})},
-                timeout=timeout,
+                # A backstop for a handler that blocks SIGALRM: the import's time too.
+                timeout=timeout + _INIT_SECONDS,
             )
         except subprocess.TimeoutExpired:
-            raise LambdaError(f"function {function!r} timed out after {timeout:.0f}s") from None
+            raise LambdaError(
+                f"function {function!r}: Task timed out after {timeout:.2f} seconds"
+            ) from None
     logs, _, tail = done.stdout.rpartition(_MARKER)
     if not tail:
         raise LambdaError(

@@ -28,18 +28,34 @@ def test_json_document_has_status_steps_and_outputs(demo_json: dict) -> None:
     assert demo_json["pipeline_execution_status"] == "Succeeded"
     steps = {s["name"]: s for s in demo_json["steps"]}
     names = [s["name"] for s in demo_json["steps"]]
-    # In execution order; the model and the package are created in parallel.
+    # In execution order; the model and the package are created in parallel, the
+    # transform runs on the created model.
     assert names[:4] == ["TabularPreprocessing", "PyTorchTraining", "ModelEvaluation", "CheckAUROC"]
-    assert set(names[4:]) == {"CreateBSMModel", "RegisterBSMModel"}
+    assert set(names[4:]) == {"CreateBSMModel", "RegisterBSMModel", "BatchTransformTest"}
+    assert names.index("BatchTransformTest") > names.index("CreateBSMModel")
     assert {s["type"] for s in demo_json["steps"]} == {
         "Processing",
         "Training",
         "Condition",
         "Model",
         "RegisterModel",
+        "Transform",
     }
     assert all(s["status"] == "Succeeded" for s in demo_json["steps"])
     assert steps["PyTorchTraining"]["type"] == "Training"
+
+
+def test_transform_step_scores_the_test_split_as_evaluate_does(demo_json: dict) -> None:
+    """The served model is the evaluated one: the AUROC of the transform's predictions on
+    the test rows is evaluate.py's AUROC on the same rows."""
+    transform = demo_json["transform"]
+    evaluation = demo_json["evaluation"]
+    assert transform["records"] == evaluation["num_rows"] > 0
+    assert transform["auroc"] == pytest.approx(evaluation["metrics"]["auroc"]["value"], abs=1e-6)
+    step = {s["name"]: s for s in demo_json["steps"]}["BatchTransformTest"]
+    assert step["key_output"].startswith(f"test AUROC {transform['auroc']:.3f}")
+    out = demo_json["outputs"]["BatchTransformTest"]["transform_output"]["value"]
+    assert out == transform["output_uri"]
 
 
 def test_outputs_are_resolved_property_paths(demo_json: dict) -> None:

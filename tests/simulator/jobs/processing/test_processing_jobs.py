@@ -202,10 +202,6 @@ def test_processing_requests_checked(sm, bucket, staged):
     outside["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["LocalPath"] = "/data/out"
     with pytest.raises(UnsupportedFeature, match=r"LocalPath '/data/out' is outside /opt/ml"):
         sm.create_processing_job(**outside)
-    manifest = request("proc-manifest", bucket, code, data)
-    manifest["ProcessingInputs"][0]["S3Input"]["S3DataType"] = "ManifestFile"
-    with pytest.raises(UnsupportedFeature, match="S3Prefix"):
-        sm.create_processing_job(**manifest)
     no_resources = request("proc-nores", bucket, code, data)
     del no_resources["ProcessingResources"]
     with pytest.raises(ValidationError, match="ProcessingResources"):

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
+from simulator.errors import ResourceInUse, ValidationError
 from simulator.shapes import enum_values, validate_response
 
 # A script written only against the training toolkit's documented conventions: the
@@ -474,16 +474,18 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
         sm.create_training_job(
             **training_request("bad-out", code, OutputDataConfig={"S3OutputPath": "s3://B/x"})
         )
-    pipe = training_request("piped", code)
-    pipe["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    with pytest.raises(UnsupportedFeature, match="Pipe"):
-        sm.create_training_job(**pipe)
-    sharded = training_request("sharded", code, channels={"train": f"s3://{bucket}/x"})
-    sharded["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] = (
-        "ShardedByS3Key"
+    # The service's own channel rules: an augmented manifest needs Pipe mode, FastFile S3Prefix.
+    augmented = training_request("piped", code, channels={"train": f"s3://{bucket}/m.json"})
+    augmented["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"] = (
+        "AugmentedManifestFile"
     )
-    with pytest.raises(UnsupportedFeature, match="FullyReplicated"):
-        sm.create_training_job(**sharded)
+    with pytest.raises(ValidationError, match=r"InputDataConfig\[0\] \(train\).*S3DataType.*Pipe"):
+        sm.create_training_job(**augmented)
+    fast = training_request("sharded", code, channels={"train": f"s3://{bucket}/m.json"})
+    fast["InputDataConfig"][0]["InputMode"] = "FastFile"
+    fast["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"] = "ManifestFile"
+    with pytest.raises(ValidationError, match="FastFile mode must use the S3DataType S3Prefix"):
+        sm.create_training_job(**fast)
     # More hosts than the machine is set to hold: refused, naming the limit's setting.
     with pytest.raises(ValidationError, match="SMSIM_MAX_HOSTS"):
         sm.create_training_job(
@@ -553,10 +555,13 @@ def test_job_created_through_a_plain_boto3_client_runs(sm, bucket, upload_code, 
     )
     with pytest.raises(client.exceptions.ResourceInUse):
         client.create_training_job(**training_request("via-boto3", code))
-    pipe = training_request("via-boto3-pipe", code)
-    pipe["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    with pytest.raises(client.exceptions.ClientError, match="Pipe"):
-        client.create_training_job(**pipe)
+    augmented = training_request("via-boto3-aug", code, channels={"t": f"s3://{bucket}/m"})
+    augmented["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"] = (
+        "AugmentedManifestFile"
+    )
+    with pytest.raises(client.exceptions.ClientError, match="AugmentedManifestFile") as info:
+        client.create_training_job(**augmented)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_file_data_source_and_local_source_dir(

@@ -54,9 +54,30 @@ def test_step_types_and_gate_layout(definition: dict) -> None:
     cond = definition["Steps"][-1]["Arguments"]
     assert [(s["Name"], s["Type"]) for s in cond["IfSteps"]] == [
         ("CreateBSMModel", "Model"),
+        ("BatchTransformTest", "Transform"),
         ("RegisterBSMModel", "RegisterModel"),
     ]
     assert [(s["Name"], s["Type"]) for s in cond["ElseSteps"]] == [("AurocTooLow", "Fail")]
+
+
+def test_transform_step_serves_the_created_model_on_the_headerless_test_split(
+    definition: dict,
+) -> None:
+    cond = definition["Steps"][-1]["Arguments"]
+    steps = {s["Name"]: s for s in cond["IfSteps"]}
+    args = steps["BatchTransformTest"]["Arguments"]
+    assert args["ModelName"] == {"Get": "Steps.CreateBSMModel.ModelName"}
+    source = args["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source["Std:Join"]["Values"][-1] == "batch"
+    assert source["Std:Join"]["Values"][0] == {
+        "Get": "Steps.TabularPreprocessing.ProcessingOutputConfig.Outputs['processed_data']"
+        ".S3Output.S3Uri"
+    }
+    assert args["DataProcessing"]["JoinSource"] == "Input"
+    # The served model finds its inference script in the training code, as the SDK sets it.
+    env = steps["CreateBSMModel"]["Arguments"]["PrimaryContainer"]["Environment"]
+    assert env["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"].endswith("sourcedir.tar.gz")
 
 
 def test_parameters_are_declared_with_config_defaults(definition: dict) -> None:

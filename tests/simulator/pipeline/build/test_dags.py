@@ -27,7 +27,8 @@ def test_bsm_gate_guards_model_creation_and_registration() -> None:
     gate = BSM.gate
     assert gate is not None and gate.source_step == "ModelEvaluation"
     assert gate.json_path == "metrics.auroc.value"
-    assert BSM.gated_steps() == {"CreateBSMModel", "RegisterBSMModel"}
+    # The batch transform serves the created model, so it runs only past the gate too.
+    assert BSM.gated_steps() == {"CreateBSMModel", "RegisterBSMModel", "BatchTransformTest"}
     assert not BSM.gated("ModelEvaluation")
 
 

@@ -61,13 +61,20 @@ def function_arn(sm: LocalSageMaker) -> str:
     role = boto3.client("iam", region_name=sm.region).create_role(
         RoleName="gate-role", AssumeRolePolicyDocument=trust
     )["Role"]["Arn"]
+    return _create_function(sm, "score-gate", HANDLER, role)
+
+
+def _create_function(sm: LocalSageMaker, name: str, handler: str, role: str, **extra: Any) -> str:
+    import boto3
+
     client = boto3.client("lambda", region_name=sm.region)
     return client.create_function(
-        FunctionName="score-gate",
+        FunctionName=name,
         Runtime="python3.11",
         Role=role,
         Handler="gate.handler",
-        Code={"ZipFile": _zip({"gate.py": HANDLER})},
+        Code={"ZipFile": _zip({"gate.py": handler})},
+        **extra,
     )["FunctionArn"]
 
 
@@ -149,6 +156,48 @@ def test_a_lambda_steps_output_feeds_a_condition(sm: LocalSageMaker, function_ar
     assert steps["Check"]["Metadata"]["Condition"]["Outcome"] == "False"
     assert steps["Stop"]["StepStatus"] == "Failed"
     assert "doubled score 0.5" in desc["FailureReason"]
+
+
+SLOW = """
+import time
+def handler(event, context):
+    left = context.get_remaining_time_in_millis()
+    time.sleep(float(event["score"]))
+    return {"verdict": "go", "doubled": left}
+"""
+
+
+def test_a_lambda_step_fails_when_the_function_outlives_its_timeout(
+    sm: LocalSageMaker, function_arn: str
+) -> None:
+    """The function's CreateFunction Timeout (2 s here) bounds the handler, as Lambda
+    does: a 5 s handler fails the step with Lambda's words; a quick one sees the time
+    left through its context."""
+    import boto3
+
+    role = boto3.client("lambda", region_name=sm.region).get_function(
+        FunctionName="score-gate"
+    )["Configuration"]["Role"]
+    arn = _create_function(sm, "slow-gate", SLOW, role, Timeout=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline(sm, arn).upsert(role_arn=ROLE)
+    try:
+        desc, steps = run(sm, Score="5")
+        assert desc["PipelineExecutionStatus"] == "Failed"
+        assert steps["Gate"]["StepStatus"] == "Failed"
+        assert "Task timed out after 2.00 seconds" in steps["Gate"]["FailureReason"]
+
+        desc, steps = run(sm, Score="0")
+        assert desc["PipelineExecutionStatus"] == "Succeeded", steps["Gate"].get("FailureReason")
+        outputs = {
+            p["Name"]: p["Value"] for p in steps["Gate"]["Metadata"]["Lambda"]["OutputParameters"]
+        }
+        assert 0 < float(outputs["doubled"]) <= 2000
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline(sm, function_arn).upsert(role_arn=ROLE)
 
 
 def callback_pipeline(sm: LocalSageMaker, queue_url: str) -> Any:
