@@ -68,6 +68,10 @@ class RequestedResourceNotFound(ValidationError):
         return f"{self.what} {self.detail}"
 
 
+class JobAlreadyEnded(ValidationError):
+    """Stop*Job of a job that ended: the service's ValidationException (#17)."""
+
+
 class ResourceLimitExceeded(SmsimError):
     """SageMaker's ResourceLimitExceeded: a quota (e.g. concurrent jobs) is reached."""
 
@@ -90,6 +94,9 @@ SERVICE_CODES: dict[type[SmsimError], str] = {
 
 def service_code(exc: SmsimError) -> str:
     """SageMaker's error code for ``exc``: ValidationException unless it names a resource."""
+    code = getattr(exc, "service_code", None)  # an injected fault's own (simulator.faults)
+    if isinstance(code, str):
+        return code
     for cls, code in SERVICE_CODES.items():
         if isinstance(exc, cls):
             return code

@@ -1,14 +1,16 @@
 """Fault injection: a declarative plan of the service errors a run should meet.
 
 Resume and retry code cannot otherwise be exercised before deploying; a plan makes a named
-pipeline step (or, for #17, a named job) meet a service error on its Nth attempt, with the
-words the service uses. A plan is a list of faults::
+pipeline step or a named job meet a service error on its Nth attempt, with the words the
+service uses. A plan is a list of faults::
 
     [{"kind": "CapacityError", "step": "Train", "attempt": 1},
-     {"kind": "InternalServerError", "step": "Prep", "attempt": 2, "pipeline": "bsm"}]
+     {"kind": "InternalServerError", "step": "Prep", "attempt": 2, "pipeline": "bsm"},
+     {"kind": "SpotInterruption", "job": "bsm-train", "after_line": "^epoch 2 done"}]
 
 given as ``LocalSageMaker(faults=...)`` (a list, a :class:`FaultPlan`, or a path to such a
-JSON file), or as ``$SMSIM_FAULTS`` (a path or the JSON itself) for ``smsim serve``.
+JSON file), ``smsim serve --faults FILE``, ``smsim train --faults FILE``, or as
+``$SMSIM_FAULTS`` (a path or the JSON itself).
 
 Kinds, and where each strikes:
 
@@ -18,22 +20,33 @@ Kinds, and where each strikes:
 - ``ResourceLimitExceeded`` / ``ThrottlingException`` / ``InternalFailure``: the Create*
   call is refused with that error code (``SageMaker.RESOURCE_LIMIT``, ``Step.THROTTLING``,
   ``Step.SERVICE_FAULT``).
+- ``SpotInterruption``: a job with ``EnableManagedSpotTraining`` loses its Spot
+  instance ``at_seconds`` into training, or right after a log line matching ``after_line``
+  (a regex): the script gets SIGTERM, checkpoints are synced, the job shows ``Interrupted``
+  and restarts from its checkpoints after ``wait_seconds`` of waiting for capacity
+  (``simulator/jobs/training/spot.py``).
+- ``S3SlowDown``: the job's S3 requests answer ``503 SlowDown`` ``times`` times
+  (default 1) from its first one on; botocore's retries absorb a few, more fail the job
+  with S3's own error (``simulator/jobs/throttle.py``).
 
-The plan is open for more kinds (spot interruptions, throttled S3 requests: #17): a kind
-is a name in :data:`KINDS` with its message and the point where it strikes.
+A fault on a ``job`` matches every job whose name starts with it; ``attempt`` N is the
+Nth such job. A fault on a pipeline ``step`` strikes that step's Nth attempt; the kinds
+that strike while a job runs are handed to the step's job.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import Problem, ValidationError
+from simulator.errors import Problem, SmsimError, ValidationError
 
 ENV_VAR = "SMSIM_FAULTS"
 
@@ -59,7 +72,16 @@ KINDS: dict[str, tuple[str, str]] = {
         "create",
         "We encountered an internal error. Please try again.",
     ),
+    # Strike while the job runs: the job's own code handles them (spot.py, s3_throttle.py).
+    "SpotInterruption": ("run", "the Spot instance was interrupted"),
+    "S3SlowDown": ("run", "Please reduce your request rate."),
 }
+# The options each kind takes besides kind/step/job/pipeline/attempt.
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "SpotInterruption": ("at_seconds", "after_line", "wait_seconds"),
+    "S3SlowDown": ("times",),
+}
+_COMMON = ("kind", "step", "job", "pipeline", "attempt")
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,10 @@ class Fault:
     job: str | None = None
     pipeline: str | None = None
     attempt: int = 1
+    at_seconds: float | None = None  # SpotInterruption: seconds into training
+    after_line: str | None = None  # SpotInterruption: a regex on the script's log lines
+    wait_seconds: float = 1.0  # SpotInterruption: the wait for Spot capacity, unbilled
+    times: int = 1  # S3SlowDown: how many requests are answered 503 SlowDown
 
     @property
     def strikes(self) -> str:
@@ -92,12 +118,22 @@ class InjectedServiceError(Exception):
         self.response = {"Error": {"Code": code, "Message": message}}
 
 
+class InjectedRefusal(SmsimError):
+    """A refused Create*Job call as the endpoint answers it: the fault's error code."""
+
+    def __init__(self, code: str, message: str, operation: str) -> None:
+        super().__init__(message)
+        self.service_code = code
+        self.operation = operation
+
+
 class FaultPlan:
     """The faults of one simulator; each fires at most once."""
 
     def __init__(self, faults: Iterable[Fault] = ()) -> None:
         self.faults = list(faults)
         self._fired: set[int] = set()
+        self._seen: dict[int, int] = {}  # job fault → jobs matched so far (its attempts)
         self._lock = threading.Lock()
 
     @classmethod
@@ -138,19 +174,32 @@ class FaultPlan:
             if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
                 problems.append(Problem(f"{loc}.attempt", "must be an integer ≥ 1", attempt))
                 continue
-            unknown = set(item) - {"kind", "step", "job", "pipeline", "attempt"}
+            allowed = (*_COMMON, *_OPTIONS.get(kind, ()))
+            unknown = set(item) - set(allowed)
             if unknown:
                 problems.append(
                     Problem(
                         loc,
-                        f"unknown keys {sorted(unknown)}",
+                        f"unknown keys {sorted(unknown)} for a {kind} fault",
                         item,
-                        "use kind, step, job, pipeline, attempt",
+                        f"use {', '.join(allowed)}",
                     )
                 )
                 continue
+            option_problems = _option_problems(kind, item, loc)
+            if option_problems:
+                problems += option_problems
+                continue
+            options = {k: item[k] for k in _OPTIONS.get(kind, ()) if k in item}
             faults.append(
-                Fault(kind, item.get("step"), item.get("job"), item.get("pipeline"), attempt)
+                Fault(
+                    kind,
+                    item.get("step"),
+                    item.get("job"),
+                    item.get("pipeline"),
+                    attempt,
+                    **options,
+                )
             )
         if problems:
             raise ValidationError(where, problems)
@@ -202,8 +251,58 @@ class FaultPlan:
                 return fault
         return None
 
+    def for_job(self, name: str, strikes: tuple[str, ...]) -> list[Fault]:
+        """The faults planned for the job ``name`` among those striking at ``strikes``,
+        marked fired. Each call is one attempt of every job fault whose prefix matches."""
+        found = []
+        with self._lock:
+            for i, fault in enumerate(self.faults):
+                if i in self._fired or fault.job is None or fault.strikes not in strikes:
+                    continue
+                if not name.lower().startswith(fault.job.lower()):
+                    continue
+                self._seen[i] = self._seen.get(i, 0) + 1
+                if self._seen[i] == fault.attempt:
+                    self._fired.add(i)
+                    found.append(fault)
+        return found
+
+    def hand_to_job(self, fault: Fault, job_name: str) -> None:
+        """A step's fault that strikes while its job runs: planned for that job now."""
+        with self._lock:
+            self.faults.append(dataclasses.replace(fault, step=None, job=job_name, attempt=1))
+
     def __bool__(self) -> bool:
         return bool(self.faults)
 
 
-__all__ = ["ENV_VAR", "KINDS", "Fault", "FaultPlan", "InjectedServiceError"]
+def _option_problems(kind: str, item: dict[str, Any], loc: str) -> list[Problem]:
+    problems = []
+    for key in ("at_seconds", "wait_seconds"):
+        value = item.get(key)
+        if key in item and (not isinstance(value, int | float) or value < 0):
+            problems.append(Problem(f"{loc}.{key}", "must be a number of seconds ≥ 0", value))
+    if "times" in item and (not isinstance(item["times"], int) or item["times"] < 1):
+        problems.append(Problem(f"{loc}.times", "must be an integer ≥ 1", item["times"]))
+    if "after_line" in item:
+        try:
+            re.compile(item["after_line"])
+        except (re.error, TypeError) as exc:
+            problems.append(
+                Problem(
+                    f"{loc}.after_line", f"not a regular expression ({exc})", item["after_line"]
+                )
+            )
+    if kind == "SpotInterruption" and ("at_seconds" in item) == ("after_line" in item):
+        problems.append(
+            Problem(
+                loc,
+                "a SpotInterruption strikes at_seconds into training or after_line (a regex)",
+                item,
+                'give one of them, e.g. "at_seconds": 5',
+            )
+        )
+    return problems
+
+
+__all__ = ["ENV_VAR", "KINDS", "Fault", "FaultPlan", "InjectedRefusal", "InjectedServiceError"]

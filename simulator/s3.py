@@ -247,6 +247,12 @@ def unpack_tar_gz(archive: Path, dest: Path) -> list[str]:
                         "rebuild the archive from inside its source directory"
                     )
             tar.extractall(dest, filter="data")
+    except tarfile.FilterError as exc:  # a link leaving dest, a device, …: refused by name
+        raise S3Error(
+            f"unsafe member in {archive.name}: {exc}; an archive may link only to its own "
+            "members: rebuild it without links that leave its directory (e.g. tar "
+            "--dereference)"
+        ) from exc
     except tarfile.TarError as exc:
         raise S3Error(f"cannot extract {archive.name}: {exc}") from exc
     return [m.name for m in members]

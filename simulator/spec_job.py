@@ -111,12 +111,14 @@ def run_training_spec(
     image: str | None,
     workspace: Path,
     on_start: Callable[[str], None] | None = None,
+    faults: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Stage inputs and code, run the job to its end; (description, resolved outputs)."""
+    """Stage inputs and code, run the job to its end; (description, resolved outputs).
+    ``faults``: a fault plan to inject (simulator.faults; $SMSIM_FAULTS when None)."""
     from simulator.session import LocalSageMaker
 
     contract = spec.script_contract
-    with LocalSageMaker(workspace=workspace) as sm:
+    with LocalSageMaker(workspace=workspace, faults=faults) as sm:
         bucket = f"sagemaker-{sm.region}-{sm.account_id}"  # the SDK's default bucket
         ensure_bucket(sm.s3, bucket)
         for option, uri in (

@@ -136,6 +136,12 @@ def register(main: click.Group) -> None:
         help="Directory holding the contract's entry point.",
     )
     @click.option("--image", default=None, help="TrainingImage URI (mapped to an interpreter).")
+    @click.option(
+        "--faults",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A JSON fault plan to inject (simulator.faults; default: $SMSIM_FAULTS).",
+    )
     @workspace_option()
     @json_option()
     def train(

@@ -17,11 +17,14 @@ from simulator.aws import EmbeddedAws
 from simulator.endpoint.jobs import JobStore
 from simulator.endpoint.tags import TagStore
 from simulator.endpoint.telemetry import CloudWatch
+from simulator.errors import ValidationError
+from simulator.faults import FaultPlan, InjectedRefusal
 from simulator.hosts.launcher import LineSink
 from simulator.images import ImageMap
 from simulator.inference.endpoints import EndpointService
 from simulator.jobs.records import JobRecord
 from simulator.jobs.runner import RunContext
+from simulator.jobs.training import checks as training_checks
 from simulator.jobs.transform.description import public_view
 from simulator.jobs.transform.run import transform_model
 from simulator.jobs.tuning.operations import TUNING_OPERATIONS
@@ -93,7 +96,21 @@ class SageMakerBackend:
         return self._moto
 
     # -- the operations a pipeline step sends (same handlers as a client's) ------------
+    @property
+    def faults(self) -> FaultPlan:
+        """The faults to inject (simulator.faults): the pipelines' plan is the jobs' too."""
+        return self.pipelines.faults
+
+    @faults.setter
+    def faults(self, plan: FaultPlan) -> None:
+        self.pipelines.faults = plan
+
     def create_training_job(self, **request: Any) -> dict[str, str]:
+        self._refuse_at_create("training", request)
+        training_checks.check_request(request)  # the shape first: the channel check reads it
+        problems = training_checks.channel_problems(self.s3, request)
+        if problems:
+            raise ValidationError("CreateTrainingJob request", problems)
         arn = self.jobs.create("training", request)
         self.tags.add(arn, request.get("Tags", []))
         return {"TrainingJobArn": arn}
@@ -106,6 +123,7 @@ class SageMakerBackend:
         return {}
 
     def create_processing_job(self, **request: Any) -> dict[str, str]:
+        self._refuse_at_create("processing", request)
         arn = self.jobs.create("processing", request)
         self.tags.add(arn, request.get("Tags", []))
         return {"ProcessingJobArn": arn}
@@ -119,6 +137,7 @@ class SageMakerBackend:
 
     def create_transform_job(self, **request: Any) -> dict[str, str]:
         # The model is CreateModel's, kept by moto: an unknown one is refused at create.
+        self._refuse_at_create("transform", request)
         transform_model(self.moto_client, request)
         arn = self.jobs.create("transform", request)
         self.tags.add(arn, request.get("Tags", []))
@@ -142,6 +161,16 @@ class SageMakerBackend:
         return getattr(self.moto_client, name)  # create_model, create_model_package, …
 
     # -- internals -------------------------------------------------------------------
+    def _refuse_at_create(self, kind: str, request: dict[str, Any]) -> None:
+        """An injected ResourceLimitExceeded/ThrottlingException/InternalFailure planned for
+        this job: the Create*Job call is refused with it (simulator.faults)."""
+        name = request.get(f"{kind.capitalize()}JobName")
+        if not self.faults or not isinstance(name, str):
+            return
+        for fault in self.faults.for_job(name, ("create",)):
+            operation = f"Create{kind.capitalize()}Job"
+            raise InjectedRefusal(fault.kind, fault.message, operation)
+
     def _run_context(self) -> RunContext:
         return RunContext(
             s3=self.s3,
@@ -153,6 +182,7 @@ class SageMakerBackend:
             cloudwatch=self.cloudwatch.log_sink,
             metrics=self.cloudwatch.metric_sink,
             container_mode=self.container_mode,
+            faults=self.faults,
         )
 
 

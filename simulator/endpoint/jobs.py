@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from simulator.endpoint import listing
-from simulator.errors import RequestedResourceNotFound, ResourceInUse, SmsimError
+from simulator.errors import (
+    JobAlreadyEnded,
+    RequestedResourceNotFound,
+    ResourceInUse,
+    SmsimError,
+)
 from simulator.jobs.processing import run as processing
 from simulator.jobs.records import KIND_DIRS, TERMINAL, JobRecord, job_dir
 from simulator.jobs.runner import RunContext
@@ -161,7 +166,15 @@ class JobStore:
         return self.get(kind, name).snapshot()
 
     def stop(self, kind: str, name: str) -> None:
-        self.get(kind, name).request_stop()
+        record = self.get(kind, name)
+        status = record.status
+        if status in TERMINAL:
+            # The service's words: StopTrainingJob of an ended job is a ValidationException.
+            raise JobAlreadyEnded(
+                f"The request was rejected because the {kind} job is in status {status}. "
+                f"({kind} job {record.name!r} has ended; only an InProgress job can be stopped)"
+            )
+        record.request_stop()
 
     def list(self, operation: str, kind: str, request: dict[str, Any]) -> dict[str, Any]:
         validate_request(operation, request)

@@ -9,7 +9,8 @@ Logs and each MetricDefinitions match to CloudWatch metrics.
   with GetMetricStatistics.
 
 Both are written into moto's backends in this process (no HTTP round trip per line),
-under one lock: moto's stores are not thread-safe.
+under one lock: moto's stores are not thread-safe, and they are one per process (two
+simulators of one process share them, so the lock is the process's too).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from simulator.hosts.launcher import LineSink
 
 METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 MetricSink = Callable[[str, float, dt.datetime], None]
+_MOTO_LOCK = threading.Lock()  # moto's backends are per process: so is their lock
 
 
 class CloudWatch:
@@ -31,7 +33,7 @@ class CloudWatch:
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id = account_id
         self.region = region
-        self._lock = threading.Lock()
+        self._lock = _MOTO_LOCK
 
     def log_sink(self, group: str, stream: str) -> LineSink:
         from moto.logs.models import logs_backends
@@ -40,7 +42,10 @@ class CloudWatch:
         with self._lock:
             if group not in backend.groups:
                 backend.create_log_group(group, tags={})
-            backend.create_log_stream(group, stream)
+            # A stream that exists already (a Spot restart within the same second, or a
+            # job of that name in another simulator of this process) is appended to.
+            if stream not in backend.groups[group].streams:
+                backend.create_log_stream(group, stream)
 
         def sink(line: str) -> None:
             event = {"timestamp": int(time.time() * 1000), "message": line}

@@ -215,7 +215,13 @@ class JobRecord:
             if transitions and "EndTime" not in transitions[-1]:
                 transitions[-1]["EndTime"] = t
             entry = {"Status": secondary, "StartTime": t, "StatusMessage": message}
-            if secondary in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
+            if secondary in (
+                "Completed",
+                "Failed",
+                "Stopped",
+                "MaxRuntimeExceeded",
+                "MaxWaitTimeExceeded",
+            ):
                 entry["EndTime"] = t
             transitions.append(entry)
             self.update(SecondaryStatus=secondary, SecondaryStatusTransitions=transitions, **fields)

@@ -17,6 +17,7 @@ and the outcome names the first host that ended the job.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import SmsimError
+from simulator.faults import Fault, FaultPlan
 from simulator.hosts.cluster import Cluster
 from simulator.hosts.launcher import (
     HostCommand,
@@ -37,6 +39,7 @@ from simulator.hosts.layout import HostLayout
 from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
+from simulator.jobs.throttle import throttled_client
 
 
 @dataclass
@@ -56,6 +59,8 @@ class RunContext:
     # (job, host) → a sink publishing each MetricDefinitions match (name, value, time) to
     # CloudWatch metrics, as the service does.
     metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
+    # Faults to inject (simulator.faults, #17): the job's own are taken when its run starts.
+    faults: FaultPlan | None = None
 
     def launcher(self) -> HostLauncher:
         """The host launcher for this job (a bad mode fails the job, by name)."""
@@ -81,6 +86,8 @@ class JobRun:
         self.layout = self.layouts[self.host]
         self.prefix = f"{self.name}/{self.host}"
         self.launcher: HostLauncher | None = None
+        self.faults: list[Fault] = []  # the injected faults that strike while this job runs
+        self.line_hooks: list[LineSink] = []  # more readers of the entry point's lines
 
     def _cluster(self) -> Cluster:
         return Cluster.single()
@@ -100,7 +107,8 @@ class JobRun:
             self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
             if len(self.hosts) > 1:
                 self.log(f"{len(self.hosts)} hosts: {', '.join(self.hosts)}")
-            self._run()
+            if not self._take_faults():
+                self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
         finally:
@@ -108,6 +116,22 @@ class JobRun:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    def _take_faults(self) -> bool:
+        """This job's injected faults (simulator.faults); True when one ended it already:
+        a CapacityError/InternalServerError fails it before any instance runs."""
+        if not self.ctx.faults:
+            return False
+        self.faults = self.ctx.faults.for_job(self.name, ("job", "run"))
+        for fault in self.faults:
+            self.log(f"injected fault: {fault.kind}")
+            if fault.strikes == "job":
+                self._crash(fault.message)
+                return True
+            if fault.kind == "S3SlowDown":
+                s3 = throttled_client(self.ctx.s3, fault.times, self.log)
+                self.ctx = dataclasses.replace(self.ctx, s3=s3)
+        return False
 
     def _crash(self, reason: str) -> None:
         """End the job Failed with ``reason`` (an error of smsim, not of the script)."""
@@ -207,6 +231,7 @@ class JobRun:
         sinks: list[LineSink] = []
         if self.ctx.cloudwatch is not None:
             sinks.append(self.ctx.cloudwatch(self.log_group, stream))
+        sinks.extend(self.line_hooks)  # more readers of every host's lines (faults)
         if metrics is not None and self.ctx.metrics is not None:
             sinks.append(
                 _publisher(MetricParser(metrics.definitions), self.ctx.metrics(self.name, host))

@@ -84,7 +84,7 @@ def test_unsafe_members_refused(tmp_path, name):
 
 def test_link_out_of_destination_refused_by_data_filter(tmp_path):
     archive = _tar_with(tmp_path, "link", tarfile.SYMTYPE, "/etc/passwd")
-    with pytest.raises(S3Error, match="cannot extract"):
+    with pytest.raises(S3Error, match="unsafe member in .*: .link. is a link to an absolute path"):
         unpack_tar_gz(archive, tmp_path / "dest")
 
 

@@ -34,18 +34,8 @@ def check_request(request: dict[str, Any]) -> None:
         problems += _local_path_problems(
             s3.get("LocalPath"), f"{where}.S3Input.LocalPath", local_paths
         )
-    names = [i.get("InputName") for i in request.get("ProcessingInputs", [])]
     outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    names += [o.get("OutputName") for o in outputs]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(
-            Problem(
-                "ProcessingInputs/Outputs",
-                "duplicate input/output name",
-                dup,
-                "give every input and output a unique name",
-            )
-        )
+    problems += _name_problems(request.get("ProcessingInputs", []), outputs)
     for i, item in enumerate(outputs):
         where = f"ProcessingOutputConfig.Outputs[{i}]"
         s3 = _s3_member(item, where, "S3Output", "OutputName", "not FeatureStoreOutput")
@@ -79,6 +69,40 @@ def check_request(request: dict[str, Any]) -> None:
         )
     if problems:
         raise ValidationError("CreateProcessingJob request", problems)
+
+
+def _name_problems(inputs: list[Any], outputs: list[Any]) -> list[Problem]:
+    """Input names are unique among the inputs, output names among the outputs (the
+    service's "duplicate InputName"); smsim also refuses an input and an output of one
+    name, as ``ProcessingInputs['x']`` / ``Outputs['x']`` property paths look them up."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    lists = (
+        ("ProcessingInputs", "InputName", inputs),
+        ("ProcessingOutputConfig.Outputs", "OutputName", outputs),
+    )
+    for where, member, items in lists:
+        for i, item in enumerate(items):
+            name = item.get(member) if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            path = f"{where}[{i}].{member}"
+            if name in seen:
+                first = seen[name]
+                same_list = first.startswith(where + "[")
+                problems.append(
+                    Problem(
+                        path,
+                        f"duplicate {member}" if same_list else f"{member} already used by {first}",
+                        name,
+                        f"give every {'input' if member == 'InputName' else 'output'} a unique name"
+                        if same_list
+                        else "name inputs and outputs apart",
+                    )
+                )
+            else:
+                seen[name] = path
+    return problems
 
 
 def _local_path_problems(path: Any, where: str, seen: dict[str, str]) -> list[Problem]:

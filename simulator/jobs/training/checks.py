@@ -20,14 +20,14 @@ from simulator.hosts.cluster import Cluster, host_count_problems, instance_group
 from simulator.hosts.launcher import MAX_METRICS
 from simulator.hosts.toolkit import Hyperparameters
 from simulator.images import builtin_algorithm
-from simulator.s3 import s3_uri_problems
+from simulator.s3 import S3Error, list_keys, parse_s3_uri, s3_uri_problems
 from simulator.shapes import validate_request
 
 
 def check_request(request: dict[str, Any]) -> None:
     """Validate a CreateTrainingJob request; raise ValidationError / UnsupportedFeature."""
     validate_request("CreateTrainingJob", validation_view(request))
-    problems: list[Problem] = []
+    problems: list[Problem] = service_refusals(request)
     out = request["OutputDataConfig"]
     problems += s3_uri_problems(out.get("S3OutputPath"), "OutputDataConfig.S3OutputPath")
     if "TensorBoardOutputConfig" in request:
@@ -100,6 +100,91 @@ def check_request(request: dict[str, Any]) -> None:
     if problems:
         raise ValidationError("CreateTrainingJob request", problems)
     _check_supported(request, algo, hps)
+
+
+def service_refusals(request: dict[str, Any]) -> list[Problem]:
+    """What the service refuses although botocore's model lets it pass (#17): the model
+    makes AlgorithmSpecification optional and lets InstanceCount be 0 (for InstanceGroups),
+    but CreateTrainingJob needs an image or algorithm ("You must specify either the
+    algorithm name … or the image URI", AlgorithmSpecification.AlgorithmName's doc) and at
+    least one instance."""
+    problems: list[Problem] = []
+    algo = request.get("AlgorithmSpecification")
+    if not isinstance(algo, dict):
+        problems.append(
+            Problem(
+                "AlgorithmSpecification",
+                "missing: CreateTrainingJob needs the training image to run",
+                None,
+                "give AlgorithmSpecification={'TrainingImage': '<framework image URI>', "
+                "'TrainingInputMode': 'File'}",
+            )
+        )
+    elif not algo.get("TrainingImage") and not algo.get("AlgorithmName"):
+        problems.append(
+            Problem(
+                "AlgorithmSpecification.TrainingImage",
+                "missing: you must specify either AlgorithmName or TrainingImage",
+                algo.get("TrainingImage"),
+                "give the framework image URI, e.g. the SDK's image_uris.retrieve('pytorch', …)",
+            )
+        )
+    stopping = request.get("StoppingCondition") or {}
+    wait, runtime = stopping.get("MaxWaitTimeInSeconds"), stopping.get("MaxRuntimeInSeconds")
+    if wait is not None and runtime is not None and wait < runtime:
+        # StoppingCondition.MaxWaitTimeInSeconds: "It must be equal to or greater than
+        # MaxRuntimeInSeconds" (botocore's documentation of the member).
+        problems.append(
+            Problem(
+                "StoppingCondition.MaxWaitTimeInSeconds",
+                f"must be at least MaxRuntimeInSeconds ({runtime}): it bounds the job's "
+                "training time and its wait for Spot capacity together",
+                wait,
+                f"set MaxWaitTimeInSeconds to {runtime} or more",
+            )
+        )
+    resources = request.get("ResourceConfig") or {}
+    if not resources.get("InstanceGroups") and resources.get("InstanceCount", 1) < 1:
+        problems.append(
+            Problem(
+                "ResourceConfig.InstanceCount",
+                "must be at least 1 (0 is only for InstanceGroups, which carry their own counts)",
+                resources.get("InstanceCount"),
+                "set InstanceCount to 1",
+            )
+        )
+    return problems
+
+
+def channel_problems(s3: Any, request: dict[str, Any]) -> list[Problem]:
+    """CreateTrainingJob refuses an S3Prefix channel with no object under it (the service
+    lists each prefix at create; FileDataSource channels are local and checked above)."""
+    problems: list[Problem] = []
+    for i, channel in enumerate(request.get("InputDataConfig", [])):
+        source = channel.get("DataSource", {}).get("S3DataSource")
+        if not source or source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            continue
+        uri = parse_s3_uri(source["S3Uri"])
+        try:
+            found = [k for k, _ in list_keys(s3, uri) if not k.endswith("/")]
+        except S3Error:
+            found = []
+        if not found:
+            problems.append(
+                Problem(
+                    f"InputDataConfig[{i}].DataSource.S3DataSource.S3Uri",
+                    # The service's words (its ValidationException at create).
+                    f'No S3 objects found under S3 URL "{uri}" given in input data source. '
+                    "Please ensure that the bucket exists in the selected region, that "
+                    "objects exist under that S3 prefix, and that the role "
+                    f'"{request.get("RoleArn")}" has "s3:ListBucket" permissions on bucket '
+                    f'"{uri.bucket}".',
+                    None,
+                    f"upload the {channel.get('ChannelName')!r} channel's data first, or fix "
+                    "the prefix",
+                )
+            )
+    return problems
 
 
 def _check_supported(request: dict[str, Any], algo: dict[str, Any], hps: Hyperparameters) -> None:

@@ -99,4 +99,7 @@ def stopped_message(reason: str, request: dict[str, Any]) -> tuple[str, str]:
     if reason == "MaxRuntimeExceeded":
         limit = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
         return reason, f"Training job stopped: MaxRuntimeInSeconds ({limit}) exceeded"
+    if reason == "MaxWaitTimeExceeded":  # managed Spot training (spot.py)
+        limit = request.get("StoppingCondition", {}).get("MaxWaitTimeInSeconds")
+        return reason, f"Training job stopped: MaxWaitTimeInSeconds ({limit}) exceeded"
     return "Stopped", "Training job stopped"

@@ -31,6 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from simulator.errors import SmsimError
 from simulator.hosts import distribution, requirements
 from simulator.hosts.cluster import Cluster
@@ -50,6 +52,7 @@ from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reas
 from simulator.jobs.training.checks import file_uri_path
 from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
+from simulator.jobs.training.spot import MAX_WAIT, SpotTraining
 from simulator.s3 import (
     DirSync,
     S3Error,
@@ -90,6 +93,7 @@ class TrainingRun(JobRun):
         self.metrics = MetricParser(definitions)
         self.syncs: list[DirSync] = []  # every host's checkpoints and TensorBoard output
         self.started_at: dt.datetime | None = None
+        self.spot: SpotTraining | None = None  # EnableManagedSpotTraining (spot.py)
         self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
 
     def _cluster(self) -> Cluster:
@@ -97,7 +101,8 @@ class TrainingRun(JobRun):
 
     def _run(self) -> None:
         rec = self.record
-        self.started_at = now()
+        self.started_at = self.started_at or now()  # a Spot restart keeps the first start
+        self._set_up_spot()
         rec.transition("Downloading", "Downloading input data", TrainingStartTime=self.started_at)
         if rec.stop_event.is_set():
             return self._finish_stopped("Stopped")
@@ -107,7 +112,7 @@ class TrainingRun(JobRun):
             runs = {}
             for index, host in enumerate(self.hosts):
                 runs[host] = self._prepare_host(host, index, interpreter, image)
-        except (S3Error, SmsimError, OSError) as exc:
+        except (S3Error, SmsimError, OSError, ClientError) as exc:
             return self._fail(f"ClientError: {exc}")
         rec.transition("Training", "Training image download completed. Training in progress.")
         for sync in self.syncs:
@@ -115,19 +120,26 @@ class TrainingRun(JobRun):
         for host, feeds in self.feeds.items():
             # A Pipe feeder that fails ends its host's process (it would wait forever).
             feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
+        if self.spot is not None:
+            self.spot.arm()
         try:
             with distribution.port_lock(len(self.hosts), rec.stop_event, self.log):
                 outcome = self.execute_hosts(runs, self.metrics)
         finally:
             for feeds in self.feeds.values():
                 feeds.stop()
-        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
-        if feed_error:  # a Pipe channel could not be fed: the process was ended
-            return self._fail(f"ClientError: {feed_error}")
+            struck = self.spot.outcome() if self.spot is not None else None
         failed = outcome.failed() if outcome.first is not None else None
         stop_reason = None if failed else outcome.stop_reason(rec.stop_event.is_set())
         if stop_reason:
             return self._finish_stopped(stop_reason)
+        if struck == MAX_WAIT:
+            return self._finish_stopped(MAX_WAIT)
+        if struck is not None and self.spot is not None:
+            return self.spot.resume()  # Interrupted → Starting → … → this method again
+        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        if feed_error:  # a Pipe channel could not be fed: the process was ended
+            return self._fail(f"ClientError: {feed_error}")
         failed = failed or outcome.failed()
         if failed is not None:
             host, result = failed
@@ -183,6 +195,13 @@ class TrainingRun(JobRun):
 
     def _crash(self, reason: str) -> None:
         self._fail(reason)
+
+    def _set_up_spot(self) -> None:
+        """Managed Spot training (spot.py): set up once, on the job's first start."""
+        if self.spot is None:
+            self.spot = SpotTraining.for_run(self, self.faults)
+            if self.spot is not None:
+                self.line_hooks.append(self.spot.on_line)
 
     # -- staging ----------------------------------------------------------------------------
     def _stage_code(self) -> None:
@@ -355,7 +374,10 @@ class TrainingRun(JobRun):
         self.log(f"uploaded {target}")
 
     def _end_fields(self, status: str) -> dict[str, Any]:
-        return end_fields(status, self.started_at, self.metrics.final())
+        fields = end_fields(status, self.started_at, self.metrics.final())
+        if self.spot is not None:
+            self.spot.bill(fields)  # the wait for Spot capacity is not billed
+        return fields
 
     def _finish_stopped(self, reason: str) -> None:
         rec = self.record
@@ -374,12 +396,13 @@ class TrainingRun(JobRun):
         rec = self.record
         first_line = reason.splitlines()[0] if reason else "Failed"
         self.log("failed: " + first_line)
-        try:
-            self._sync_checkpoints()
-            # SageMaker keeps output/data of a failed job (output.tar.gz), never its model.
-            self._upload_output()
-        except Exception as exc:  # noqa: BLE001
-            self.log(f"artifact upload after failure failed: {exc}")
+        if self.started_at is not None:  # an instance ran (not an injected CapacityError)
+            try:
+                self._sync_checkpoints()
+                # SageMaker keeps output/data of a failed job (output.tar.gz), never its model.
+                self._upload_output()
+            except Exception as exc:  # noqa: BLE001
+                self.log(f"artifact upload after failure failed: {exc}")
         rec.transition(
             "Failed",
             clip(first_line),

@@ -9,9 +9,11 @@ parser reads too.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
+from simulator.errors import JobAlreadyEnded
 from simulator.hosts.layout import HOST_NAME
 from simulator.jobs.records import job_dir
 from simulator.jobs.tuning.run import metric_values_from_log
@@ -31,7 +33,8 @@ class JobStoreBackend:
         return dict(self.jobs.describe("training", name))
 
     def stop_training_job(self, name: str) -> None:
-        self.jobs.stop("training", name)
+        with contextlib.suppress(JobAlreadyEnded):  # it ended meanwhile: nothing to stop
+            self.jobs.stop("training", name)
 
     def metric_values(self, name: str, regex: str) -> list[float]:
         log = job_dir(self.workspace, "training", name) / "logs" / f"{HOST_NAME}.log"

@@ -23,6 +23,7 @@ from simulator.pipeline.run.definition import (
     Step,
     did_you_mean,
 )
+from simulator.shapes import describe_rule, value_problems
 
 
 def parse_definition(source: str | bytes | dict[str, Any]) -> PipelineDefinition:
@@ -107,6 +108,20 @@ def _parse_parameters(raw: Any, problems: list[Problem]) -> dict[str, Parameter]
     return out
 
 
+def _step_name_problems(name: str, where: str) -> list[Problem]:
+    """A step's Name is botocore's StepName (at most 64 of letters, digits, '-', '_'), the
+    name ListPipelineExecutionSteps reports; the service refuses a definition breaking it."""
+    return [
+        Problem(
+            p.path,
+            p.message,
+            name if len(name) <= 80 else name[:77] + "...",
+            f"name steps with {describe_rule('StepName')}",
+        )
+        for p in value_problems("StepName", name, where)
+    ]
+
+
 def _parse_steps(
     raw: list[Any],
     where: str,
@@ -128,6 +143,7 @@ def _parse_steps(
         if not isinstance(stype, str) or not stype:
             problems.append(Problem(f"{loc}.Type", f"step {name!r} needs a 'Type'", stype))
             continue
+        problems += _step_name_problems(name, f"{loc}.Name")
         if name in steps:
             problems.append(
                 Problem(f"{loc}.Name", "duplicate step name; step names must be unique", name)
@@ -159,7 +175,9 @@ def _parse_steps(
             cache_config=item.get("CacheConfig")
             if isinstance(item.get("CacheConfig"), dict)
             else None,
-            retry_policies=[r for r in item.get("RetryPolicies") or [] if isinstance(r, dict)],
+            retry_policies=_retry_policies(
+                item.get("RetryPolicies"), f"{loc}.RetryPolicies", problems
+            ),
             raw=item,
         )
         steps[name] = step
@@ -178,6 +196,16 @@ def _parse_steps(
                 else:
                     step.else_steps = child
     return names
+
+
+def _retry_policies(raw: Any, where: str, problems: list[Problem]) -> list[dict[str, Any]]:
+    """A step's RetryPolicies: a list of objects (the retry module checks each one)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append(Problem(where, "must be a list of retry policies", raw))
+        return []
+    return [r for r in raw if isinstance(r, dict)]
 
 
 def _parse_property_files(raw: Any, where: str, problems: list[Problem]) -> list[PropertyFile]:

@@ -179,6 +179,9 @@ class StepRunners:
         fault = self.faults.for_step(self.record.pipeline_name, step.name, rec.attempts)
         if fault is None:
             return
+        if fault.strikes == "run":  # a Spot interruption, throttled S3: the job's to meet
+            self.faults.hand_to_job(fault, name)
+            return
         if fault.strikes == "create":
             raise InjectedServiceError(fault.kind, fault.message, operation)
         # The job fails while its instances are provisioned, before any script runs.

@@ -456,14 +456,13 @@ def test_s3_prefix_semantics_for_channels(
     assert files.split(",") == ["2/c.csv", "a.csv", "deep/b.csv"]
 
 
-def test_empty_channel_fails_like_the_service(sm, bucket, upload_code, training_request):
+def test_empty_channel_is_refused_like_the_service(sm, bucket, upload_code, training_request):
+    # The service lists each S3Prefix channel at CreateTrainingJob and refuses an empty one.
     code = upload_code({"train.py": "print('never')\n"})
-    sm.create_training_job(
-        **training_request("no-data", code, channels={"train": f"s3://{bucket}/nothing/here"})
-    )
-    desc = sm.wait_for_training_job("no-data", timeout=60)
-    assert desc["TrainingJobStatus"] == "Failed"
-    assert desc["FailureReason"].startswith("ClientError: No S3 objects found under S3 URL")
+    with pytest.raises(ValidationError, match="No S3 objects found under S3 URL"):
+        sm.create_training_job(
+            **training_request("no-data", code, channels={"train": f"s3://{bucket}/nothing/here"})
+        )
 
 
 def test_bad_requests_are_refused_before_running(sm, upload_code, training_request, bucket):
