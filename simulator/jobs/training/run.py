@@ -49,6 +49,7 @@ from simulator.images import builtin_algorithm
 from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_training_channels
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
+from simulator.jobs.training.artifacts import pack_and_upload
 from simulator.jobs.training.checks import file_uri_path
 from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
@@ -60,10 +61,8 @@ from simulator.s3 import (
     download_prefix,
     finish_all,
     list_keys,
-    pack_tar_gz_merged,
     parse_s3_uri,
     unpack_tar_gz,
-    upload_file,
 )
 
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default
@@ -358,20 +357,9 @@ class TrainingRun(JobRun):
         self._pack_and_upload([lay.model_dir for lay in self.layouts.values()], "model.tar.gz")
 
     def _pack_and_upload(self, sources: list[Path], name: str) -> None:
-        """Every host's directory into one archive (see the module docstring for clashes)."""
-        for src in sources:
-            src.mkdir(parents=True, exist_ok=True)
         archive = self.record.dir / "artifacts" / name
-        clashes = pack_tar_gz_merged(sources, archive)
-        for path, index in clashes:
-            kept = next(h for h, s in zip(self.hosts, sources, strict=True) if (s / path).is_file())
-            self.log(
-                f"warning: {name}: {path} is written by {kept} and {self.hosts[index]}; "
-                f"{kept}'s copy kept (SageMaker asks hosts to avoid clashing names)"
-            )
         target = self.output_prefix.join(name)
-        upload_file(self.ctx.s3, archive, target)
-        self.log(f"uploaded {target}")
+        pack_and_upload(self.ctx.s3, self.hosts, sources, archive, target, self.log)
 
     def _end_fields(self, status: str) -> dict[str, Any]:
         fields = end_fields(status, self.started_at, self.metrics.final())
