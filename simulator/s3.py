@@ -190,20 +190,40 @@ def pack_tar_gz(src: Path, archive: Path) -> Path:
 
     Written to a temporary file and renamed, so a crash never leaves half an archive.
     """
+    pack_tar_gz_merged([src], archive)
+    return archive
+
+
+def pack_tar_gz_merged(sources: list[Path], archive: Path) -> list[tuple[str, int]]:
+    """Pack the contents of every directory in ``sources`` into one ``archive``, as
+    SageMaker aggregates each host's ``/opt/ml/model`` into one model.tar.gz.
+
+    A file path present in several sources is taken from the first that has it; the
+    clashes are returned as (path, index of the source whose copy was left out).
+    """
     archive.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=archive.parent, suffix=".partial")
     os.close(fd)
+    taken: set[str] = set()
+    clashes: list[tuple[str, int]] = []
     try:
         with tarfile.open(tmp, "w:gz", compresslevel=6) as tar:
-            for entry in sorted(src.rglob("*")):
-                if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
-                    continue  # SageMaker archives regular content; links could escape
-                tar.add(entry, arcname=entry.relative_to(src).as_posix(), recursive=False)
+            for index, src in enumerate(sources):
+                for entry in sorted(src.rglob("*")):
+                    if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+                        continue  # SageMaker archives regular content; links could escape
+                    name = entry.relative_to(src).as_posix()
+                    if name in taken:
+                        if entry.is_file():
+                            clashes.append((name, index))
+                        continue
+                    taken.add(name)
+                    tar.add(entry, arcname=name, recursive=False)
         os.replace(tmp, archive)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return archive
+    return clashes
 
 
 def unpack_tar_gz(archive: Path, dest: Path) -> list[str]:

@@ -12,7 +12,8 @@ The launcher interface (``HostLauncher``): given one host's command as its conta
 sees it (``HostCommand``: layout, argv, cwd, environment) and how to supervise it
 (``Supervision``: log sinks, metrics, MaxRuntime, stop), start the host's process and
 return how it ended. ``hosts/local.py`` is the local subprocess implementation (in a
-mount namespace or in fallback mode); multi-instance and Ray launchers plug in here.
+mount namespace or in fallback mode); a job of N hosts calls ``run`` once per host, in
+N threads (``jobs/runner.py``); a Ray launcher plugs in here.
 """
 
 from __future__ import annotations
@@ -150,8 +151,14 @@ class HostLauncher(Protocol):
         what the SM_* variables, the argv and the working directory are built against."""
         ...
 
+    def address(self, host: str) -> str:
+        """What a host's process connects to for ``host`` (``algo-k``): the name itself
+        where it resolves (a namespace's private /etc/hosts), else an address that works."""
+        ...
+
     def run(self, command: HostCommand, watch: Supervision) -> ProcessResult:
-        """Run ``command`` to its end, stop or time limit."""
+        """Run ``command`` to its end, stop or time limit. A job's hosts are run by one
+        launcher, each ``run`` in its own thread, concurrently."""
         ...
 
 

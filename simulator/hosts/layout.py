@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import UnsupportedFeature
+from simulator.hosts.cluster import HOMOGENEOUS_GROUP, Cluster, InstanceGroup
 
 CONTAINER_ROOT = "/opt/ml"
-HOST_NAME = "algo-1"
-INSTANCE_GROUP = "homogeneousCluster"  # the toolkit's name for a single-group cluster
-NETWORK_INTERFACE = "eth0"
+HOST_NAME = "algo-1"  # the first host of every job
+INSTANCE_GROUP = HOMOGENEOUS_GROUP
 
 
 @dataclass(frozen=True)
@@ -115,25 +115,22 @@ def write_json(path: Path, obj: Any) -> None:
 def resource_config(
     instance_type: str, hosts: list[str] | None = None, current_host: str = HOST_NAME
 ) -> dict[str, Any]:
-    """``resourceconfig.json`` as SageMaker writes it for ``current_host``."""
-    hosts = hosts or [HOST_NAME]
-    return {
-        "current_host": current_host,
-        "current_instance_type": instance_type,
-        "current_group_name": INSTANCE_GROUP,
-        "hosts": hosts,
-        "instance_groups": [
-            {"instance_group_name": INSTANCE_GROUP, "instance_type": instance_type, "hosts": hosts}
-        ],
-        "network_interface_name": NETWORK_INTERFACE,
-    }
+    """``resourceconfig.json`` of ``current_host`` in a homogeneous cluster of ``hosts``
+    (``hosts/cluster.py`` builds it for any cluster)."""
+    group = InstanceGroup(HOMOGENEOUS_GROUP, instance_type, tuple(hosts or [HOST_NAME]))
+    return Cluster((group,)).resource_config(current_host)
 
 
-def input_data_config(request: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``inputdataconfig.json``: per channel the fields SageMaker writes there."""
+def input_data_config(
+    request: dict[str, Any], channels: list[dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``inputdataconfig.json``: per channel the fields SageMaker writes there (``channels``:
+    the ones this host gets, default all of the request's)."""
     default_mode = request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
     out: dict[str, dict[str, Any]] = {}
-    for channel in request.get("InputDataConfig", []):
+    if channels is None:
+        channels = request.get("InputDataConfig", [])
+    for channel in channels:
         entry: dict[str, Any] = {}
         if "ContentType" in channel:
             entry["ContentType"] = channel["ContentType"]
@@ -149,8 +146,14 @@ def input_data_config(request: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_training_config(layout: HostLayout, request: dict[str, Any]) -> None:
-    """Create the training tree and its three config files."""
+def write_training_config(
+    layout: HostLayout,
+    request: dict[str, Any],
+    resource: dict[str, Any] | None = None,
+    channels: list[dict[str, Any]] | None = None,
+) -> None:
+    """Create the training tree and its three config files (``resource``: this host's
+    resourceconfig.json, default algo-1 of one; ``channels``: the ones it gets)."""
     for d in (
         layout.input_config_dir,
         layout.input_data_dir,
@@ -163,24 +166,27 @@ def write_training_config(layout: HostLayout, request: dict[str, Any]) -> None:
         d.mkdir(parents=True, exist_ok=True)
     # The request's string values, verbatim: decoding is the toolkit's job, not ours.
     write_json(layout.input_config_dir / "hyperparameters.json", request.get("HyperParameters", {}))
-    instance_type = request.get("ResourceConfig", {}).get("InstanceType", "local")
-    write_json(layout.input_config_dir / "resourceconfig.json", resource_config(instance_type))
-    write_json(layout.input_config_dir / "inputdataconfig.json", input_data_config(request))
+    if resource is None:
+        resource = resource_config(request.get("ResourceConfig", {}).get("InstanceType", "local"))
+    write_json(layout.input_config_dir / "resourceconfig.json", resource)
+    write_json(
+        layout.input_config_dir / "inputdataconfig.json", input_data_config(request, channels)
+    )
 
 
-def write_processing_config(layout: HostLayout, request: dict[str, Any], arn: str) -> None:
+def write_processing_config(
+    layout: HostLayout, request: dict[str, Any], arn: str, host: str = HOST_NAME
+) -> None:
     """``/opt/ml/config/processingjobconfig.json`` (the job's configuration as SageMaker
-    writes it there: the CreateProcessingJob request plus its ARN) and ``resourceconfig.json``."""
-    cluster = request["ProcessingResources"]["ClusterConfig"]
-    count = int(cluster.get("InstanceCount", 1))
-    hosts = [f"algo-{i}" for i in range(1, count + 1)]
+    writes it there: the CreateProcessingJob request plus its ARN) and ``resourceconfig.json``
+    of ``host``."""
     write_json(
         layout.processing_config_dir / "processingjobconfig.json",
         {"ProcessingJobArn": arn, **request},
     )
     write_json(
         layout.processing_config_dir / "resourceconfig.json",
-        resource_config(cluster.get("InstanceType", "local"), hosts),
+        Cluster.for_processing(request).resource_config(host),
     )
 
 

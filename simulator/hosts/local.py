@@ -7,7 +7,9 @@
   ``/opt/ml`` rewritten in arguments, ``-c`` strings, staged shell scripts and the
   request's environment values (``hosts/shell_remap.py``), ``SAGEMAKER_BASE_DIR`` set
   (the training toolkit's own override of ``/opt/ml``) and Python remapped by
-  ``opt_ml_remap/sitecustomize.py``.
+  ``opt_ml_remap/sitecustomize.py``. Host names (``algo-k``) do not resolve here: what
+  smsim passes itself (torchrun's ``--master_addr``, ``MASTER_ADDR``) is ``127.0.0.1``
+  instead; a script that looks up ``algo-2`` itself (or ``SM_HOSTS`` entries) fails.
 
 The mode comes from ``LocalSageMaker(container_mode=…)``, else ``$SMSIM_CONTAINER_MODE``,
 else ``auto`` (namespace where the probe succeeds). Forcing ``namespace`` where none can
@@ -33,6 +35,7 @@ from simulator.hosts.layout import CONTAINER_ROOT, HostLayout, map_container_pat
 MODE_ENV = "SMSIM_CONTAINER_MODE"
 MODES = ("auto", "namespace", "fallback")
 REMAP_HOOK_DIR = Path(__file__).parent / "opt_ml_remap"
+FALLBACK_ADDRESS = "127.0.0.1"
 
 
 def requested_mode(mode: str | None = None) -> tuple[str, str]:
@@ -82,6 +85,9 @@ class NamespaceLauncher:
     def view(self, layout: HostLayout) -> HostLayout:
         return HostLayout(Path(CONTAINER_ROOT))
 
+    def address(self, host: str) -> str:
+        return host  # algo-k → 127.0.0.k through the namespace's /etc/hosts
+
     def run(self, command: HostCommand, watch: Supervision) -> ProcessResult:
         tree = command.layout.root
         # One file for the job, next to its host trees: <job>/hosts/etc-hosts.
@@ -114,6 +120,11 @@ class FallbackLauncher:
 
     def view(self, layout: HostLayout) -> HostLayout:
         return layout
+
+    def address(self, host: str) -> str:
+        # No private /etc/hosts: algo-k resolves for no program. Every host is a process
+        # of this machine, so the loopback address reaches any of them.
+        return FALLBACK_ADDRESS
 
     def run(self, command: HostCommand, watch: Supervision) -> ProcessResult:
         root = command.layout.root

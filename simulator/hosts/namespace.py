@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,14 +75,22 @@ def etc_hosts(hosts: list[str], base: str | None = None) -> str:
         except OSError:
             base = "127.0.0.1\tlocalhost\n"
     lines = [base.rstrip("\n"), "# smsim: the job's hosts"]
-    lines += [f"127.0.0.{k}\t{name}" for k, name in enumerate(hosts, start=1)]
+    lines += [f"{loopback_address(name, k)}\t{name}" for k, name in enumerate(hosts, start=1)]
     return "\n".join(lines) + "\n"
+
+
+def loopback_address(host: str, position: int) -> str:
+    """``algo-k`` → ``127.0.0.k`` (by its number, whatever the order of the list: SageMaker
+    sorts hosts lexicographically, algo-10 before algo-2); other names by position."""
+    _, _, number = host.rpartition("-")
+    k = int(number) if host.startswith("algo-") and number.isdigit() else position
+    return f"127.0.0.{k}"
 
 
 def write_etc_hosts(path: Path, hosts: list[str]) -> Path:
     """Write the private ``/etc/hosts`` atomically (hosts of one job may start together)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(hosts)}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     tmp.write_text(etc_hosts(hosts))
     tmp.replace(path)
     return path

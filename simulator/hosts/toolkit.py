@@ -19,9 +19,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.hosts.cluster import HOMOGENEOUS_GROUP, NETWORK_INTERFACE
 from simulator.hosts.layout import (
     HOST_NAME,
-    NETWORK_INTERFACE,
     HostLayout,
     input_data_config,
     resource_config,
@@ -41,6 +41,17 @@ SAGEMAKER_HYPERPARAMETERS = (
     "sagemaker_s3_output",
 )
 SAGEMAKER_PREFIX = "sagemaker_"
+# The toolkit's get_distribution_instance_groups_from_resource_config: any of these
+# framework keys puts the current group in distribution_instance_groups.
+DISTRIBUTION_KEYS = (
+    "sagemaker_mpi_enabled",
+    "sagemaker_parameter_server_enabled",
+    "sagemaker_distributed_dataparallel_enabled",
+    "sagemaker_pytorch_ddp_enabled",
+    "sagemaker_pytorch_xla_multi_worker_enabled",
+    "sagemaker_multi_worker_mirrored_strategy_enabled",
+    "sagemaker_torch_distributed_enabled",
+)
 
 
 def decode_hyperparameters(raw: dict[str, str]) -> dict[str, Any]:
@@ -160,15 +171,20 @@ class ToolkitEnvironment:
         current_host: str = HOST_NAME,
         hosts: list[str] | None = None,
         num_cpus: int | None = None,
+        resource: dict[str, Any] | None = None,
+        channels: list[dict[str, Any]] | None = None,
     ) -> ToolkitEnvironment:
-        instance_type = request.get("ResourceConfig", {}).get("InstanceType", "local")
-        rc = resource_config(instance_type, hosts, current_host)
+        """``resource``: the host's resourceconfig.json (default: ``current_host`` of a
+        homogeneous cluster of ``hosts``); ``channels``: the channels it gets."""
+        if resource is None:
+            instance_type = request.get("ResourceConfig", {}).get("InstanceType", "local")
+            resource = resource_config(instance_type, hosts, current_host)
         return cls(
             layout=layout,
             job_name=request["TrainingJobName"],
             hyperparameters=hyperparameters,
-            resource_config=rc,
-            input_data_config=input_data_config(request),
+            resource_config=resource,
+            input_data_config=input_data_config(request, channels),
             module_dir=module_dir,
             num_cpus=num_cpus or os.cpu_count() or 1,
         )
@@ -194,23 +210,49 @@ class ToolkitEnvironment:
         """The script's arguments: user hyperparameters, sorted, ``--key value``."""
         return to_cmd_args(self.hyperparameters.user)
 
+    def distribution_instance_groups(self) -> list[str]:
+        """The groups distributed training runs on: the hyperparameter
+        ``sagemaker_distribution_instance_groups``, else the current group when a
+        distribution key is set (the toolkit's rule)."""
+        framework = self.hyperparameters.framework
+        if "sagemaker_distribution_instance_groups" in framework:
+            return list(framework["sagemaker_distribution_instance_groups"] or [])
+        group = self.resource_config.get("current_group_name", HOMOGENEOUS_GROUP)
+        return [group] if any(framework.get(k) for k in DISTRIBUTION_KEYS) else []
+
+    def distribution_hosts(self) -> list[str]:
+        """Hosts of the distribution groups, in the order resourceconfig lists the groups."""
+        wanted = self.distribution_instance_groups()
+        return [
+            h
+            for g in self.resource_config.get("instance_groups", [])
+            if g["instance_group_name"] in wanted
+            for h in g["hosts"]
+        ]
+
+    @property
+    def master_hostname(self) -> str:
+        """The toolkit's get_master_hostname: the first distribution host, else the first."""
+        return (self.distribution_hosts() or self.hosts)[0]
+
     def properties(self) -> dict[str, Any]:
         """The Environment's properties (a Mapping over them: ``SM_TRAINING_ENV``)."""
         hps = self.hyperparameters
         rc = self.resource_config
         hosts = self.hosts
         groups = rc["instance_groups"]
-        group = rc["current_group_name"]
+        group = rc.get("current_group_name", HOMOGENEOUS_GROUP)
+        group_hosts = next((g["hosts"] for g in groups if g["instance_group_name"] == group), [])
         layout = self.layout
         return {
             "additional_framework_parameters": hps.additional_framework_parameters,
             "channel_input_dirs": self.channel_input_dirs,
             "current_host": self.current_host,
             "current_instance_group": group,
-            "current_instance_group_hosts": hosts,
+            "current_instance_group_hosts": group_hosts,
             "current_instance_type": rc["current_instance_type"],
-            "distribution_hosts": [],
-            "distribution_instance_groups": [],
+            "distribution_hosts": self.distribution_hosts(),
+            "distribution_instance_groups": self.distribution_instance_groups(),
             "framework_module": None,
             "hosts": hosts,
             "hyperparameters": hps.user,
@@ -219,16 +261,19 @@ class ToolkitEnvironment:
             "input_dir": str(layout.input_dir),
             "instance_groups": [g["instance_group_name"] for g in groups],
             "instance_groups_dict": {g["instance_group_name"]: g for g in groups},
-            "is_hetero": False,
-            "is_master": self.current_host == hosts[0],
+            "is_hetero": len(groups) > 1,
+            "is_master": self.current_host == self.master_hostname,
             "is_modelparallel_enabled": None,
+            # SageMaker's data-parallel launchers (smddpmprun, smddprun) are not installed.
+            "is_smddpmprun_installed": False,
+            "is_smddprun_installed": False,
             "job_name": self.job_name,
             "log_level": hps.framework.get("sagemaker_container_log_level", 20),
-            "master_hostname": hosts[0],
+            "master_hostname": self.master_hostname,
             "model_dir": str(layout.model_dir),
             "module_dir": self.module_dir,
             "module_name": self.module_name,
-            "network_interface_name": NETWORK_INTERFACE,
+            "network_interface_name": rc.get("network_interface_name", NETWORK_INTERFACE),
             "num_cpus": self.num_cpus,
             "num_gpus": 0,
             "num_neurons": 0,
@@ -236,6 +281,8 @@ class ToolkitEnvironment:
             "output_dir": str(layout.output_dir),
             "output_intermediate_dir": str(layout.output_intermediate_dir),
             "resource_config": rc,
+            # Host ↔ capacity unit mappings: only GB200 UltraServers have them.
+            "topology": rc.get("topology", []),
             "user_entry_point": hps.program,
         }
 

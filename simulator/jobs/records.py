@@ -122,6 +122,8 @@ class JobRecord:
         self.thread: threading.Thread | None = None
         self.process_group: int | None = None  # the entry point's, while it runs
         self.foreign = False  # run by another live simulator on this workspace (load)
+        # Every host's entry point's process group, while it runs (host → pgid).
+        self.process_groups: dict[str, int] = {}
         self._validation_view = validation_view
         self._observers: list[Callable[[JobRecord], None]] = []
 
@@ -253,8 +255,8 @@ class JobRecord:
 
     def kill(self) -> None:
         """SIGKILL the entry point's process group now, without the stop's grace period."""
-        pgid = self.process_group
-        if pgid is not None:
+        pgids = {self.process_group, *dict(self.process_groups).values()} - {None}
+        for pgid in pgids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
 

@@ -2,23 +2,31 @@
 
 A run executes one recorded job in a background thread (``JobRun.run``): whatever
 goes wrong ends up in the job's description, never as an exception lost in a
-thread. Its entry point runs through a host launcher (``hosts/launcher.py``; here the
-local one, in a mount namespace or in fallback mode: ``hosts/local.py``) with the job's
-``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines
-prefixed ``[<job>/algo-1]`` and a copy of each line in CloudWatch Logs
-(``/aws/sagemaker/<Kind>Jobs``, stream ``<job>/algo-1-<epoch>``), as the service writes them.
+thread. A job has hosts ``algo-1 … algo-N`` (``hosts/cluster.py``), each with its own
+tree ``hosts/algo-k/``. Each host's entry point runs through the job's host launcher
+(``hosts/launcher.py``; here the local one, in a mount namespace or in fallback mode:
+``hosts/local.py``), all hosts at once, one thread each (``execute_hosts``), with the job's
+``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines prefixed
+``[<job>/algo-k]`` and a copy of each line in CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``,
+one stream per host, ``<job>/algo-k-<epoch>``), as the service writes them.
+
+When one host fails (or reaches MaxRuntimeInSeconds) the job ends with it: the other
+hosts are stopped as a StopTrainingJob stops them (SIGTERM, the grace period, SIGKILL),
+and the outcome names the first host that ended the job.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from simulator.errors import SmsimError
 from simulator.faults import Fault, FaultPlan
+from simulator.hosts.cluster import Cluster
 from simulator.hosts.launcher import (
     HostCommand,
     HostLauncher,
@@ -27,7 +35,7 @@ from simulator.hosts.launcher import (
     ProcessResult,
     Supervision,
 )
-from simulator.hosts.layout import HOST_NAME, HostLayout
+from simulator.hosts.layout import HostLayout
 from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
 from simulator.jobs.records import JobRecord, now
@@ -61,7 +69,8 @@ class RunContext:
 
 
 class JobRun:
-    """Base of the training and processing runs (subclasses define ``_run``, ``_crash``)."""
+    """Base of the training and processing runs (subclasses define ``_run``, ``_crash``
+    and ``_cluster``)."""
 
     log_group = ""  # the job kind's CloudWatch log group
 
@@ -70,18 +79,23 @@ class JobRun:
         self.ctx = ctx
         self.request = record.request
         self.name = record.name
-        # One host today; the job's hosts are a list so that N hosts fit the same frame.
-        self.hosts: tuple[str, ...] = (HOST_NAME,)
-        self.host = HOST_NAME
-        self.layout = HostLayout(record.dir / "hosts" / self.host)
+        self.cluster = self._cluster()
+        self.hosts: tuple[str, ...] = tuple(self.cluster.hosts)
+        self.layouts = {h: HostLayout(record.dir / "hosts" / h) for h in self.hosts}
+        # The first host: the master, and where a one-host job's tree is.
+        self.host = self.hosts[0]
+        self.layout = self.layouts[self.host]
         self.prefix = f"{self.name}/{self.host}"
         self.launcher: HostLauncher | None = None
         self.faults: list[Fault] = []  # the injected faults that strike while this job runs
         self.line_hooks: list[LineSink] = []  # more readers of the entry point's lines
 
-    def log(self, message: str) -> None:
-        """A line of smsim's own in the job's live log."""
-        self.ctx.sink(f"[{self.prefix}] [smsim] {message}")
+    def _cluster(self) -> Cluster:
+        return Cluster.single()
+
+    def log(self, message: str, host: str | None = None) -> None:
+        """A line of smsim's own in the job's live log (of ``host``, default the first)."""
+        self.ctx.sink(f"[{self.name}/{host or self.host}] [smsim] {message}")
 
     def run(self) -> None:
         """Run the job to its end; the thread target."""
@@ -92,6 +106,8 @@ class JobRun:
                 self._crash(f"ClientError: {exc}")
                 return
             self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
+            if len(self.hosts) > 1:
+                self.log(f"{len(self.hosts)} hosts: {', '.join(self.hosts)}")
             if not self._take_faults():
                 self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
@@ -131,67 +147,186 @@ class JobRun:
 
     @property
     def view(self) -> HostLayout:
-        """The host tree as the job's process sees it (``/opt/ml`` in a namespace)."""
+        """The first host's tree as its process sees it (``/opt/ml`` in a namespace)."""
+        return self.view_of(self.host)
+
+    def view_of(self, host: str) -> HostLayout:
+        """``host``'s tree as its process sees it (``/opt/ml`` in a namespace)."""
         assert self.launcher is not None, "the launcher is chosen when the run starts"
-        return self.launcher.view(self.layout)
+        return self.launcher.view(self.layouts[host])
 
-    def execute(
-        self, argv: list[str], cwd: Path, env: dict[str, str], metrics: MetricParser | None = None
-    ) -> ProcessResult:
-        """Run the entry point (argv, cwd and env in the container's terms: ``view``)
-        under the job's runtime limit and stop event."""
+    def address(self, host: str) -> str:
+        """What the job's processes connect to for ``host`` (``HostLauncher.address``)."""
         assert self.launcher is not None
-        self.log("running: " + " ".join(argv))
-        stream = f"{self.prefix}-{int(now().timestamp())}"
-        cloudwatch = self.ctx.cloudwatch(self.log_group, stream) if self.ctx.cloudwatch else None
-        readers = [r for r in (cloudwatch, *self.line_hooks) if r is not None]
+        return self.launcher.address(host)
 
+    def execute_hosts(
+        self, runs: dict[str, HostRun], metrics: MetricParser | None = None
+    ) -> JobOutcome:
+        """Run every host's entry point (argv, cwd and env in the container's terms:
+        ``view_of``) at once under the job's runtime limit and stop event; returns when
+        all have ended. The first host to fail or run out of time stops the others."""
+        assert self.launcher is not None
+        launcher = self.launcher
+        outcome = JobOutcome()
+        halt = _JobHalt(self.record.stop_event)
+        lock = threading.Lock()
+        epoch = int(now().timestamp())
+
+        def run_host(host: str, job: HostRun) -> None:
+            prefix = f"{self.name}/{host}"
+            self.log("running: " + " ".join(job.argv), host)
+
+            def spawned(pgid: int) -> None:
+                self.record.process_groups[host] = pgid
+                if host == self.host:
+                    self.record.process_group = pgid
+
+            watch = Supervision(
+                log_dir=self.record.dir / "logs",
+                prefix=prefix,
+                sink=self.ctx.sink,
+                note=lambda message: self.log(message, host),
+                metrics=metrics,
+                max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
+                stop_event=halt,
+                grace_seconds=self.ctx.grace_seconds,
+                on_line=self._line_hook(host, f"{prefix}-{epoch}", metrics),
+                on_spawn=spawned,
+            )
+            command = HostCommand(
+                host, self.hosts, self.layouts[host], job.argv, str(job.cwd), job.env
+            )
+            try:
+                result = launcher.run(command, watch)
+            except Exception as exc:  # noqa: BLE001 - a host that could not start fails the job
+                result = ProcessResult(None, None, [f"smsim could not start {host}: {exc}"], 0.0)
+            finally:
+                self.record.process_groups.pop(host, None)  # reaped: its id may be reused
+                if host == self.host:
+                    self.record.process_group = None
+            with lock:
+                outcome.results[host] = result
+                ends_job = result.stop_reason == "MaxRuntimeExceeded" or (
+                    result.stop_reason is None and result.exit_code != 0
+                )
+                if ends_job and outcome.first is None and not self.record.stop_event.is_set():
+                    outcome.first = host
+                    others = [h for h in runs if h != host and h not in outcome.results]
+                    if others:
+                        self.log(
+                            f"{host} ended the job ({_ending(result)}): stopping "
+                            + ", ".join(others),
+                            host,
+                        )
+                    halt.set()
+
+        threads = [
+            threading.Thread(
+                target=run_host, args=(h, runs[h]), name=f"{self.name}/{h}", daemon=True
+            )
+            for h in runs
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return outcome
+
+    def _line_hook(self, host: str, stream: str, metrics: MetricParser | None) -> LineSink | None:
+        """Each line of ``host``: to its CloudWatch Logs stream, and its MetricDefinitions
+        matches to CloudWatch metrics (per host, as the service publishes them)."""
+        sinks: list[LineSink] = []
+        if self.ctx.cloudwatch is not None:
+            sinks.append(self.ctx.cloudwatch(self.log_group, stream))
+        sinks.extend(self.line_hooks)  # more readers of every host's lines (faults)
         if metrics is not None and self.ctx.metrics is not None:
-            _publish_matches(metrics, self.ctx.metrics(self.name, self.host))
+            sinks.append(
+                _publisher(MetricParser(metrics.definitions), self.ctx.metrics(self.name, host))
+            )
+        if not sinks:
+            return None
+        if len(sinks) == 1:
+            return sinks[0]
 
-        def spawned(pgid: int) -> None:
-            self.record.process_group = pgid
+        def both(line: str) -> None:
+            for sink in sinks:
+                sink(line)
 
-        watch = Supervision(
-            log_dir=self.record.dir / "logs",
-            prefix=self.prefix,
-            sink=self.ctx.sink,
-            note=self.log,
-            metrics=metrics,
-            max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
-            stop_event=self.record.stop_event,
-            grace_seconds=self.ctx.grace_seconds,
-            on_line=_fan_out(readers),
-            on_spawn=spawned,
+        return both
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """One host's entry point, in the container's terms."""
+
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str]
+
+
+@dataclass
+class JobOutcome:
+    """How every host ended; ``first``: the host whose failure or time limit ended the job."""
+
+    results: dict[str, ProcessResult] = field(default_factory=dict)
+    first: str | None = None
+
+    def stop_reason(self, stop_requested: bool) -> str | None:
+        """The job's stop reason: "Stopped" (a stop request), "MaxRuntimeExceeded", or None."""
+        if stop_requested:
+            return "Stopped"
+        if self.first is not None:
+            return self.results[self.first].stop_reason
+        reasons = {r.stop_reason for r in self.results.values()} - {None}
+        return (
+            "MaxRuntimeExceeded" if "MaxRuntimeExceeded" in reasons else next(iter(reasons), None)
         )
-        command = HostCommand(self.host, self.hosts, self.layout, argv, str(cwd), env)
-        try:
-            return self.launcher.run(command, watch)
-        finally:
-            self.record.process_group = None  # reaped: its id may be reused
+
+    def failed(self) -> tuple[str, ProcessResult] | None:
+        """(host, result) of the first host that failed, None when none did."""
+        if self.first is not None and self.results[self.first].stop_reason is None:
+            return self.first, self.results[self.first]
+        for host, result in self.results.items():
+            if result.stop_reason is None and result.exit_code != 0:
+                return host, result
+        return None
 
 
-def _fan_out(readers: list[LineSink]) -> LineSink | None:
-    if len(readers) <= 1:
-        return readers[0] if readers else None
+class _JobHalt(threading.Event):
+    """Set when the job must end: a stop request (the record's event) or a host's end."""
 
-    def read_all(line: str) -> None:
-        for read in readers:
-            read(line)
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self._stop = stop
 
-    return read_all
+    def is_set(self) -> bool:
+        return self._stop.is_set() or super().is_set()
 
 
-def _publish_matches(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> None:
-    """Send every value ``parser`` takes from a line to ``publish`` too (the parser keeps
-    only each metric's last value, for FinalMetricDataList)."""
-    feed = parser.feed
+def _ending(result: ProcessResult) -> str:
+    if result.stop_reason:
+        return result.stop_reason
+    return f"exit code {result.exit_code}"
 
-    def feed_and_publish(line: str) -> None:
+
+def host_failure_reason(reason: str, host: str, host_count: int) -> str:
+    """A failed host's FailureReason, naming the host when the job has several: the first
+    line gets `` (algo-k)``."""
+    if host_count <= 1:
+        return reason
+    first, sep, rest = reason.partition("\n")
+    return f"{first} ({host}){sep}{rest}"
+
+
+def _publisher(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> LineSink:
+    """A line sink sending every value ``parser`` takes from a line to ``publish``."""
+
+    def feed(line: str) -> None:
         before = dict(parser.values)
-        feed(line)
+        parser.feed(line)
         for name, value in parser.values.items():
             if before.get(name) is not value:
                 publish(name, value.value, value.timestamp)
 
-    parser.feed = feed_and_publish  # type: ignore[method-assign]
+    return feed

@@ -82,7 +82,7 @@ def test_parse_rejects_text_that_is_not_a_path(bad: str) -> None:
         ("properties.A[-1]", "negative index at position 12"),
         ("properties.A.", "expected a member name after '.' at position 12"),
         ("properties.A['k\"]", "unterminated key starting at position 12"),
-        ('properties.A["k\']', "unterminated key starting at position 12"),
+        ("properties.A[\"k']", "unterminated key starting at position 12"),
         ("properties.A B", "unexpected ' ' at position 12"),
     ],
 )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import Problem, UnsupportedFeature, ValidationError
+from simulator.hosts.cluster import host_count_problems
 from simulator.hosts.layout import map_container_path
 from simulator.s3 import s3_uri_problems
 from simulator.shapes import validate_request
@@ -58,11 +59,9 @@ def check_request(request: dict[str, Any]) -> None:
                 f"{item.get('OutputName')}"
             )
     cluster = request["ProcessingResources"]["ClusterConfig"]
-    if int(cluster.get("InstanceCount", 1)) != 1:
-        raise UnsupportedFeature(
-            f"ProcessingResources.ClusterConfig.InstanceCount is {cluster.get('InstanceCount')}: "
-            "smsim runs one instance (algo-1) per job; set it to 1"
-        )
+    problems += host_count_problems(
+        int(cluster.get("InstanceCount", 1)), "ProcessingResources.ClusterConfig.InstanceCount"
+    )
     if not request["AppSpecification"].get("ContainerEntrypoint"):
         raise UnsupportedFeature(
             "AppSpecification.ContainerEntrypoint is missing: smsim cannot run an image's built-in "

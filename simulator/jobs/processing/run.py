@@ -12,7 +12,12 @@ SageMaker's rules followed:
   the end (EndOfJob) or as files settle (Continuous) — also when the job fails;
 * ``/opt/ml/output/message`` becomes ExitMessage; a non-zero exit → Failed with
   ExitMessage (that file, else the failure file or exit code + stderr tail)
-  and FailureReason ``AlgorithmError: …``.
+  and FailureReason ``AlgorithmError: …``;
+* ``ClusterConfig.InstanceCount`` N → hosts ``algo-1 … algo-N``, each with its own tree,
+  inputs and process, all started together; the first host to fail fails the job (named
+  in FailureReason) and the others are stopped; every host's outputs are uploaded under
+  each output's S3Uri, host by host from algo-1 (a file two hosts write is the last
+  host's: on the service each instance uploads its own, same key, last one wins).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from typing import Any
 
 from simulator.errors import SmsimError
 from simulator.hosts import requirements
+from simulator.hosts.cluster import Cluster
 from simulator.hosts.layout import (
+    HostLayout,
     base_env,
     clip,
     container_argv,
@@ -33,7 +40,7 @@ from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_proc
 from simulator.jobs.processing.checks import check_request
 from simulator.jobs.processing.description import initial_description
 from simulator.jobs.records import JobRecord, now
-from simulator.jobs.runner import JobRun, RunContext
+from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
 from simulator.s3 import (
     DirSync,
     S3Error,
@@ -52,8 +59,12 @@ class ProcessingRun(JobRun):
 
     def __init__(self, record: JobRecord, ctx: RunContext) -> None:
         super().__init__(record, ctx)
-        self.syncs: list[tuple[Path, Any, DirSync | None]] = []
-        self.feeds = ChannelFeeds()
+        # Every host's outputs: (host, local dir, S3 URI, its Continuous sync or None).
+        self.syncs: list[tuple[str, Path, Any, DirSync | None]] = []
+        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
+
+    def _cluster(self) -> Cluster:
+        return Cluster.for_processing(self.request)
 
     def _crash(self, reason: str) -> None:
         self._end("Failed", failure=reason)
@@ -66,47 +77,64 @@ class ProcessingRun(JobRun):
         app = self.request["AppSpecification"]
         try:
             arn = rec.snapshot()["ProcessingJobArn"]
-            write_processing_config(self.layout, self.request, arn)
-            self._stage_inputs()
-            self._prepare_outputs()
             interpreter = self.ctx.images.interpreter(app.get("ImageUri"))
-            self._check_requirements(interpreter, app.get("ImageUri"))
+            for index, host in enumerate(self.hosts):
+                layout = self.layouts[host]
+                write_processing_config(layout, self.request, arn, host)
+                self._stage_inputs(layout, index)
+                self._prepare_outputs(host)
+                if index == 0:
+                    self._check_requirements(interpreter, app.get("ImageUri"))
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", failure=f"ClientError: {exc}")
         argv = container_argv(
             app["ContainerEntrypoint"], app.get("ContainerArguments", []), interpreter
         )
-        env = base_env(self.ctx.aws_env, interpreter, None, self.host)
-        # Documented as platform-provided for processing scripts (simulator/alignment/platform.py).
-        env["PROCESSING_JOB_NAME"] = self.name
-        env.update({k: str(v) for k, v in self.request.get("Environment", {}).items()})
-        for _, _, sync in self.syncs:
+        runs = {}
+        for host in self.hosts:
+            env = base_env(self.ctx.aws_env, interpreter, None, host)
+            # Documented as platform-provided for processing scripts (alignment/platform.py).
+            env["PROCESSING_JOB_NAME"] = self.name
+            env.update({k: str(v) for k, v in self.request.get("Environment", {}).items()})
+            (self.layouts[host].root / "processing").mkdir(parents=True, exist_ok=True)
+            runs[host] = HostRun(argv, self.view_of(host).root / "processing", env)
+        for *_, sync in self.syncs:
             if sync is not None:
                 sync.start()
-        (self.layout.root / "processing").mkdir(parents=True, exist_ok=True)
-        self.feeds.start(on_error=lambda: kill_process_group(self.record.process_group))
+        for host, feeds in self.feeds.items():
+            # A Pipe feeder that fails ends its host's process (it would wait forever).
+            feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
         try:
-            result = self.execute(argv, self.view.root / "processing", env)
+            outcome = self.execute_hosts(runs)
         finally:
-            self.feeds.stop()
-        if self.feeds.error:  # a Pipe input could not be fed: the process was ended
-            return self._end("Failed", failure=f"ClientError: {self.feeds.error}")
-        if result.stop_reason == "MaxRuntimeExceeded":
+            for feeds in self.feeds.values():
+                feeds.stop()
+        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        if feed_error:  # a Pipe input could not be fed: the process was ended
+            return self._end("Failed", failure=f"ClientError: {feed_error}")
+        failed = outcome.failed() if outcome.first is not None else None
+        stop_reason = None if failed else outcome.stop_reason(rec.stop_event.is_set())
+        if stop_reason == "MaxRuntimeExceeded":
             limit = self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
             return self._end("Stopped", exit_message=f"MaxRuntimeInSeconds ({limit}) exceeded")
-        if result.stop_reason:
+        if stop_reason:
             return self._end("Stopped")
-        if result.exit_code != 0:
-            message = self._exit_message() or failure_reason(
-                self.layout, result.exit_code, result.stderr_tail, argv
+        failed = failed or outcome.failed()
+        if failed is not None:
+            host, result = failed
+            layout = self.layouts[host]
+            message = self._exit_message(layout) or failure_reason(
+                layout, result.exit_code, result.stderr_tail, argv
+            )
+            failure = (
+                f"AlgorithmError: See job logs for more information (exit code {result.exit_code})"
             )
             return self._end(
                 "Failed",
-                failure="AlgorithmError: See job logs for more information "
-                f"(exit code {result.exit_code})",
+                failure=host_failure_reason(failure, host, len(self.hosts)),
                 exit_message=message,
             )
-        self._end("Completed", exit_message=self._exit_message())
+        self._end("Completed", exit_message=self._exit_message(self.layout))
 
     def _check_requirements(self, interpreter: str, image: str | None) -> None:
         """A FrameworkProcessor's runproc.sh pip-installs the requirements.txt of its
@@ -117,35 +145,47 @@ class ProcessingRun(JobRun):
             where = f"the requirements.txt of {inside}"
             requirements.require(path, where, interpreter, image, self.ctx.images.source, self.log)
 
-    def _exit_message(self) -> str | None:
+    def _exit_message(self, layout: HostLayout) -> str | None:
         """The container's /opt/ml/output/message (SageMaker's ExitMessage, up to 1 KB)."""
-        path = self.layout.output_dir / "message"
+        path = layout.output_dir / "message"
         if path.is_file():
             text = path.read_text(errors="replace").strip()
             return text[:1024] or None
         return None
 
-    def _stage_inputs(self) -> None:
-        # ShardedByS3Key, Pipe, ManifestFile, Gzip: jobs/channels.py (the training rules).
-        self.feeds = stage_processing_inputs(self.ctx.s3, self.request, self.layout, 0, 1, self.log)
+    def _stage_inputs(self, layout: HostLayout, host_index: int) -> None:
+        """The inputs of host ``host_index``: ShardedByS3Key, Pipe, ManifestFile, Gzip as
+        jobs/channels.py stages them (the training rules)."""
+        host = self.hosts[host_index]
+        self.feeds[host] = stage_processing_inputs(
+            self.ctx.s3,
+            self.request,
+            layout,
+            host_index,
+            len(self.hosts),
+            lambda message: self.log(message, host),
+        )
 
-    def _prepare_outputs(self) -> None:
+    def _prepare_outputs(self, host: str) -> None:
         for item in self.request.get("ProcessingOutputConfig", {}).get("Outputs", []):
             s3 = item["S3Output"]
-            local = self.layout.host_path(
+            local = self.layouts[host].host_path(
                 s3["LocalPath"], f"{item['OutputName']}.S3Output.LocalPath"
             )
             local.mkdir(parents=True, exist_ok=True)
             uri = parse_s3_uri(s3["S3Uri"])
             continuous = s3.get("S3UploadMode", "EndOfJob") == "Continuous"
             sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval) if continuous else None
-            self.syncs.append((local, uri, sync))
+            self.syncs.append((host, local, uri, sync))
 
     def _upload_outputs(self) -> None:
         # EndOfJob outputs get a one-off sync: finish() of a sync never started uploads all.
-        finish_all([sync or DirSync(self.ctx.s3, local, uri) for local, uri, sync in self.syncs])
-        for local, uri, _ in self.syncs:
-            self.log(f"uploaded {local.relative_to(self.layout.root)} → {uri}")
+        # Host by host, in host order: a key two hosts write ends up as the later host's.
+        for host in self.hosts:
+            mine = [(local, uri, sync) for h, local, uri, sync in self.syncs if h == host]
+            finish_all([sync or DirSync(self.ctx.s3, local, uri) for local, uri, sync in mine])
+            for local, uri, _ in mine:
+                self.log(f"uploaded {local.relative_to(self.layouts[host].root)} → {uri}", host)
 
     def _end(
         self, status: str, failure: str | None = None, exit_message: str | None = None

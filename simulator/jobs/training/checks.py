@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import Problem, UnsupportedFeature, ValidationError
+from simulator.hosts import distribution
+from simulator.hosts.cluster import Cluster, host_count_problems, instance_group_problems
 from simulator.hosts.launcher import MAX_METRICS
 from simulator.hosts.toolkit import Hyperparameters
 from simulator.images import builtin_algorithm
@@ -87,6 +89,14 @@ def check_request(request: dict[str, Any]) -> None:
     submit_dir = hps.submit_directory
     if isinstance(submit_dir, str) and submit_dir.startswith("s3://"):
         problems += s3_uri_problems(submit_dir, "HyperParameters.sagemaker_submit_directory")
+    problems += instance_group_problems(request)
+    if not problems:
+        where = (
+            "ResourceConfig.InstanceGroups[*].InstanceCount"
+            if request.get("ResourceConfig", {}).get("InstanceGroups")
+            else "ResourceConfig.InstanceCount"
+        )
+        problems += host_count_problems(len(Cluster.for_training(request).hosts), where)
     if problems:
         raise ValidationError("CreateTrainingJob request", problems)
     _check_supported(request, algo, hps)
@@ -184,17 +194,9 @@ def _check_supported(request: dict[str, Any], algo: dict[str, Any], hps: Hyperpa
             "AlgorithmSpecification.AlgorithmName: marketplace/built-in algorithms need their "
             "container; give TrainingImage with a script (sagemaker_program) instead"
         )
-    res = request.get("ResourceConfig", {})
-    if res.get("InstanceGroups"):
-        raise UnsupportedFeature(
-            "ResourceConfig.InstanceGroups (heterogeneous clusters) is not supported; "
-            "use InstanceType and InstanceCount 1"
-        )
-    if int(res.get("InstanceCount", 1)) != 1:
-        raise UnsupportedFeature(
-            f"ResourceConfig.InstanceCount is {res.get('InstanceCount')}: smsim runs one "
-            "instance (algo-1) per job; set InstanceCount to 1"
-        )
+    refusal = distribution.mpi_refusal(hps.framework, len(Cluster.for_training(request).hosts))
+    if refusal:
+        raise UnsupportedFeature(refusal)
     if request["OutputDataConfig"].get("CompressionType") == "NONE":
         raise UnsupportedFeature(
             "OutputDataConfig.CompressionType 'NONE' is not supported; omit it (GZIP)"

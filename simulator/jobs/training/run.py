@@ -8,15 +8,24 @@ SageMaker's statuses, one SecondaryStatusTransitions entry each:
                                        ↘ Failed
 
 The request was checked at create (``checks.py``); the description's members come
-from ``description.py``. The host's toolkit environment is built once, against the
-tree as its process sees it (``/opt/ml`` in a namespace), and the entry point is
-started by the job's host launcher (``JobRun.execute``).
+from ``description.py``. Every host (``algo-1 … algo-N``, ``hosts/cluster.py``) gets its
+tree, config files, code, channels and checkpoints; its toolkit environment is built
+once, against the tree as its process sees it (``/opt/ml`` in a namespace); its command
+follows the job's distribution (``hosts/distribution.py``: the script itself, torchrun or
+mpirun); all hosts are started together by the job's host launcher
+(``JobRun.execute_hosts``).
+
+Artifacts, as the service aggregates them: model.tar.gz holds every host's
+``/opt/ml/model`` and output.tar.gz every host's ``/opt/ml/output/data`` ("if multiple
+containers write to this directory they should ensure no file/directory names clash").
+smsim's rule for a clash: the copy of the first host (algo-1 first, the toolkits' master)
+is kept and each clash is logged. Each host's checkpoints sync to the one
+CheckpointConfig.S3Uri.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,12 +34,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from simulator.errors import SmsimError
-from simulator.hosts import requirements
+from simulator.hosts import distribution, requirements
+from simulator.hosts.cluster import Cluster
 from simulator.hosts.launcher import MetricParser
 from simulator.hosts.layout import (
+    HostLayout,
     base_env,
     clip,
-    container_argv,
     failure_reason,
     write_training_config,
 )
@@ -38,8 +48,10 @@ from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
 from simulator.images import builtin_algorithm
 from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_training_channels
 from simulator.jobs.records import JobRecord, now
-from simulator.jobs.runner import JobRun, RunContext
+from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
+from simulator.jobs.training.artifacts import pack_and_upload
 from simulator.jobs.training.checks import file_uri_path
+from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
 from simulator.jobs.training.spot import MAX_WAIT, SpotTraining
 from simulator.s3 import (
@@ -49,10 +61,8 @@ from simulator.s3 import (
     download_prefix,
     finish_all,
     list_keys,
-    pack_tar_gz,
     parse_s3_uri,
     unpack_tar_gz,
-    upload_file,
 )
 
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default
@@ -80,11 +90,13 @@ class TrainingRun(JobRun):
         if self.builtin is not None:
             definitions = definitions or list(self.builtin.metric_definitions)
         self.metrics = MetricParser(definitions)
-        self.checkpoint_sync: DirSync | None = None
-        self.tensorboard_sync: DirSync | None = None
+        self.syncs: list[DirSync] = []  # every host's checkpoints and TensorBoard output
         self.started_at: dt.datetime | None = None
         self.spot: SpotTraining | None = None  # EnableManagedSpotTraining (spot.py)
-        self.feeds = ChannelFeeds()
+        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
+
+    def _cluster(self) -> Cluster:
+        return Cluster.for_training(self.request)
 
     def _run(self) -> None:
         rec = self.record
@@ -96,52 +108,48 @@ class TrainingRun(JobRun):
         image = self.request.get("AlgorithmSpecification", {}).get("TrainingImage")
         try:
             interpreter = self.ctx.images.interpreter(image)
-            write_training_config(self.layout, self.request)
-            self._stage_code()
-            self._check_requirements(interpreter, image)
-            self._stage_channels()
-            checkpoint_dir = self._restore_checkpoints()
-            self._prepare_tensorboard()
-            # The toolkit's Environment of this host, once, in the paths its process sees.
-            self.toolkit = ToolkitEnvironment.build(
-                self.view,
-                self.request,
-                self.hps,
-                module_dir=self._module_dir(),
-                current_host=self.host,
-                hosts=list(self.hosts),
-            )
-            argv = self._command(interpreter)
+            runs = {}
+            for index, host in enumerate(self.hosts):
+                runs[host] = self._prepare_host(host, index, interpreter, image)
         except (S3Error, SmsimError, OSError, ClientError) as exc:
             return self._fail(f"ClientError: {exc}")
-        env = self._environment(interpreter, checkpoint_dir)
         rec.transition("Training", "Training image download completed. Training in progress.")
-        for sync in (self.checkpoint_sync, self.tensorboard_sync):
-            if sync is not None:
-                sync.start()
-        self.feeds.start(on_error=lambda: kill_process_group(self.record.process_group))
+        for sync in self.syncs:
+            sync.start()
+        for host, feeds in self.feeds.items():
+            # A Pipe feeder that fails ends its host's process (it would wait forever).
+            feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
         if self.spot is not None:
             self.spot.arm()
         try:
-            result = self.execute(argv, self.view.code_dir, env, self.metrics)
+            with distribution.port_lock(len(self.hosts), rec.stop_event, self.log):
+                outcome = self.execute_hosts(runs, self.metrics)
         finally:
-            self.feeds.stop()
+            for feeds in self.feeds.values():
+                feeds.stop()
             struck = self.spot.outcome() if self.spot is not None else None
-        if result.stop_reason:
-            return self._finish_stopped(result.stop_reason)
+        failed = outcome.failed() if outcome.first is not None else None
+        stop_reason = None if failed else outcome.stop_reason(rec.stop_event.is_set())
+        if stop_reason:
+            return self._finish_stopped(stop_reason)
         if struck == MAX_WAIT:
             return self._finish_stopped(MAX_WAIT)
         if struck is not None and self.spot is not None:
             return self.spot.resume()  # Interrupted → Starting → … → this method again
-        if self.feeds.error:  # a Pipe channel could not be fed: the process was ended
-            return self._fail(f"ClientError: {self.feeds.error}")
-        if result.exit_code != 0:
-            return self._fail(
-                failure_reason(self.layout, result.exit_code, result.stderr_tail, argv)
+        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        if feed_error:  # a Pipe channel could not be fed: the process was ended
+            return self._fail(f"ClientError: {feed_error}")
+        failed = failed or outcome.failed()
+        if failed is not None:
+            host, result = failed
+            reason = failure_reason(
+                self.layouts[host], result.exit_code, result.stderr_tail, runs[host].argv
             )
-        # The toolkit writes an empty success file when the entry point exits 0.
-        self.layout.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.layout.output_dir / "success").touch()
+            return self._fail(host_failure_reason(reason, host, len(self.hosts)))
+        for layout in self.layouts.values():
+            # The toolkit writes an empty success file when the entry point exits 0.
+            layout.output_dir.mkdir(parents=True, exist_ok=True)
+            (layout.output_dir / "success").touch()
         rec.transition("Uploading", "Uploading generated training model")
         try:
             self._sync_checkpoints()
@@ -152,6 +160,37 @@ class TrainingRun(JobRun):
                 f"ClientError: uploading the artifacts to {self.output_prefix} failed: {exc}"
             )
         rec.transition("Completed", "Training job completed", **self._end_fields("Completed"))
+
+    def _prepare_host(self, host: str, index: int, interpreter: str, image: str | None) -> HostRun:
+        """Stage ``host``'s tree and build its command and environment."""
+        layout = self.layouts[host]
+        resource = self.cluster.resource_config(host)
+        channels = self.cluster.channels_for(host, self.request.get("InputDataConfig", []))
+        write_training_config(layout, self.request, resource, channels)
+        if index == 0:
+            self._stage_code()
+            self._check_requirements(interpreter, image)
+        else:
+            # Every host gets the same code: a copy of the first host's, not a second download.
+            shutil.copytree(self.layout.code_dir, layout.code_dir, dirs_exist_ok=True)
+        self._stage_channels(layout, index)
+        checkpoint_dir = self._restore_checkpoints(layout)
+        self._prepare_tensorboard(layout)
+        view = self.view_of(host)
+        # The toolkit's Environment of this host, once, in the paths its process sees.
+        toolkit = ToolkitEnvironment.build(
+            view,
+            self.request,
+            self.hps,
+            module_dir=self._module_dir(view),
+            resource=resource,
+            channels=channels,
+        )
+        if index == 0:
+            self.toolkit = toolkit
+        argv = self._command(interpreter, toolkit, layout)
+        env = self._environment(interpreter, checkpoint_dir, toolkit, view)
+        return HostRun(argv, view.code_dir, env)
 
     def _crash(self, reason: str) -> None:
         self._fail(reason)
@@ -203,66 +242,83 @@ class TrainingRun(JobRun):
         where = f"{self.view.code_dir}/{requirements.REQUIREMENTS}"
         requirements.require(path, where, interpreter, image, self.ctx.images.source, self.log)
 
-    def _stage_channels(self) -> None:
-        # Channels and input modes (ShardedByS3Key, Pipe, FastFile, …): jobs/channels.py.
-        self.feeds = stage_training_channels(self.ctx.s3, self.request, self.layout, 0, 1, self.log)
+    def _stage_channels(self, layout: HostLayout, host_index: int) -> None:
+        """Channels and input modes (ShardedByS3Key, Pipe, FastFile, …) of host
+        ``host_index``: jobs/channels.py; a heterogeneous cluster's host gets the channels
+        of its instance group (S3DataSource.InstanceGroupNames)."""
+        host = self.hosts[host_index]
+        group = self.cluster.group_of(host).name if self.cluster.heterogeneous else None
+        self.feeds[host] = stage_training_channels(
+            self.ctx.s3,
+            self.request,
+            layout,
+            host_index,
+            len(self.hosts),
+            lambda message: self.log(message, host),
+            instance_group=group,
+        )
 
-    def _restore_checkpoints(self) -> str | None:
-        """Restore the checkpoints; returns their directory as the job's process sees it."""
+    def _restore_checkpoints(self, layout: HostLayout) -> str | None:
+        """Restore a host's checkpoints; returns their directory as its process sees it.
+        Every host restores from and syncs to the same CheckpointConfig.S3Uri."""
         config = self.request.get("CheckpointConfig")
         if not config:
             return None
         container_path = config.get("LocalPath") or DEFAULT_CHECKPOINT_PATH
-        local = self.layout.host_path(container_path, "CheckpointConfig.LocalPath")
+        local = layout.host_path(container_path, "CheckpointConfig.LocalPath")
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3Uri"], "CheckpointConfig.S3Uri")
         # SageMaker restores whatever is under the checkpoint prefix before the job starts.
         if [k for k, _ in list_keys(self.ctx.s3, uri) if not k.endswith("/")]:
             files = download_prefix(self.ctx.s3, uri, local)
             self.log(f"restored {len(files)} checkpoint file(s) from {uri}")
-        self.checkpoint_sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
-        self.checkpoint_sync.mark_existing()
-        return str(self.view.host_path(container_path, "CheckpointConfig.LocalPath"))
+        sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+        sync.mark_existing()
+        self.syncs.append(sync)
+        view = self.launcher.view(layout) if self.launcher else layout
+        return str(view.host_path(container_path, "CheckpointConfig.LocalPath"))
 
     # -- command and environment ------------------------------------------------------------
-    def _command(self, interpreter: str) -> list[str]:
-        """The container's command, in the paths its process sees (``self.view``)."""
-        assert self.toolkit is not None
-        algo = self.request.get("AlgorithmSpecification", {})
-        if algo.get("ContainerEntrypoint"):
-            return container_argv(
-                algo["ContainerEntrypoint"], algo.get("ContainerArguments", []), interpreter
-            )
-        if self.builtin is not None:
-            return [interpreter, str(self.builtin.entry_point)]
-        program = str(self.hps.program)
-        user_args = self.toolkit.cmd_args()
-        code = self.layout.code_dir
-        path = code / program
-        if program.endswith(".sh"):
-            if not path.is_file():
-                raise SmsimError(f"entry point {program!r} not found in the source directory")
-            path.chmod(path.stat().st_mode | 0o111)
-            # The toolkit runs shell entry points as `/bin/sh -c "./x.sh args"`.
-            return ["/bin/sh", "-c", " ".join([f"./{program}", *map(shlex.quote, user_args)])]
-        if program.endswith(".py"):
-            if not path.is_file():
-                raise SmsimError(
-                    f"entry point {program!r} (sagemaker_program) not found in the source "
-                    f"directory; files there: {sorted(p.name for p in code.iterdir())}"
-                )
-            return [interpreter, program, *user_args]
-        return [interpreter, "-m", program, *user_args]
+    def _command(
+        self, interpreter: str, toolkit: ToolkitEnvironment, layout: HostLayout
+    ) -> list[str]:
+        """A host's command, in the paths its process sees, as its toolkit runs it."""
+        return host_command(
+            self.request,
+            self.hps,
+            interpreter,
+            toolkit,
+            layout.code_dir,
+            builtin_entry=None if self.builtin is None else str(self.builtin.entry_point),
+            master_addr=self.address(toolkit.master_hostname),
+        )
 
-    def _module_dir(self) -> str:
+    def _module_dir(self, view: HostLayout) -> str:
         submit = self.hps.submit_directory
-        return str(submit) if submit else str(self.view.code_dir)
+        return str(submit) if submit else str(view.code_dir)
 
-    def _environment(self, interpreter: str, checkpoint_dir: str | None) -> dict[str, str]:
-        assert self.toolkit is not None
-        view = self.view
-        env = base_env(self.ctx.aws_env, interpreter, view.code_dir, self.host)
-        env.update(self.toolkit.env_vars())
+    def _environment(
+        self,
+        interpreter: str,
+        checkpoint_dir: str | None,
+        toolkit: ToolkitEnvironment,
+        view: HostLayout,
+    ) -> dict[str, str]:
+        host = toolkit.current_host
+        env = base_env(self.ctx.aws_env, interpreter, view.code_dir, host)
+        env.update(toolkit.env_vars())
+        master = toolkit.master_hostname
+        env.update(
+            distribution.framework_env(
+                self.address(master), toolkit.properties()["network_interface_name"]
+            )
+        )
+        if self.address(master) != master and host == self.host and len(self.hosts) > 1:
+            self.log(
+                f"fallback mode: host names do not resolve here; MASTER_ADDR and torchrun's "
+                f"--master_addr are {self.address(master)} (every host is on this machine), "
+                "a script that looks up algo-k itself cannot reach it"
+            )
         env["TRAINING_JOB_NAME"] = self.name
         env["TRAINING_JOB_ARN"] = self.record.snapshot()["TrainingJobArn"]
         if checkpoint_dir is not None:
@@ -272,40 +328,38 @@ class TrainingRun(JobRun):
         return env
 
     # -- artifacts and endings --------------------------------------------------------------
-    def _prepare_tensorboard(self) -> None:
+    def _prepare_tensorboard(self, layout: HostLayout) -> None:
         """TensorBoardOutputConfig: SageMaker uploads LocalPath (default
         /opt/ml/output/tensorboard) to S3OutputPath during the job and at its end."""
         config = self.request.get("TensorBoardOutputConfig")
         if not config:
             return
-        local = self.layout.host_path(
+        local = layout.host_path(
             config.get("LocalPath") or "/opt/ml/output/tensorboard",
             "TensorBoardOutputConfig.LocalPath",
         )
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3OutputPath"], "TensorBoardOutputConfig.S3OutputPath")
-        self.tensorboard_sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+        self.syncs.append(DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval))
 
     def _sync_checkpoints(self) -> None:
         """Final sync of the directories SageMaker mirrors to S3 while a job runs."""
-        syncs = [s for s in (self.checkpoint_sync, self.tensorboard_sync) if s is not None]
-        self.checkpoint_sync = self.tensorboard_sync = None
+        syncs, self.syncs = self.syncs, []
         finish_all(syncs)
 
     def _upload_output(self) -> None:
         """output/data → output.tar.gz: only output/data, as the service (not all of output/)."""
-        self._pack_and_upload(self.layout.output_data_dir, "output.tar.gz")
+        self._pack_and_upload(
+            [lay.output_data_dir for lay in self.layouts.values()], "output.tar.gz"
+        )
 
     def _upload_model(self) -> None:
-        self._pack_and_upload(self.layout.model_dir, "model.tar.gz")
+        self._pack_and_upload([lay.model_dir for lay in self.layouts.values()], "model.tar.gz")
 
-    def _pack_and_upload(self, src: Path, name: str) -> None:
-        src.mkdir(parents=True, exist_ok=True)
+    def _pack_and_upload(self, sources: list[Path], name: str) -> None:
         archive = self.record.dir / "artifacts" / name
-        pack_tar_gz(src, archive)
         target = self.output_prefix.join(name)
-        upload_file(self.ctx.s3, archive, target)
-        self.log(f"uploaded {target}")
+        pack_and_upload(self.ctx.s3, self.hosts, sources, archive, target, self.log)
 
     def _end_fields(self, status: str) -> dict[str, Any]:
         fields = end_fields(status, self.started_at, self.metrics.final())

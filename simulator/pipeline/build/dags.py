@@ -220,6 +220,7 @@ BSM_XGBOOST = replace(
     training_source_dir=Path(__file__).resolve().parents[3] / "dockers" / "xgboost_bsm",
 )
 
+
 # The BSM pipeline with a Tuning step in place of the training step: a hyperparameter
 # tuning job over lr and dropout; evaluation, the model, the transform and the registered
 # package take the best training job's model.tar.gz (the SDK's get_top_model_s3_uri(0)).

@@ -123,9 +123,10 @@ def test_preprocess_refuses_data_without_labelled_rows(tmp_path, bsm):
     write_frame(frame, tmp_path / PROC / "input/data/raw.csv", "csv")
     proc = bsm.processing("preprocess.py", tmp_path, check=False)
     assert proc.returncode == 1
-    assert "no data rows with a 'label' value in 1 file(s)" in (
-        tmp_path / "output" / "message"
-    ).read_text()
+    assert (
+        "no data rows with a 'label' value in 1 file(s)"
+        in (tmp_path / "output" / "message").read_text()
+    )
     assert not (tmp_path / PROC / "output" / "train").exists()  # no empty splits left behind
 
 

@@ -158,6 +158,8 @@ def user_dir() -> Iterator[Path]:
     os.chmod(path, 0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
 # An interpreter every user may run (the suite's may live under /root).
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from simulator.errors import ResourceInUse, UnsupportedFeature, ValidationError
+from simulator.errors import ResourceInUse, ValidationError
 from simulator.shapes import enum_values, validate_response
 from tests.support import wait_until
 
@@ -480,14 +480,15 @@ def test_bad_requests_are_refused_before_running(sm, upload_code, training_reque
     fast["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"] = "ManifestFile"
     with pytest.raises(ValidationError, match="FastFile mode must use the S3DataType S3Prefix"):
         sm.create_training_job(**fast)
-    with pytest.raises(UnsupportedFeature, match="InstanceCount"):
+    # More hosts than the machine is set to hold: refused, naming the limit's setting.
+    with pytest.raises(ValidationError, match="SMSIM_MAX_HOSTS"):
         sm.create_training_job(
             **training_request(
-                "two-hosts",
+                "many-hosts",
                 code,
                 ResourceConfig={
                     "InstanceType": "ml.m5.large",
-                    "InstanceCount": 2,
+                    "InstanceCount": 1000,
                     "VolumeSizeInGB": 1,
                 },
             )

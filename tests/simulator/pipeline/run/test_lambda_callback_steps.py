@@ -170,9 +170,9 @@ def test_a_lambda_step_fails_when_the_function_outlives_its_timeout(
     left through its context."""
     import boto3
 
-    role = boto3.client("lambda", region_name=sm.region).get_function(
-        FunctionName="score-gate"
-    )["Configuration"]["Role"]
+    role = boto3.client("lambda", region_name=sm.region).get_function(FunctionName="score-gate")[
+        "Configuration"
+    ]["Role"]
     arn = _create_function(sm, "slow-gate", SLOW, role, Timeout=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
