@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from simulator.cli.options import json_option, number_option
-from simulator.cli.output import EXIT_UNUSABLE, console, emit_json, err_console
+from simulator.cli.output import console, emit_json, fail
 
 # simulator.datasets.FORMATS, spelled out here: importing simulator.datasets pulls in
 # pandas and numpy (~0.35 s), which `smsim --help` and every other command must not pay.
@@ -51,11 +51,7 @@ def synth(rows: int, seed: int, out_dir: str, fmt: str, raw: bool, as_json: bool
             f"--out {out_dir}: cannot write {exc.filename or out_dir}: {exc.strerror or exc}; "
             "choose a writable directory"
         )
-        if as_json:
-            emit_json({"error": message})
-        else:
-            err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
-        raise SystemExit(EXIT_UNUSABLE) from None
+        fail(message, as_json)
     if as_json:
         emit_json(result)
         return

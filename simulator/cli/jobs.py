@@ -15,7 +15,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from simulator.cli.output import EXIT_OK, EXIT_UNUSABLE, console, emit_json, err_console
+from simulator.cli.output import EXIT_OK, console, emit_json, fail
 from simulator.jobs.records import KIND_DIRS, load_descriptions
 
 _STATUS = {"training": "TrainingJobStatus", "processing": "ProcessingJobStatus"}
@@ -116,11 +116,7 @@ def register(main: click.Group) -> None:
                 f"no job {name!r} in {workspace.resolve()}; jobs there: "
                 f"{', '.join(known) or 'none'} (`smsim jobs list` shows them)"
             )
-            if as_json:
-                emit_json({"error": message})
-            else:
-                err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-            raise SystemExit(EXIT_UNUSABLE)
+            fail(message, as_json)
         kind, desc = found
         if as_json:
             emit_json(desc)
@@ -143,8 +139,4 @@ def _no_workspace(workspace: Path, as_json: bool) -> None:
         f"no workspace at {workspace.resolve()}; give --workspace DIR, the directory "
         "`smsim train` / `smsim pipeline run` / `smsim demo` wrote (default .smsim)"
     )
-    if as_json:
-        emit_json({"error": message})
-    else:
-        err_console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
-    raise SystemExit(EXIT_UNUSABLE)
+    fail(message, as_json)

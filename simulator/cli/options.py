@@ -1,5 +1,5 @@
 """Options several commands share, declared once: ``--json``, ``--verbose``, ``--workspace``,
-and bounded numbers whose default is shown in ``--help``."""
+``--faults`` and bounded numbers whose default is shown in ``--help``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,18 @@ def directory_option(name: str, dest: str, help: str | None, **settings: Any) ->
     kind = click.Path(file_okay=False, path_type=Path)
     return click.option(
         name, dest, type=kind, show_default="default" in settings, help=help, **settings
+    )
+
+
+def faults_option(dest: str = "faults") -> Decorator:
+    """``--faults FILE``: a JSON fault plan (simulator.faults) → a Path in ``dest``."""
+    return click.option(
+        "--faults",
+        dest,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A JSON fault plan of service errors, Spot interruptions and S3 throttling to "
+        "inject (simulator.faults; default: $SMSIM_FAULTS).",
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from simulator.cli.interrupt import EXIT_INTERRUPTED, active_runs, report, settle
+from simulator.cli.options import faults_option
 from simulator.cli.output import EXIT_OK, EXIT_UNUSABLE, console, emit_json, err_console
 
 # What a user pastes: the endpoint, dummy credentials (no real ones are used), region.
@@ -76,13 +77,7 @@ def register(main: click.Group) -> None:
         default=None,
         help="How job hosts see /opt/ml (default: $SMSIM_CONTAINER_MODE, else auto).",
     )
-    @click.option(
-        "--faults",
-        "faults_file",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        help="A JSON fault plan of service errors to inject (default: $SMSIM_FAULTS).",
-    )
+    @faults_option("faults_file")
     @click.option("--json", "as_json", is_flag=True, help="Print the start-up facts as JSON.")
     def serve(
         host: str,

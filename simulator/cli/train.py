@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from simulator.cli.interrupt import Interruptible
-from simulator.cli.options import json_option, number_option, workspace_option
+from simulator.cli.options import faults_option, json_option, number_option, workspace_option
 from simulator.cli.output import EXIT_FAILED, EXIT_OK, console, emit_json, err_console, fail
 from simulator.errors import SmsimError
 from simulator.requests import DEFAULT_SOURCE_DIR
@@ -137,12 +137,7 @@ def register(main: click.Group) -> None:
         help="Directory holding the contract's entry point.",
     )
     @click.option("--image", default=None, help="TrainingImage URI (mapped to an interpreter).")
-    @click.option(
-        "--faults",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        help="A JSON fault plan to inject (simulator.faults; default: $SMSIM_FAULTS).",
-    )
+    @faults_option()
     @workspace_option()
     @json_option()
     def train(

@@ -34,6 +34,7 @@ import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,28 +48,21 @@ class _Stopped(Exception):
     """The feeder was told to stop while waiting for its reader."""
 
 
+@dataclass
 class PipeFeeder:
     """Feeds the FIFOs ``<base>_0``, ``<base>_1``, … of one channel (``base`` on the host's
     disk); ``epoch_objects(e)`` gives epoch e's objects, ``opener`` opens one for reading."""
 
-    def __init__(
-        self,
-        base: Path,
-        label: str,
-        epoch_objects: Callable[[int], Iterable[object]],
-        opener: Callable[[object], BinaryIO],
-        recordio: bool = False,
-    ) -> None:
-        self.base = base
-        self.label = label
-        self.epoch_objects = epoch_objects
-        self.opener = opener
-        self.recordio = recordio
-        self.epochs_fed = 0
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._on_error: Callable[[], None] | None = None
+    base: Path
+    label: str
+    epoch_objects: Callable[[int], Iterable[object]]
+    opener: Callable[[object], BinaryIO]
+    recordio: bool = False
+    epochs_fed: int = field(default=0, init=False)
+    error: str | None = field(default=None, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+    _on_error: Callable[[], None] | None = field(default=None, init=False)
 
     def fifo(self, epoch: int) -> Path:
         return self.base.with_name(f"{self.base.name}_{epoch}")

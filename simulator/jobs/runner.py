@@ -17,9 +17,10 @@ and the outcome names the first host that ended the job.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from simulator.hosts.launcher import (
 from simulator.hosts.layout import HostLayout
 from simulator.hosts.local import local_launcher
 from simulator.images import ImageMap
+from simulator.jobs.channels import ChannelFeeds, kill_process_group
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.throttle import throttled_client
 from simulator.workspace import is_disk_full
@@ -87,6 +89,7 @@ class JobRun:
         self.layout = self.layouts[self.host]
         self.prefix = f"{self.name}/{self.host}"
         self.launcher: HostLauncher | None = None
+        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders (stage_host)
         self.faults: list[Fault] = []  # the injected faults that strike while this job runs
         self.line_hooks: list[LineSink] = []  # more readers of the entry point's lines
 
@@ -124,6 +127,40 @@ class JobRun:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    # -- each host's inputs (jobs/channels.py) ------------------------------------------
+    def stage_host(
+        self, stage: Callable[..., ChannelFeeds], layout: HostLayout, host_index: int, **kw: Any
+    ) -> None:
+        """Stage host ``host_index``'s inputs with ``stage`` (a jobs/channels.py stager,
+        given the host's place among the job's hosts); its Pipe feeders run with it."""
+        host = self.hosts[host_index]
+        self.feeds[host] = stage(
+            self.ctx.s3,
+            self.request,
+            layout,
+            host_index,
+            len(self.hosts),
+            lambda message: self.log(message, host),
+            **kw,
+        )
+
+    @contextlib.contextmanager
+    def feeding(self) -> Iterator[None]:
+        """The hosts' Pipe feeders run while the block runs; a feeder that fails ends its
+        host's process (which would otherwise wait for its data for ever)."""
+        groups = self.record.process_groups
+        for host, feeds in self.feeds.items():
+            feeds.start(on_error=lambda h=host: kill_process_group(groups.get(h)))
+        try:
+            yield
+        finally:
+            for feeds in self.feeds.values():
+                feeds.stop()
+
+    def feed_error(self) -> str | None:
+        """Why a Pipe channel could not be fed, if one could not."""
+        return next((f.error for f in self.feeds.values() if f.error), None)
 
     def _take_faults(self) -> bool:
         """This job's injected faults (simulator.faults); True when one ended it already:

@@ -36,7 +36,7 @@ from simulator.hosts.layout import (
     failure_reason,
     write_processing_config,
 )
-from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_processing_inputs
+from simulator.jobs.channels import stage_processing_inputs
 from simulator.jobs.processing.checks import check_request
 from simulator.jobs.processing.description import initial_description
 from simulator.jobs.records import JobRecord, now
@@ -61,7 +61,6 @@ class ProcessingRun(JobRun):
         super().__init__(record, ctx)
         # Every host's outputs: (host, local dir, S3 URI, its Continuous sync or None).
         self.syncs: list[tuple[str, Path, Any, DirSync | None]] = []
-        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
 
     def _cluster(self) -> Cluster:
         return Cluster.for_processing(self.request)
@@ -101,15 +100,9 @@ class ProcessingRun(JobRun):
         for *_, sync in self.syncs:
             if sync is not None:
                 sync.start()
-        for host, feeds in self.feeds.items():
-            # A Pipe feeder that fails ends its host's process (it would wait forever).
-            feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
-        try:
+        with self.feeding():
             outcome = self.execute_hosts(runs)
-        finally:
-            for feeds in self.feeds.values():
-                feeds.stop()
-        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        feed_error = self.feed_error()
         if feed_error:  # a Pipe input could not be fed: the process was ended
             return self._end("Failed", failure=f"ClientError: {feed_error}")
         failed = outcome.failed() if outcome.first is not None else None
@@ -156,15 +149,7 @@ class ProcessingRun(JobRun):
     def _stage_inputs(self, layout: HostLayout, host_index: int) -> None:
         """The inputs of host ``host_index``: ShardedByS3Key, Pipe, ManifestFile, Gzip as
         jobs/channels.py stages them (the training rules)."""
-        host = self.hosts[host_index]
-        self.feeds[host] = stage_processing_inputs(
-            self.ctx.s3,
-            self.request,
-            layout,
-            host_index,
-            len(self.hosts),
-            lambda message: self.log(message, host),
-        )
+        self.stage_host(stage_processing_inputs, layout, host_index)
 
     def _prepare_outputs(self, host: str) -> None:
         for item in self.request.get("ProcessingOutputConfig", {}).get("Outputs", []):

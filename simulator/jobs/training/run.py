@@ -46,7 +46,7 @@ from simulator.hosts.layout import (
 )
 from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
 from simulator.images import builtin_algorithm
-from simulator.jobs.channels import ChannelFeeds, kill_process_group, stage_training_channels
+from simulator.jobs.channels import stage_training_channels
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
 from simulator.jobs.training.artifacts import pack_and_upload
@@ -93,7 +93,6 @@ class TrainingRun(JobRun):
         self.syncs: list[DirSync] = []  # every host's checkpoints and TensorBoard output
         self.started_at: dt.datetime | None = None
         self.spot: SpotTraining | None = None  # EnableManagedSpotTraining (spot.py)
-        self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders
 
     def _cluster(self) -> Cluster:
         return Cluster.for_training(self.request)
@@ -116,17 +115,12 @@ class TrainingRun(JobRun):
         rec.transition("Training", "Training image download completed. Training in progress.")
         for sync in self.syncs:
             sync.start()
-        for host, feeds in self.feeds.items():
-            # A Pipe feeder that fails ends its host's process (it would wait forever).
-            feeds.start(on_error=lambda h=host: kill_process_group(rec.process_groups.get(h)))
         if self.spot is not None:
             self.spot.arm()
         try:
-            with distribution.port_lock(len(self.hosts), rec.stop_event, self.log):
+            with self.feeding(), distribution.port_lock(len(self.hosts), rec.stop_event, self.log):
                 outcome = self.execute_hosts(runs, self.metrics)
         finally:
-            for feeds in self.feeds.values():
-                feeds.stop()
             struck = self.spot.outcome() if self.spot is not None else None
         failed = outcome.failed() if outcome.first is not None else None
         stop_reason = None if failed else outcome.stop_reason(rec.stop_event.is_set())
@@ -136,7 +130,7 @@ class TrainingRun(JobRun):
             return self._finish_stopped(MAX_WAIT)
         if struck is not None and self.spot is not None:
             return self.spot.resume()  # Interrupted → Starting → … → this method again
-        feed_error = next((f.error for f in self.feeds.values() if f.error), None)
+        feed_error = self.feed_error()
         if feed_error:  # a Pipe channel could not be fed: the process was ended
             return self._fail(f"ClientError: {feed_error}")
         failed = failed or outcome.failed()
@@ -248,15 +242,7 @@ class TrainingRun(JobRun):
         of its instance group (S3DataSource.InstanceGroupNames)."""
         host = self.hosts[host_index]
         group = self.cluster.group_of(host).name if self.cluster.heterogeneous else None
-        self.feeds[host] = stage_training_channels(
-            self.ctx.s3,
-            self.request,
-            layout,
-            host_index,
-            len(self.hosts),
-            lambda message: self.log(message, host),
-            instance_group=group,
-        )
+        self.stage_host(stage_training_channels, layout, host_index, instance_group=group)
 
     def _restore_checkpoints(self, layout: HostLayout) -> str | None:
         """Restore a host's checkpoints; returns their directory as its process sees it.

@@ -57,23 +57,18 @@ class _Running:
     curve: list[float] = field(default_factory=list)
 
 
+@dataclass
 class TuningRun:
     """Executes one recorded tuning job (call ``run`` in a thread)."""
 
-    def __init__(
-        self,
-        record: TuningRecord,
-        plan: TuningPlan,
-        strategy: Strategy,
-        backend: TrainingBackend,
-        *,
-        poll_interval: float = 0.1,
-    ) -> None:
-        self.record = record
-        self.plan = plan
-        self.strategy = strategy
-        self.backend = backend
-        self.poll_interval = poll_interval
+    record: TuningRecord
+    plan: TuningPlan
+    strategy: Strategy
+    backend: TrainingBackend
+    poll_interval: float = field(default=0.1, kw_only=True)
+
+    def __post_init__(self) -> None:
+        record, plan = self.record, self.plan
         config = record.request["HyperParameterTuningJobConfig"]
         self.auto_stopping = config.get("TrainingJobEarlyStoppingType") == "Auto"
         self.hyperband = config["Strategy"] == "Hyperband"
