@@ -45,6 +45,7 @@ pytest.register_assert_rewrite("tests.support")
 
 from tests import support  # noqa: E402
 from tests.support import TRAINING_IMAGE as IMAGE  # noqa: E402
+from tests.support import sourcedir_tar  # noqa: E402
 
 BUCKET = "smsim-test-bucket"
 
@@ -113,19 +114,6 @@ def tiny_bsm_data(tmp_path: Path) -> dict[str, Any]:
     from simulator.datasets import write_dataset
 
     return write_dataset(tmp_path / "bsm-data", rows=240, seed=7)
-
-
-def sourcedir_tar(files: dict[str, str]) -> bytes:
-    """A sourcedir.tar.gz holding ``files`` (name → text), members with relative names."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def s3_tar_files(sm: Any, bucket: str, key: str) -> dict[str, bytes]:

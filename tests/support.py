@@ -7,10 +7,12 @@ plain clients of a ``smsim serve`` process use it too.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,19 @@ SDK_CONFIG = {
 # (the SDK-built pipeline and the fixture definition share them).
 BSM_STEPS = ["TabularPreprocessing", "PyTorchTraining", "ModelEvaluation", "CheckAUC"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
+
+
+def sourcedir_tar(files: dict[str, str]) -> bytes:
+    """A sourcedir.tar.gz holding ``files`` (name → text), members with relative names."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 # -- CreateTrainingJob, as the SageMaker Python SDK sends it ------------------------------
@@ -129,32 +144,38 @@ def processing_input(name: str, uri: str, local_path: str, **s3_members: Any) ->
 def processing_request(
     name: str,
     entrypoint: list[str],
-    arguments: list[str],
-    inputs: list[dict[str, Any]],
-    outputs: dict[str, tuple[str, str]],
-    environment: dict[str, str],
-    max_runtime: int,
+    arguments: list[str] | None = None,
+    inputs: list[dict[str, Any]] | None = None,
+    outputs: dict[str, tuple[str, str]] | None = None,
+    environment: dict[str, str] | None = None,
+    max_runtime: int = 300,
+    *,
+    instance_count: int = 1,
+    volume_gb: int = 30,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A CreateProcessingJob request on one ml.m5.xlarge; ``outputs``: name → (S3 URI,
-    local path), uploaded at the end of the job."""
+    """A CreateProcessingJob request on ``instance_count`` ml.m5.xlarge; ``outputs``: name →
+    (S3 URI, local path), uploaded at the end of the job. A member left None is absent
+    from the request, as the SDK leaves it out."""
+    app: dict[str, Any] = {"ImageUri": PROCESSING_IMAGE, "ContainerEntrypoint": entrypoint}
+    if arguments is not None:
+        app["ContainerArguments"] = arguments
     request: dict[str, Any] = {
         "ProcessingJobName": name,
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 30,
+                "InstanceCount": instance_count,
+                "VolumeSizeInGB": volume_gb,
             }
         },
-        "AppSpecification": {
-            "ImageUri": PROCESSING_IMAGE,
-            "ContainerEntrypoint": entrypoint,
-            "ContainerArguments": arguments,
-        },
+        "AppSpecification": app,
         "RoleArn": ROLE,
-        "ProcessingInputs": inputs,
-        "ProcessingOutputConfig": {
+    }
+    if inputs is not None:
+        request["ProcessingInputs"] = inputs
+    if outputs is not None:
+        request["ProcessingOutputConfig"] = {
             "Outputs": [
                 {
                     "OutputName": output,
@@ -162,15 +183,40 @@ def processing_request(
                 }
                 for output, (uri, path) in outputs.items()
             ]
-        },
-        "Environment": environment,
-        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime},
-    }
+        }
+    if environment is not None:
+        request["Environment"] = environment
+    request["StoppingCondition"] = {"MaxRuntimeInSeconds": max_runtime}
     request.update(extra)
     return request
 
 
 # -- pipelines ------------------------------------------------------------------------
+# The BSM steps that take the trained model, each with the dependency that wires it.
+MODEL_CONSUMERS = (
+    ("ModelEvaluation", "model_input"),
+    ("CreateBSMModel", "model_data"),
+    ("RegisterBSMModel", "model_data"),
+)
+
+
+def planned_wiring(dag: str) -> dict[tuple[str, str], str | None]:
+    """``smsim pipeline plan --dag DAG --json``, as (step, dependency) → the step the
+    resolver chose to satisfy it (None where nothing was chosen)."""
+    from click.testing import CliRunner
+
+    from simulator.cli import main
+
+    result = CliRunner().invoke(main, ["pipeline", "plan", "--dag", dag, "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    return {
+        (step["name"], d["dependency"]): (d["chosen"] or {}).get("step")
+        for step in plan["steps"]
+        for d in step["dependencies"]
+    }
+
+
 def condition_step(
     name: str, conditions: list[dict[str, Any]], if_steps: list[Any], else_steps: list[Any]
 ) -> dict[str, Any]:

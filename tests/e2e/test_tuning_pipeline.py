@@ -10,11 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
-from simulator.cli import main
 from simulator.pipeline.build.assembly import assemble, iter_steps
 from simulator.pipeline.build.dags import get_dag
+from tests.support import MODEL_CONSUMERS, planned_wiring
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +35,9 @@ def _shape(value: Any) -> Any:
 
 
 def test_plan_wires_every_model_consumer_to_the_tuning_step() -> None:
-    result = CliRunner().invoke(main, ["pipeline", "plan", "--dag", "bsm-tuning", "--json"])
-    assert result.exit_code == 0, result.output
-    plan = json.loads(result.output)
-    wired = {
-        (step["name"], d["dependency"]): (d["chosen"] or {}).get("step")
-        for step in plan["steps"]
-        for d in step["dependencies"]
-    }
-    for consumer, dependency in (
-        ("ModelEvaluation", "model_input"),
-        ("CreateBSMModel", "model_data"),
-        ("RegisterBSMModel", "model_data"),
-    ):
-        assert wired[(consumer, dependency)] == "Tune", plan
+    wired = planned_wiring("bsm-tuning")
+    for consumer, dependency in MODEL_CONSUMERS:
+        assert wired[(consumer, dependency)] == "Tune", wired
     assert wired[("Tune", "input_path")] == "TabularPreprocessing"
 
 

@@ -8,28 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from simulator.cli import main
+from tests.support import MODEL_CONSUMERS, planned_wiring
 
 pytest.importorskip("xgboost")
 
 
 def test_plan_wires_the_xgboost_trainer_between_the_bsm_steps() -> None:
-    result = CliRunner().invoke(main, ["pipeline", "plan", "--dag", "bsm-xgboost", "--json"])
-    assert result.exit_code == 0, result.output
-    plan = json.loads(result.output)
-    wired = {
-        (step["name"], d["dependency"]): (d["chosen"] or {}).get("step")
-        for step in plan["steps"]
-        for d in step["dependencies"]
-    }
-    for consumer, dependency in (
-        ("ModelEvaluation", "model_input"),
-        ("CreateBSMModel", "model_data"),
-        ("RegisterBSMModel", "model_data"),
-    ):
-        assert wired[(consumer, dependency)] == "XGBoostTraining", plan
+    wired = planned_wiring("bsm-xgboost")
+    for consumer, dependency in MODEL_CONSUMERS:
+        assert wired[(consumer, dependency)] == "XGBoostTraining", wired
 
 
 def test_demo_runs_the_xgboost_dag_end_to_end(tmp_path) -> None:

@@ -9,15 +9,14 @@ test_workspace.py inside a private mount namespace holding the tmpfs.
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import tarfile
 
 from simulator import LocalSageMaker
+from tests.support import ROLE, sourcedir_tar
+from tests.support import TRAINING_IMAGE as IMAGE
 
 BUCKET = "smsim-disk-full"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 SCRIPTS = {
     # 4 MiB into a 1 MiB file system: the script's own write fails.
     "script": "import os\nopen(os.path.join(os.environ['SM_MODEL_DIR'], 'm.bin'), 'wb')"
@@ -28,26 +27,17 @@ SCRIPTS = {
 }
 
 
-def sourcedir(text: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        data = text.encode()
-        info = tarfile.TarInfo("train.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def main(workspace: str, case: str) -> None:
     with LocalSageMaker(
         workspace=workspace, container_mode="fallback", log_sink=lambda _: None
     ) as sm:
         sm.s3.create_bucket(Bucket=BUCKET)
-        sm.s3.put_object(Bucket=BUCKET, Key="code.tar.gz", Body=sourcedir(SCRIPTS[case]))
+        code = sourcedir_tar({"train.py": SCRIPTS[case]})
+        sm.s3.put_object(Bucket=BUCKET, Key="code.tar.gz", Body=code)
         sm.create_training_job(
             TrainingJobName="full",
             AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            RoleArn=ROLE,
             HyperParameters={
                 "sagemaker_program": '"train.py"',
                 "sagemaker_submit_directory": f'"s3://{BUCKET}/code.tar.gz"',

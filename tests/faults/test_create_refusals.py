@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from simulator.errors import ValidationError
+from tests.support import processing_input, processing_request
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 
@@ -89,32 +90,16 @@ def test_instance_count_zero_is_a_validation_error(sm, upload_code, training_req
 
 
 def _processing_request(name: str, bucket: str, code_uri: str) -> dict[str, Any]:
-    def s3_input(input_name: str, path: str) -> dict[str, Any]:
-        return {
-            "InputName": input_name,
-            "S3Input": {"S3Uri": code_uri, "LocalPath": path, "S3DataType": "S3Prefix"},
-        }
-
-    return {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 5,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/p:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/p.py"],
-        },
-        "RoleArn": ROLE,
-        "ProcessingInputs": [
-            s3_input("code", "/opt/ml/processing/input/code"),
-            s3_input("code", "/opt/ml/processing/input/other"),
+    return processing_request(
+        name,
+        ["python3", "/opt/ml/processing/input/code/p.py"],
+        inputs=[
+            processing_input("code", code_uri, "/opt/ml/processing/input/code"),
+            processing_input("code", code_uri, "/opt/ml/processing/input/other"),
         ],
-        "StoppingCondition": {"MaxRuntimeInSeconds": 60},
-    }
+        max_runtime=60,
+        volume_gb=5,
+    )
 
 
 def test_duplicate_processing_input_names(sm, bucket, put_s3):

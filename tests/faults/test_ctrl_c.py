@@ -16,9 +16,10 @@ import boto3
 import psutil
 import pytest
 
+from tests.support import ROLE, sourcedir_tar
+from tests.support import TRAINING_IMAGE as IMAGE
+
 SMSIM = str(Path(sys.executable).parent / "smsim")
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 WAIT = 120.0  # bound on a start on a loaded machine; not a timing assertion
 
 # Writes its pid, then waits for ever; "--stubborn 1" ignores SIGTERM (a stop must kill it).
@@ -215,7 +216,8 @@ def test_ctrl_c_of_smsim_serve_stops_its_jobs_and_reports_them(tmp_path, project
     s3 = session.client("s3", endpoint_url=banner["endpoint_url"])
     sm = session.client("sagemaker", endpoint_url=banner["endpoint_url"])
     s3.create_bucket(Bucket="ctrl-c")
-    s3.put_object(Bucket="ctrl-c", Key="code/sourcedir.tar.gz", Body=_tar({"train.py": SCRIPT}))
+    code = sourcedir_tar({"train.py": SCRIPT})
+    s3.put_object(Bucket="ctrl-c", Key="code/sourcedir.tar.gz", Body=code)
     sm.create_training_job(
         TrainingJobName="served",
         AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
@@ -238,20 +240,6 @@ def test_ctrl_c_of_smsim_serve_stops_its_jobs_and_reports_them(tmp_path, project
     describe = json.loads((project["ws"] / "jobs" / "served" / "describe.json").read_text())
     assert describe["TrainingJobStatus"] == "Stopped"
     assert psutil.wait_procs([script], timeout=10)[1] == []
-
-
-def _tar(files: dict[str, str]) -> bytes:
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def _running_job(ws: Path) -> bool:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from simulator import LocalSageMaker
 from simulator.errors import ValidationError
 from simulator.faults import KINDS, FaultPlan
+from tests.support import processing_request
 
 BUCKET = "smsim-test-bucket"
 CAPACITY = KINDS["CapacityError"][1]
@@ -71,21 +72,7 @@ def test_a_capacity_error_strikes_the_nth_job_of_a_prefix(faulty, training_reque
 
 def test_an_internal_error_on_a_named_processing_job(faulty, training_request):
     sm, code = faulty([{"kind": "InternalServerError", "job": "proc-ise"}])
-    request = {
-        "ProcessingJobName": "proc-ise",
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 5,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "img:1",
-            "ContainerEntrypoint": ["python3", "-c", "print(1)"],
-        },
-        "RoleArn": "arn:aws:iam::123456789012:role/R",
-    }
+    request = processing_request("proc-ise", ["python3", "-c", "print(1)"], volume_gb=5)
     sm.create_processing_job(**request)
     desc = sm.wait_for_processing_job("proc-ise", timeout=120)
     assert desc["ProcessingJobStatus"] == "Failed"

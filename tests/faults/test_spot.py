@@ -3,8 +3,10 @@ Interrupted, a restart from the checkpoints, MaxWaitTimeInSeconds, the billed ti
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +50,32 @@ def _statuses(desc: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def spot_session(tmp_path, log_lines):
+def faulty_sm(tmp_path, log_lines):
+    """``with faulty_sm(faults) as sm``: a started LocalSageMaker injecting ``faults``, with
+    the test bucket, a short stop grace and checkpoint sync interval, logs captured."""
+
+    @contextlib.contextmanager
+    def start(faults: list[dict[str, Any]]) -> Iterator[LocalSageMaker]:
+        with LocalSageMaker(
+            workspace=tmp_path / "ws",
+            log_sink=log_lines,
+            stop_grace_seconds=3.0,
+            checkpoint_sync_seconds=0.2,
+            faults=faults,
+        ) as sm:
+            sm.s3.create_bucket(Bucket=BUCKET)
+            yield sm
+
+    return start
+
+
+@pytest.fixture
+def spot_session(faulty_sm):
     faults = [
         {"kind": "SpotInterruption", "job": "spot-resumed", "after_line": r"^epoch 1 done"},
         {"kind": "SpotInterruption", "job": "on-demand", "at_seconds": 0.5},
     ]
-    with LocalSageMaker(
-        workspace=tmp_path / "ws",
-        log_sink=log_lines,
-        stop_grace_seconds=3.0,
-        checkpoint_sync_seconds=0.2,
-        faults=faults,
-    ) as sm:
-        sm.s3.create_bucket(Bucket=BUCKET)
+    with faulty_sm(faults) as sm:
         yield sm
 
 
@@ -125,18 +140,9 @@ def test_an_on_demand_job_is_never_interrupted(spot_session, code_uri, training_
     assert any("SpotInterruption ignored" in line for line in log_lines.lines)
 
 
-def test_max_wait_time_ends_a_job_waiting_for_spot_capacity(
-    tmp_path, log_lines, code_uri, training_request
-):
+def test_max_wait_time_ends_a_job_waiting_for_spot_capacity(faulty_sm, code_uri, training_request):
     faults = [{"kind": "SpotInterruption", "job": "waits", "at_seconds": 1, "wait_seconds": 30}]
-    with LocalSageMaker(
-        workspace=tmp_path / "ws2",
-        log_sink=log_lines,
-        stop_grace_seconds=3.0,
-        checkpoint_sync_seconds=0.2,
-        faults=faults,
-    ) as sm:
-        sm.s3.create_bucket(Bucket=BUCKET)
+    with faulty_sm(faults) as sm:
         code = code_uri(sm)
         hps = {"epochs": 100, "epoch-seconds": 0.5}
         request = _spot(training_request("waits", code, hyperparameters=hps), "waits", max_wait=8)
@@ -166,19 +172,12 @@ def test_max_wait_below_max_runtime_is_refused(sm, code_uri, training_request):
 
 
 def test_a_pipeline_steps_spot_interruption_reaches_its_job(
-    tmp_path, log_lines, code_uri, training_request
+    faulty_sm, code_uri, training_request, log_lines
 ):
     """Declared per step: the step's training job is interrupted and resumes; the step and
     the execution succeed with the model of an uninterrupted run."""
     faults = [{"kind": "SpotInterruption", "step": "SpotTrain", "after_line": r"^epoch 0 done"}]
-    with LocalSageMaker(
-        workspace=tmp_path / "ws3",
-        log_sink=log_lines,
-        stop_grace_seconds=3.0,
-        checkpoint_sync_seconds=0.2,
-        faults=faults,
-    ) as sm:
-        sm.s3.create_bucket(Bucket=BUCKET)
+    with faulty_sm(faults) as sm:
         code = code_uri(sm)
         hps = {"epochs": 3, "epoch-seconds": 0.6}
         args = _spot(training_request("unused", code, hyperparameters=hps), "pipeline")

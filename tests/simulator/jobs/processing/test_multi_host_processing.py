@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+from tests.support import processing_input, processing_request
 
 SCRIPT = r"""
 import json, os, sys, time
@@ -39,49 +39,22 @@ if shared:
 
 
 def _request(name: str, bucket: str, count: int, **extra: Any) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": count,
-                "VolumeSizeInGB": 5,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/proc:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
-        },
-        "RoleArn": ROLE,
-        "ProcessingInputs": [
-            {
-                "InputName": name_,
-                "S3Input": {
-                    "S3Uri": f"s3://{bucket}/{key}",
-                    "LocalPath": f"/opt/ml/processing/input/{name_}",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                },
-            }
+    full = {"S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}
+    return processing_request(
+        name,
+        ["python3", "/opt/ml/processing/input/code/process.py"],
+        inputs=[
+            processing_input(
+                name_, f"s3://{bucket}/{key}", f"/opt/ml/processing/input/{name_}", **full
+            )
             for name_, key in (("data", "in/data"), ("code", "in/code"))
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/results/{name}",
-                        "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-    }
-    req.update(extra)
-    return req
+        outputs={"result": (f"s3://{bucket}/results/{name}", "/opt/ml/processing/output")},
+        max_runtime=600,
+        instance_count=count,
+        volume_gb=5,
+        **extra,
+    )
 
 
 def _stage(sm: Any, bucket: str) -> None:

@@ -6,7 +6,7 @@ import gzip
 import json
 from typing import Any
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+from tests.support import processing_input, processing_request
 
 # Lists what the job received at the input's LocalPath: files (File mode) or the
 # epoch-0 FIFO <LocalPath>_0 (Pipe mode).
@@ -31,54 +31,19 @@ json.dump(seen, open(os.path.join(out, "seen.json"), "w"))
 
 
 def _request(name: str, bucket: str, code: str, data: str, **s3_input: Any) -> dict[str, Any]:
-    return {
-        "ProcessingJobName": name,
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": "ml.m5.xlarge",
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 5,
-            }
-        },
-        "AppSpecification": {
-            "ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/proc:latest",
-            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/process.py"],
-        },
-        "RoleArn": ROLE,
-        "ProcessingInputs": [
-            {
-                "InputName": "data",
-                "S3Input": {
-                    "S3Uri": data,
-                    "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    **s3_input,
-                },
-            },
-            {
-                "InputName": "code",
-                "S3Input": {
-                    "S3Uri": code,
-                    "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix",
-                },
-            },
+    return processing_request(
+        name,
+        ["python3", "/opt/ml/processing/input/code/process.py"],
+        inputs=[
+            # File mode unless the test asks for another.
+            processing_input(
+                "data", data, "/opt/ml/processing/input/data", **{"S3InputMode": "File", **s3_input}
+            ),
+            processing_input("code", code, "/opt/ml/processing/input/code"),
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "seen",
-                    "S3Output": {
-                        "S3Uri": f"s3://{bucket}/{name}/seen",
-                        "LocalPath": "/opt/ml/processing/output/seen",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
-    }
+        outputs={"seen": (f"s3://{bucket}/{name}/seen", "/opt/ml/processing/output/seen")},
+        volume_gb=5,
+    )
 
 
 def _run(sm: Any, bucket: str, request: dict[str, Any]) -> Any:
