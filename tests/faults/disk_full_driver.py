@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import sys
 
+# driver.py stands next to this script (sys.path[0]); not tests.support: an installed
+# distribution (smdebug-rulesconfig) ships a top-level ``tests`` package that shadows ours.
+from driver import IMAGE, ROLE, sourcedir
+
 from simulator import LocalSageMaker
-from tests.support import ROLE, sourcedir_tar
-from tests.support import TRAINING_IMAGE as IMAGE
 
 BUCKET = "smsim-disk-full"
 SCRIPTS = {
@@ -32,7 +34,7 @@ def main(workspace: str, case: str) -> None:
         workspace=workspace, container_mode="fallback", log_sink=lambda _: None
     ) as sm:
         sm.s3.create_bucket(Bucket=BUCKET)
-        code = sourcedir_tar({"train.py": SCRIPTS[case]})
+        code = sourcedir(SCRIPTS[case])
         sm.s3.put_object(Bucket=BUCKET, Key="code.tar.gz", Body=code)
         sm.create_training_job(
             TrainingJobName="full",

@@ -11,15 +11,17 @@ Nothing here is from the tests' conftest: the process must not import pytest.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+import tarfile
 import time
 
 from simulator import LocalSageMaker
-from tests.support import ROLE, sourcedir_tar
-from tests.support import TRAINING_IMAGE as IMAGE
 
 BUCKET = "smsim-fault-bucket"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 
 SCRIPT = """
 import os, subprocess, sys, time
@@ -37,6 +39,16 @@ while True:
         print("script tick", flush=True)
     time.sleep(0.2)
 """
+
+
+def sourcedir(text: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = text.encode()
+        info = tarfile.TarInfo("train.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def training_request(name: str | None, loud: str, pid_file: str) -> dict:
@@ -62,8 +74,7 @@ def main(workspace: str, mode: str, what: str, pid_file: str) -> None:
     sm = LocalSageMaker(workspace=workspace, container_mode=mode, stop_grace_seconds=1)
     sm.start()
     sm.s3.create_bucket(Bucket=BUCKET)
-    code = sourcedir_tar({"train.py": SCRIPT})
-    sm.s3.put_object(Bucket=BUCKET, Key="code/sourcedir.tar.gz", Body=code)
+    sm.s3.put_object(Bucket=BUCKET, Key="code/sourcedir.tar.gz", Body=sourcedir(SCRIPT))
     if what == "pipeline":
         arguments = training_request(None, "script", pid_file)
         definition = {
