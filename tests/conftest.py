@@ -10,7 +10,10 @@
   its end; its description.
 * ``read_tar(sm, bucket, key)``: the files of a .tar.gz in S3 (name → bytes).
 * ``pytorch_estimator(source_dir, **options)``: the SDK's ``PyTorch`` estimator for
-  ``train.py`` in ``source_dir`` (2.1, py310, one ml.m5.xlarge).
+  ``train.py`` in ``source_dir`` (2.1, py310, one ml.m5.xlarge unless ``options`` say).
+* ``sdk_estimator(script, **options)``: ``pytorch_estimator`` as a user's code builds it
+  for ``script`` (train.py of a fresh source dir): the SageMakerRole, no profiler, an SDK
+  session (telemetry off) whose default bucket is ``sdk-bucket``.
 * ``stage_code(session, files)``: create the test bucket on a session of the test's own
   and put a sourcedir tar of ``files`` at ``c.tar.gz``; returns its S3 URI.
 * ``fail_tar_member(name, message)``: from then on packing a tar member ``name`` raises
@@ -153,13 +156,36 @@ def pytorch_estimator() -> Callable[..., Any]:
     def build(source_dir: Path | str, **options: Any) -> Any:
         from sagemaker.pytorch import PyTorch
 
-        return PyTorch(
-            entry_point="train.py",
-            source_dir=str(source_dir),
-            framework_version="2.1",
-            py_version="py310",
-            instance_type="ml.m5.xlarge",
-            instance_count=1,
+        defaults = {
+            "framework_version": "2.1",
+            "py_version": "py310",
+            "instance_type": "ml.m5.xlarge",
+            "instance_count": 1,
+        }
+        return PyTorch(entry_point="train.py", source_dir=str(source_dir), **defaults | options)
+
+    return build
+
+
+@pytest.fixture
+def sdk_estimator(tmp_path: Path, pytorch_estimator: Callable[..., Any]) -> Callable[..., Any]:
+    def build(script: str, **options: Any) -> Any:
+        import boto3
+        import sagemaker
+
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "train.py").write_text(script)
+        session = sagemaker.Session(
+            boto3.Session(region_name="us-east-1"),
+            default_bucket="sdk-bucket",
+            sagemaker_config=support.SDK_CONFIG,
+        )
+        return pytorch_estimator(
+            src,
+            role=support.ROLE,
+            disable_profiler=True,
+            sagemaker_session=session,
             **options,
         )
 

@@ -14,10 +14,6 @@ import pytest
 sagemaker = pytest.importorskip("sagemaker")
 pytestmark = pytest.mark.sdk(2)
 
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 
 SCRIPT = """
 import json, os, time
@@ -34,7 +30,7 @@ with open(os.path.join(os.environ["SM_MODEL_DIR"], "seen.json"), "w") as f:
 """
 
 
-def test_training_inputs_pipe_and_fast_file_through_the_sdk(sm, tmp_path, pytorch_estimator):
+def test_training_inputs_pipe_and_fast_file_through_the_sdk(sm, sdk_estimator):
     from sagemaker.inputs import TrainingInput
 
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -42,20 +38,7 @@ def test_training_inputs_pipe_and_fast_file_through_the_sdk(sm, tmp_path, pytorc
     for name, body in {"b.csv.gz": b"2\n", "a.csv.gz": b"1\n"}.items():
         s3.put_object(Bucket="sdk-bucket", Key=f"in/train/{name}", Body=gzip.compress(body))
     s3.put_object(Bucket="sdk-bucket", Key="in/val/v.csv", Body=b"9\n")
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text(SCRIPT)
-    session = sagemaker.Session(
-        boto3.Session(region_name="us-east-1"),
-        default_bucket="sdk-bucket",
-        sagemaker_config=SDK_CONFIG,
-    )
-    estimator = pytorch_estimator(
-        src,
-        role="arn:aws:iam::123456789012:role/SageMakerRole",
-        disable_profiler=True,
-        sagemaker_session=session,
-    )
+    estimator = sdk_estimator(SCRIPT)
     estimator.fit(
         {
             "train": TrainingInput(

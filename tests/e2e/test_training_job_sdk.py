@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import tarfile
 
-import boto3
 import pytest
 
 sagemaker = pytest.importorskip("sagemaker")
@@ -27,30 +26,13 @@ for epoch in range(args.epochs):
 with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as f:
     f.write("trained by the SDK's job")
 """
-# Keeps the SDK from phoning home (offline machine): its documented config switch.
-SDK_CONFIG = {
-    "SchemaVersion": "1.0",
-    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-}
 
 
-def test_sdk_estimator_fit_runs_the_script(sm, tmp_path, capsys, pytorch_estimator):
-
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text(SCRIPT)
-    session = sagemaker.Session(
-        boto3.Session(region_name="us-east-1"),
-        default_bucket="sdk-bucket",
-        sagemaker_config=SDK_CONFIG,
-    )
-    estimator = pytorch_estimator(
-        src,
-        role="arn:aws:iam::123456789012:role/SageMakerRole",
+def test_sdk_estimator_fit_runs_the_script(sm, capsys, sdk_estimator):
+    estimator = sdk_estimator(
+        SCRIPT,
         hyperparameters={"epochs": 3},
         metric_definitions=[{"Name": "loss", "Regex": r"loss=([0-9\\.]+)"}],
-        disable_profiler=True,
-        sagemaker_session=session,
     )
     estimator.fit(wait=False)
     name = estimator.latest_training_job.name

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from simulator.hosts import namespace
@@ -165,34 +164,16 @@ def test_the_real_toolkit_sees_what_smsim_set_on_each_host(
 
 
 @pytest.mark.sdk(2)
-def test_sdk_estimator_with_two_instances_and_torch_distributed(sm, tmp_path, read_tar):
+def test_sdk_estimator_with_two_instances_and_torch_distributed(sm, sdk_estimator, read_tar):
     """``PyTorch(instance_count=2, distribution={"torch_distributed": …}).fit()``, as a
     user writes it: the SDK's hyperparameter reaches the toolkit's torchrun launch."""
     pytest.importorskip("torch")
-    sagemaker = pytest.importorskip("sagemaker")
-    from sagemaker.pytorch import PyTorch
-
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "train.py").write_text(ALL_REDUCE)
-    session = sagemaker.Session(
-        boto3.Session(region_name="us-east-1"),
-        default_bucket="sdk-bucket",
-        sagemaker_config={
-            "SchemaVersion": "1.0",
-            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-        },
-    )
-    estimator = PyTorch(
-        entry_point="train.py",
-        source_dir=str(src),
+    pytest.importorskip("sagemaker")
+    estimator = sdk_estimator(
+        ALL_REDUCE,
         image_uri=IMAGE,  # the SDK checks instance types against versions only without it
-        role="arn:aws:iam::123456789012:role/SageMakerRole",
-        instance_type="ml.m5.xlarge",
         instance_count=2,
         distribution={"torch_distributed": {"enabled": True}},
-        disable_profiler=True,
-        sagemaker_session=session,
     )
     estimator.fit(wait=False)
     name = estimator.latest_training_job.name
