@@ -10,6 +10,7 @@ import gzip
 import json
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,37 @@ def _channel(request: dict[str, Any], **members: Any) -> dict[str, Any]:
 
 def _seen(sm: Any, read_tar: Any, bucket: str, job: str, name: str) -> Any:
     return json.loads(read_tar(sm, bucket, f"output/{job}/output/model.tar.gz")[name])
+
+
+def _records(data: bytes) -> list[bytes]:
+    """The records of an MXNet RecordIO stream: magic, (cflag << 29 | length), data, padding
+    to 4 bytes."""
+    records = []
+    while data:
+        magic, word = struct.unpack("<II", data[:8])
+        assert magic == 0xCED7230A and word >> 29 == 0
+        length = word & ((1 << 29) - 1)
+        records.append(data[8 : 8 + length])
+        data = data[8 + length + (-length % 4) :]
+    return records
+
+
+@pytest.fixture
+def channel_job(
+    upload_code: Any, training_request: Any, run_training: Any
+) -> Callable[..., dict[str, Any]]:
+    """``channel_job(name, script, uri, input_mode=None, **members)``: run ``script`` as job
+    ``name`` over one channel "train" at ``uri`` (``members``: its other members, as
+    ``_channel`` sets them; ``input_mode``: the job's TrainingInputMode); its description."""
+
+    def run(name: str, script: str, uri: str, input_mode: str | None = None, **members: Any):
+        request = training_request(name, upload_code({"train.py": script}), channels={"train": uri})
+        if input_mode:
+            request["AlgorithmSpecification"]["TrainingInputMode"] = input_mode
+        _channel(request, **members)
+        return run_training(request)
+
+    return run
 
 
 # -- ShardedByS3Key -----------------------------------------------------------------------
@@ -134,15 +166,12 @@ def test_a_channel_goes_only_to_the_instance_groups_it_names(
 
 
 def test_sharded_channel_on_one_host_gets_every_object(
-    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, read_tar: Any
+    sm: Any, put_s3: Any, bucket: str, channel_job: Any, read_tar: Any
 ) -> None:
     for key, body in SEVEN.items():
         put_s3(key, body)
-    code = upload_code({"train.py": LIST_FILES})
-    request = training_request("sharded-1", code, channels={"train": f"s3://{bucket}/sh/data"})
-    _channel(request, S3DataDistributionType="ShardedByS3Key")
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("sharded-1", timeout=120)
+    uri = f"s3://{bucket}/sh/data"
+    desc = channel_job("sharded-1", LIST_FILES, uri, S3DataDistributionType="ShardedByS3Key")
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     seen = _seen(sm, read_tar, bucket, "sharded-1", "seen.json")
     assert seen["files"] == [f"part-{i}.csv" for i in range(7)]
@@ -151,22 +180,12 @@ def test_sharded_channel_on_one_host_gets_every_object(
 
 # -- Pipe ---------------------------------------------------------------------------------
 def test_pipe_channel_feeds_each_epoch_in_key_order(
-    sm: Any,
-    put_s3: Any,
-    bucket: str,
-    upload_code: Any,
-    training_request: Any,
-    read_tar: Any,
-    container_mode: str,
+    sm: Any, put_s3: Any, bucket: str, channel_job: Any, read_tar: Any, container_mode: str
 ) -> None:
     objects = {"pipe/d/b.bin": b"second\n", "pipe/d/a.bin": b"first\n", "pipe/d/c/z.bin": b"3\n"}
     for key, body in objects.items():
         put_s3(key, body)
-    code = upload_code({"train.py": READ_PIPES})
-    request = training_request("piped", code, channels={"train": f"s3://{bucket}/pipe/d"})
-    request["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("piped", timeout=120)
+    desc = channel_job("piped", READ_PIPES, f"s3://{bucket}/pipe/d", input_mode="Pipe")
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     seen = _seen(sm, read_tar, bucket, "piped", "pipes.json")["train"]
     assert seen["mode"] == "Pipe"
@@ -200,21 +219,12 @@ def test_pipe_gzip_recordio_and_shuffle(
     # Decompressed; every object once per epoch; shuffled anew at the start of each epoch.
     assert [sorted(o) for o in orders] == [[f"line {i}" for i in range(6)]] * 2
     assert orders[0] != orders[1]
-    # MXNet RecordIO framing: magic, (cflag << 29 | length), data, padding to 4 bytes.
     for epoch in seen["rec"]["epochs"]:
-        data = bytes.fromhex(epoch["data"])
-        records = []
-        while data:
-            magic, word = struct.unpack("<II", data[:8])
-            assert magic == 0xCED7230A and word >> 29 == 0
-            length = word & ((1 << 29) - 1)
-            records.append(data[8 : 8 + length])
-            data = data[8 + length + (-length % 4) :]
-        assert records == [b"abcde", b""]
+        assert _records(bytes.fromhex(epoch["data"])) == [b"abcde", b""]
 
 
 def test_augmented_manifest_streams_the_named_attributes_as_records(
-    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, read_tar: Any
+    sm: Any, put_s3: Any, bucket: str, channel_job: Any, read_tar: Any
 ) -> None:
     """The developer guide's example: AttributeNames ["image-ref", "is-a-cat"] with RecordIO
     → recordio(image1) recordio("1") recordio(image2) recordio("0"); others ignored."""
@@ -225,42 +235,29 @@ def test_augmented_manifest_streams_the_named_attributes_as_records(
         {"is-a-cat": 0, "image-ref": f"s3://{bucket}/aug/img/2.jpg", "box": [1, 2]},
     ]
     put_s3("aug/train.manifest", "\n".join(json.dumps(line) for line in lines) + "\n")
-    code = upload_code({"train.py": READ_PIPES})
-    request = training_request(
-        "augmented", code, channels={"train": f"s3://{bucket}/aug/train.manifest"}
-    )
-    _channel(
-        request,
+    desc = channel_job(
+        "augmented",
+        READ_PIPES,
+        f"s3://{bucket}/aug/train.manifest",
         S3DataType="AugmentedManifestFile",
         AttributeNames=["image-ref", "is-a-cat"],
         InputMode="Pipe",
         RecordWrapperType="RecordIO",
     )
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("augmented", timeout=120)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     for epoch in _seen(sm, read_tar, bucket, "augmented", "pipes.json")["train"]["epochs"]:
-        data = bytes.fromhex(epoch["data"])
-        records = []
-        while data:
-            _, word = struct.unpack("<II", data[:8])
-            length = word & ((1 << 29) - 1)
-            records.append(data[8 : 8 + length])
-            data = data[8 + length + (-length % 4) :]
+        records = _records(bytes.fromhex(epoch["data"]))
         assert records == [b"\xff\xd8one", b"1", b"\xff\xd8two!", b"0"]
 
 
 def test_pipe_feeder_failure_fails_the_job_with_the_reason(
-    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any
+    put_s3: Any, bucket: str, channel_job: Any
 ) -> None:
     put_s3("mf/data/here.csv", "1\n")
     manifest = [{"prefix": f"s3://{bucket}/mf/data/"}, "here.csv", "gone.csv"]
     put_s3("mf/list.json", json.dumps(manifest))
-    code = upload_code({"train.py": READ_PIPES})
-    request = training_request("pipe-gone", code, channels={"train": f"s3://{bucket}/mf/list.json"})
-    _channel(request, S3DataType="ManifestFile", InputMode="Pipe")
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("pipe-gone", timeout=120)
+    uri = f"s3://{bucket}/mf/list.json"
+    desc = channel_job("pipe-gone", READ_PIPES, uri, S3DataType="ManifestFile", InputMode="Pipe")
     assert desc["TrainingJobStatus"] == "Failed"
     reason = desc["FailureReason"]
     assert reason.startswith("ClientError: Pipe channel 'train', epoch 0: cannot read ")
@@ -293,15 +290,11 @@ def test_stopping_a_pipe_job_ends_its_feeders_and_removes_the_fifos(
 
 # -- FastFile, manifests, Gzip in File mode ------------------------------------------------
 def test_fast_file_channel_is_read_only_files_at_the_same_paths(
-    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, read_tar: Any
+    sm: Any, put_s3: Any, bucket: str, channel_job: Any, read_tar: Any
 ) -> None:
     put_s3("ff/train/a.csv", "1\n")
     put_s3("ff/train/deep/b.csv", "2\n")
-    code = upload_code({"train.py": LIST_FILES})
-    request = training_request("fast", code, channels={"train": f"s3://{bucket}/ff/train/"})
-    request["AlgorithmSpecification"]["TrainingInputMode"] = "FastFile"
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("fast", timeout=120)
+    desc = channel_job("fast", LIST_FILES, f"s3://{bucket}/ff/train/", input_mode="FastFile")
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     seen = _seen(sm, read_tar, bucket, "fast", "seen.json")
     assert seen["text"] == {"a.csv": "1\n", "deep/b.csv": "2\n"}
@@ -310,21 +303,17 @@ def test_fast_file_channel_is_read_only_files_at_the_same_paths(
 
 
 def test_fast_file_refuses_a_partial_folder_prefix(
-    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any
+    put_s3: Any, bucket: str, channel_job: Any
 ) -> None:
     put_s3("ff2/train-01/data.csv", "1\n")
-    code = upload_code({"train.py": LIST_FILES})
-    request = training_request("fast-partial", code, channels={"train": f"s3://{bucket}/ff2/train"})
-    _channel(request, InputMode="FastFile")
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("fast-partial", timeout=120)
+    desc = channel_job("fast-partial", LIST_FILES, f"s3://{bucket}/ff2/train", InputMode="FastFile")
     assert desc["TrainingJobStatus"] == "Failed"
     assert "partial folder name of 'ff2/train-01/data.csv'" in desc["FailureReason"]
     assert f"s3://{bucket}/ff2/train-01/" in desc["FailureReason"]
 
 
 def test_manifest_channel_stages_the_listed_objects_at_their_suffixes(
-    sm: Any, put_s3: Any, bucket: str, upload_code: Any, training_request: Any, read_tar: Any
+    sm: Any, put_s3: Any, bucket: str, channel_job: Any, read_tar: Any
 ) -> None:
     put_s3("man/data/x/one.csv", "1\n")
     put_s3("man/data/two.csv", "2\n")
@@ -332,31 +321,18 @@ def test_manifest_channel_stages_the_listed_objects_at_their_suffixes(
     put_s3(
         "man/m.json", json.dumps([{"prefix": f"s3://{bucket}/man/data/"}, "two.csv", "x/one.csv"])
     )
-    code = upload_code({"train.py": LIST_FILES})
-    request = training_request("manifest", code, channels={"train": f"s3://{bucket}/man/m.json"})
-    _channel(request, S3DataType="ManifestFile")
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("manifest", timeout=120)
+    uri = f"s3://{bucket}/man/m.json"
+    desc = channel_job("manifest", LIST_FILES, uri, S3DataType="ManifestFile")
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     seen = _seen(sm, read_tar, bucket, "manifest", "seen.json")
     assert seen["text"] == {"two.csv": "2\n", "x/one.csv": "1\n"}
 
 
 def test_gzip_file_mode_channel_is_decompressed_and_the_user_told(
-    sm: Any,
-    put_s3: Any,
-    bucket: str,
-    upload_code: Any,
-    training_request: Any,
-    read_tar: Any,
-    log_lines: Any,
+    sm: Any, put_s3: Any, bucket: str, channel_job: Any, read_tar: Any, log_lines: Any
 ) -> None:
     put_s3("gzf/train/a.csv.gz", gzip.compress(b"7\n"))
-    code = upload_code({"train.py": LIST_FILES})
-    request = training_request("gz-file", code, channels={"train": f"s3://{bucket}/gzf/train"})
-    _channel(request, CompressionType="Gzip")
-    sm.create_training_job(**request)
-    desc = sm.wait_for_training_job("gz-file", timeout=120)
+    desc = channel_job("gz-file", LIST_FILES, f"s3://{bucket}/gzf/train", CompressionType="Gzip")
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
     assert _seen(sm, read_tar, bucket, "gz-file", "seen.json")["text"] == {"a.csv": "7\n"}
     assert any("decompresses Gzip in Pipe mode only" in line for line in log_lines.lines)
