@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,26 @@ time.sleep(600)
 """
 
 
+@pytest.fixture
+def two_hosts_waiting(
+    tmp_path: Path, upload_code: Any, training_request: Any
+) -> tuple[Path, Callable[..., dict[str, Any]]]:
+    """(the shared dir, ``request(name, **extra)``): the request of a job of WAIT_OR_FAIL on
+    two hosts, each writing its pid to the shared dir (``extra``: more request members)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    code = upload_code({"train.py": WAIT_OR_FAIL})
+
+    def request(name: str, **extra: Any) -> dict[str, Any]:
+        hyperparameters = {"shared": str(shared)}
+        resources = _resources(2)
+        return training_request(
+            name, code, hyperparameters=hyperparameters, ResourceConfig=resources, **extra
+        )
+
+    return shared, request
+
+
 def _pids(shared: Path, hosts: list[str]) -> dict[str, int]:
     return {h: int((shared / f"{h}.pid").read_text()) for h in hosts}
 
@@ -275,20 +296,10 @@ def _gone(pid: int) -> bool:
 
 
 def test_one_host_failing_fails_the_job_naming_it_and_stops_the_others(
-    container_mode, tmp_path, sm, upload_code, training_request, run_training, log_lines
+    container_mode, two_hosts_waiting, run_training, log_lines
 ):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    code = upload_code({"train.py": WAIT_OR_FAIL})
-    desc = run_training(
-        training_request(
-            "one-fails",
-            code,
-            hyperparameters={"shared": str(shared)},
-            ResourceConfig=_resources(2),
-            Environment={"FAIL_ON_ALGO_2": "1"},
-        )
-    )
+    shared, request = two_hosts_waiting
+    desc = run_training(request("one-fails", Environment={"FAIL_ON_ALGO_2": "1"}))
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"] == "ValueError: bad shard 2 (algo-2)"
     assert desc["SecondaryStatus"] == "Failed"
@@ -306,20 +317,9 @@ def _wait_for_files(paths: list[Path], timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_stop_training_job_stops_every_host(
-    container_mode, tmp_path, sm, upload_code, training_request
-):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    code = upload_code({"train.py": WAIT_OR_FAIL})
-    sm.create_training_job(
-        **training_request(
-            "stop-all",
-            code,
-            hyperparameters={"shared": str(shared)},
-            ResourceConfig=_resources(2),
-        )
-    )
+def test_stop_training_job_stops_every_host(container_mode, sm, two_hosts_waiting):
+    shared, request = two_hosts_waiting
+    sm.create_training_job(**request("stop-all"))
     _wait_for_files([shared / "algo-1.pid", shared / "algo-2.pid"])
     sm.stop_training_job(TrainingJobName="stop-all")
     desc = sm.wait_for_training_job("stop-all", timeout=60)
@@ -328,19 +328,9 @@ def test_stop_training_job_stops_every_host(
     assert all(_gone(pid) for pid in pids.values())
 
 
-def test_max_runtime_stops_every_host(tmp_path, sm, upload_code, training_request, run_training):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    code = upload_code({"train.py": WAIT_OR_FAIL})
-    desc = run_training(
-        training_request(
-            "too-long",
-            code,
-            hyperparameters={"shared": str(shared)},
-            ResourceConfig=_resources(2),
-            StoppingCondition={"MaxRuntimeInSeconds": 3},
-        )
-    )
+def test_max_runtime_stops_every_host(two_hosts_waiting, run_training):
+    shared, request = two_hosts_waiting
+    desc = run_training(request("too-long", StoppingCondition={"MaxRuntimeInSeconds": 3}))
     assert (desc["TrainingJobStatus"], desc["SecondaryStatus"]) == ("Stopped", "MaxRuntimeExceeded")
     assert all(_gone(pid) for pid in _pids(shared, ["algo-1", "algo-2"]).values())
 
