@@ -99,7 +99,7 @@ with open(os.path.join(env.output_data_dir, env.current_host + ".json"), "w") as
 
 
 def test_the_real_toolkit_sees_what_smsim_set_on_each_host(
-    monkeypatch, sm, bucket, upload_code, training_request, run_training, read_tar, put_s3
+    monkeypatch, sm, bucket, script_request, run_training, read_tar, put_s3
 ):
     # In a namespace, as in a container: /opt/ml, and algo-k resolving.
     if not namespace.probe().available:
@@ -110,11 +110,10 @@ def test_the_real_toolkit_sees_what_smsim_set_on_each_host(
         "sagemaker_training", reason="needs the sagemaker-training toolkit (.venv: make install)"
     )
     put_s3("data/train/a.csv", "1\n")
-    code = upload_code({"train.py": TOOLKIT})
     desc = run_training(
-        training_request(
+        script_request(
             "toolkit",
-            code,
+            TOOLKIT,
             hyperparameters={**TORCH_DISTRIBUTED, "lr": 0.1, "layers": [2, 3]},
             channels={"train": f"s3://{bucket}/data/train"},
             ResourceConfig=_two_hosts(),

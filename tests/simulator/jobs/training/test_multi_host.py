@@ -151,14 +151,13 @@ def test_host_names_resolve_in_namespace_mode_and_fallback_says_what_it_cannot(
 
 
 def test_instance_groups_give_each_host_its_group_and_channels(
-    sm, bucket, upload_code, training_request, run_training, read_tar, put_s3
+    sm, bucket, script_request, run_training, read_tar, put_s3
 ):
     put_s3("data/train/a.csv", "1\n")
     put_s3("data/extra/b.csv", "2\n")
-    code = upload_code({"train.py": SEE})
-    request = training_request(
+    request = script_request(
         "hetero",
-        code,
+        SEE,
         channels={"train": f"s3://{bucket}/data/train", "extra": f"s3://{bucket}/data/extra"},
         ResourceConfig={
             "VolumeSizeInGB": 5,
@@ -353,14 +352,13 @@ with open(os.path.join(ckpt, host + ".ckpt"), "w") as f:
 
 
 def test_every_host_restores_and_syncs_the_one_checkpoint_prefix(
-    sm, bucket, upload_code, training_request, run_training, put_s3
+    sm, bucket, script_request, run_training, put_s3
 ):
     put_s3("ckpt/job/previous.ckpt", "old")
-    code = upload_code({"train.py": CHECKPOINTS})
     desc = run_training(
-        training_request(
+        script_request(
             "ckpt-2",
-            code,
+            CHECKPOINTS,
             ResourceConfig=_resources(2),
             CheckpointConfig={"S3Uri": f"s3://{bucket}/ckpt/job"},
         )
