@@ -16,8 +16,8 @@ import boto3
 import psutil
 import pytest
 
-from tests.support import ROLE, sourcedir_tar
 from tests.support import TRAINING_IMAGE as IMAGE
+from tests.support import sourcedir_tar, training_request
 
 SMSIM = str(Path(sys.executable).parent / "smsim")
 WAIT = 120.0  # bound on a start on a loaded machine; not a timing assertion
@@ -143,6 +143,25 @@ def test_a_second_ctrl_c_kills_at_once_and_the_job_still_ends_stopped(tmp_path, 
     assert psutil.wait_procs([script], timeout=10)[1] == []
 
 
+def _script_job(name: str | None, environment: dict[str, str] | None = None, **hps: str):
+    """CreateTrainingJob arguments running SCRIPT from the ctrl-c bucket for up to an hour
+    (``hps``: more HyperParameters); no name: a pipeline step's Arguments."""
+    hyperparameters = {
+        "sagemaker_program": '"train.py"',
+        "sagemaker_submit_directory": '"s3://ctrl-c/code/sourcedir.tar.gz"',
+        **hps,
+    }
+    resources = {"volume_gb": 1, "max_runtime": 3600}
+    request = training_request(
+        name or "", IMAGE, hyperparameters, None, "s3://ctrl-c/output", resources=resources
+    )
+    if environment:
+        request["Environment"] = environment
+    if name is None:
+        del request["TrainingJobName"]
+    return request
+
+
 def test_ctrl_c_of_smsim_pipeline_run_stops_the_execution_and_its_job(tmp_path, project):
     definition = {
         "Version": "2020-12-01",
@@ -150,22 +169,7 @@ def test_ctrl_c_of_smsim_pipeline_run_stops_the_execution_and_its_job(tmp_path, 
             {
                 "Name": "Train",
                 "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-                    "RoleArn": ROLE,
-                    "HyperParameters": {
-                        "sagemaker_program": '"train.py"',
-                        "sagemaker_submit_directory": '"s3://ctrl-c/code/sourcedir.tar.gz"',
-                        "pid_file": json.dumps(str(project["pid"])),
-                    },
-                    "OutputDataConfig": {"S3OutputPath": "s3://ctrl-c/output"},
-                    "ResourceConfig": {
-                        "InstanceType": "ml.m5.xlarge",
-                        "InstanceCount": 1,
-                        "VolumeSizeInGB": 1,
-                    },
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                },
+                "Arguments": _script_job(None, pid_file=json.dumps(str(project["pid"]))),
             }
         ],
     }
@@ -218,19 +222,7 @@ def test_ctrl_c_of_smsim_serve_stops_its_jobs_and_reports_them(tmp_path, project
     s3.create_bucket(Bucket="ctrl-c")
     code = sourcedir_tar({"train.py": SCRIPT})
     s3.put_object(Bucket="ctrl-c", Key="code/sourcedir.tar.gz", Body=code)
-    sm.create_training_job(
-        TrainingJobName="served",
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        RoleArn=ROLE,
-        HyperParameters={
-            "sagemaker_program": '"train.py"',
-            "sagemaker_submit_directory": '"s3://ctrl-c/code/sourcedir.tar.gz"',
-        },
-        Environment={"PID_FILE": str(project["pid"])},
-        OutputDataConfig={"S3OutputPath": "s3://ctrl-c/output"},
-        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-    )
+    sm.create_training_job(**_script_job("served", {"PID_FILE": str(project["pid"])}))
     script = script_process(project["pid"], proc)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(WAIT) == 130
