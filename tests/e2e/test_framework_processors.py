@@ -73,19 +73,30 @@ def session(sm: Any) -> Any:
 
 
 @pytest.fixture
-def pytorch_processor(session: Any) -> Any:
+def one_instance(session: Any) -> Any:
+    """``one_instance(base_job_name)``: the options every processor here is built with (the
+    SageMakerRole, one ml.m5.xlarge, ``session``)."""
+
+    def options(base_job_name: str) -> dict[str, Any]:
+        return {
+            "role": ROLE,
+            "instance_type": "ml.m5.xlarge",
+            "instance_count": 1,
+            "base_job_name": base_job_name,
+            "sagemaker_session": session,
+        }
+
+    return options
+
+
+@pytest.fixture
+def pytorch_processor(one_instance: Any) -> Any:
     """A factory: ``pytorch_processor(base_job_name)``, a PyTorchProcessor on ``session``."""
     from sagemaker.pytorch.processing import PyTorchProcessor
 
     def build(base_job_name: str) -> Any:
         return PyTorchProcessor(
-            framework_version="2.1",
-            py_version="py310",
-            role=ROLE,
-            instance_type="ml.m5.xlarge",
-            instance_count=1,
-            base_job_name=base_job_name,
-            sagemaker_session=session,
+            framework_version="2.1", py_version="py310", **one_instance(base_job_name)
         )
 
     return build
@@ -167,7 +178,7 @@ def test_pytorch_processor_with_source_dir_and_dependencies(
         assert text == "13.0 cwd=/opt/ml/processing/input/code"
 
 
-def test_sklearn_framework_processor_with_source_dir(sm, session, tmp_path, container_mode):
+def test_sklearn_framework_processor_with_source_dir(sm, one_instance, tmp_path, container_mode):
     from sagemaker.processing import FrameworkProcessor
     from sagemaker.sklearn.estimator import SKLearn
 
@@ -176,18 +187,14 @@ def test_sklearn_framework_processor_with_source_dir(sm, session, tmp_path, cont
         estimator_cls=SKLearn,
         framework_version="1.2-1",
         py_version="py3",
-        role=ROLE,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        base_job_name="sk-proc",
-        sagemaker_session=session,
+        **one_instance("sk-proc"),
     )
     run_framework(processor, src, dep, "out/sk")
     assert_framework_job(finished(sm, processor), processor)
     assert result(sm, "out/sk/result.txt").startswith("13.0 cwd=")
 
 
-def test_sklearn_processor_runs_its_script(sm, session, tmp_path, container_mode):
+def test_sklearn_processor_runs_its_script(sm, one_instance, tmp_path, container_mode):
     from sagemaker.processing import ProcessingInput, ProcessingOutput
     from sagemaker.sklearn.processing import SKLearnProcessor
 
@@ -197,14 +204,7 @@ def test_sklearn_processor_runs_its_script(sm, session, tmp_path, container_mode
         "rows = open('/opt/ml/processing/input/data/rows.csv').read().split()\n"
         "open('/opt/ml/processing/output/n.txt', 'w').write(str(len(rows) - 1))\n"
     )
-    processor = SKLearnProcessor(
-        framework_version="1.2-1",
-        role=ROLE,
-        instance_type="ml.m5.xlarge",
-        instance_count=1,
-        base_job_name="sk-script",
-        sagemaker_session=session,
-    )
+    processor = SKLearnProcessor(framework_version="1.2-1", **one_instance("sk-script"))
     processor.run(
         code=str(script),
         inputs=[
