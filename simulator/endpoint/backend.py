@@ -17,14 +17,12 @@ from simulator.aws import EmbeddedAws
 from simulator.endpoint.jobs import JobStore
 from simulator.endpoint.tags import TagStore
 from simulator.endpoint.telemetry import CloudWatch
-from simulator.errors import ValidationError
 from simulator.faults import FaultPlan, InjectedRefusal
 from simulator.hosts.launcher import LineSink
 from simulator.images import ImageMap
 from simulator.inference.endpoints import EndpointService
 from simulator.jobs.records import JobRecord
 from simulator.jobs.runner import RunContext
-from simulator.jobs.training import checks as training_checks
 from simulator.jobs.transform.description import public_view
 from simulator.jobs.transform.run import transform_model
 from simulator.jobs.tuning.operations import TUNING_OPERATIONS
@@ -64,7 +62,7 @@ class SageMakerBackend:
         # How job hosts start: "auto" | "namespace" | "fallback" (simulator/hosts/local.py).
         self.container_mode = container_mode
         self.cloudwatch = CloudWatch(self.account_id, self.region)
-        self.jobs = JobStore(workspace, self.region, self.account_id, self._run_context)
+        self.jobs = JobStore(workspace, self.region, self.account_id)
         self.tags = TagStore(workspace)
         self.pipelines = PipelineService(self)
         self.tuning = _tuning_service(self)
@@ -116,15 +114,12 @@ class SageMakerBackend:
         """Create{Training,Processing,Transform}Job: the new job's ARN under its member."""
         request = dict(request)  # the job keeps its own copy of the caller's request
         self._refuse_at_create(kind, request)
-        if kind == "training":
-            training_checks.check_request(request)  # the shape first: the channel check reads it
-            problems = training_checks.channel_problems(self.s3, request)
-            if problems:
-                raise ValidationError("CreateTrainingJob request", problems)
         if kind == "transform":
             # The model is CreateModel's, kept by moto: an unknown one is refused at create.
             transform_model(self.moto_client, request)
-        arn = self.jobs.create(kind, request)
+        # The job kind's own checks (botocore's shape, the service's rules, S3) are the
+        # store's, run once there.
+        arn = self.jobs.create(kind, request, self.run_context())
         self.tags.add(arn, request.get("Tags", []))
         return {_ARN_MEMBERS[kind]: arn}
 
@@ -157,7 +152,8 @@ class SageMakerBackend:
             operation = f"Create{kind.capitalize()}Job"
             raise InjectedRefusal(fault.kind, fault.message, operation)
 
-    def _run_context(self) -> RunContext:
+    def run_context(self) -> RunContext:
+        """What a job created now runs with (the images map and fault plan of now)."""
         return RunContext(
             s3=self.s3,
             aws_env=self.aws.env(),
@@ -181,5 +177,5 @@ def _tuning_service(backend: SageMakerBackend) -> Any:
         backend.workspace,
         backend.region,
         backend.account_id,
-        JobStoreBackend(backend.jobs, backend.workspace),
+        JobStoreBackend(backend.jobs, backend.workspace, backend.run_context),
     )

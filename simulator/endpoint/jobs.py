@@ -49,7 +49,9 @@ class JobKind:
 
     kind: str  # "training" | "processing" | "transform"
     label: str  # "Training" | "Processing" | "Transform"
-    check: Callable[[dict[str, Any]], None]
+    # Every create-time check of the kind, once: botocore's input shape, the service's own
+    # constraints, then what needs S3 (given the job's S3 client).
+    check: Callable[[dict[str, Any], Any], None]
     initial: Callable[[dict[str, Any], str], dict[str, Any]]
     run: Callable[[JobRecord, RunContext], Any]
     view: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -67,11 +69,20 @@ class JobKind:
         return f"{self.kind}-job"
 
 
+def _request_only(check: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any], Any], None]:
+    """A kind whose create-time checks read only the request (nothing in S3)."""
+
+    def check_create(request: dict[str, Any], s3: Any) -> None:
+        check(request)
+
+    return check_create
+
+
 KINDS: dict[str, JobKind] = {
     "training": JobKind(
         "training",
         "Training",
-        training_checks.check_request,
+        training_checks.check_create,
         training_description.initial_description,
         training.TrainingRun,
         training_checks.validation_view,
@@ -79,7 +90,7 @@ KINDS: dict[str, JobKind] = {
     "processing": JobKind(
         "processing",
         "Processing",
-        processing.check_request,
+        _request_only(processing.check_request),
         processing.initial_description,
         processing.ProcessingRun,
     ),
@@ -87,7 +98,7 @@ KINDS: dict[str, JobKind] = {
     "transform": JobKind(
         "transform",
         "Transform",
-        transform_checks.check_request,
+        _request_only(transform_checks.check_request),
         transform_description.initial_description,
         transform.TransformRun,
         transform_description.public_view,
@@ -109,12 +120,10 @@ class JobStore:
         workspace: Path,
         region: str,
         account_id: str,
-        context: Callable[[], RunContext],
     ) -> None:
         self.workspace = workspace
         self.region = region
         self.account_id = account_id
-        self._context = context
         self._records: dict[tuple[str, str], JobRecord] = {}
         self._lock = threading.Lock()
         self._closing = False
@@ -136,20 +145,24 @@ class JobStore:
 
     # -- operations ------------------------------------------------------------------
     def create(
-        self, kind: str, request: dict[str, Any], describe_extra: dict[str, Any] | None = None
+        self,
+        kind: str,
+        request: dict[str, Any],
+        context: RunContext,
+        describe_extra: dict[str, Any] | None = None,
     ) -> str:
-        """Create*Job: validate, refuse a taken name, record InProgress, start the run;
-        the job's ARN. ``describe_extra``: members the service sets itself (the
-        TuningJobArn of a tuning job's training job, #16)."""
+        """Create*Job: validate, refuse a taken name, record InProgress, start the run in
+        ``context``; the job's ARN. ``describe_extra``: members the service sets itself
+        (the TuningJobArn of a tuning job's training job, #16)."""
         spec = KINDS[kind]
         request = copy.deepcopy(request)
-        spec.check(request)  # botocore's input shape + the service's own constraints
+        spec.check(request, context.s3)  # the kind's checks, each once, before anything
         name = request[spec.name_key]
         arn = f"arn:aws:sagemaker:{self.region}:{self.account_id}:{spec.arn_type}/{name.lower()}"
         describe = spec.initial(request, arn)
         describe.update(describe_extra or {})
         record = self._new_record(spec, name, request, describe)
-        run = spec.run(record, self._context())
+        run = spec.run(record, context)
         record.thread = threading.Thread(target=run.run, name=f"smsim-{record.name}", daemon=True)
         record.thread.start()
         return arn

@@ -24,6 +24,15 @@ from simulator.s3 import S3Error, list_keys, parse_s3_uri, s3_uri_problems
 from simulator.shapes import validate_request
 
 
+def check_create(request: dict[str, Any], s3: Any) -> None:
+    """Every CreateTrainingJob check, once, in the service's order: the request itself
+    (:func:`check_request`), then its S3Prefix channels listed in ``s3``."""
+    check_request(request)  # the shape first: the channel check reads it
+    problems = channel_problems(s3, request)
+    if problems:
+        raise ValidationError("CreateTrainingJob request", problems)
+
+
 def check_request(request: dict[str, Any]) -> None:
     """Validate a CreateTrainingJob request; raise ValidationError / UnsupportedFeature."""
     validate_request("CreateTrainingJob", validation_view(request))

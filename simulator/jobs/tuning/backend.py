@@ -10,6 +10,7 @@ parser reads too.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from simulator.jobs.tuning.run import metric_values_from_log
 class JobStoreBackend:
     """Training jobs of a tuning job, through a ``JobStore`` (simulator.endpoint.jobs)."""
 
-    def __init__(self, jobs: Any, workspace: Path) -> None:
+    def __init__(self, jobs: Any, workspace: Path, context: Callable[[], Any]) -> None:
         self.jobs = jobs
         self.workspace = workspace
+        self.context = context  # the RunContext of a job created now (its images, faults)
 
     def create_training_job(self, request: dict[str, Any], tuning_job_arn: str) -> str:
-        return str(self.jobs.create("training", request, {"TuningJobArn": tuning_job_arn}))
+        extra = {"TuningJobArn": tuning_job_arn}
+        return str(self.jobs.create("training", request, self.context(), extra))
 
     def describe_training_job(self, name: str) -> dict[str, Any]:
         return dict(self.jobs.describe("training", name))
