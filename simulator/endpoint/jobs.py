@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import simulator.endpoint.listing as listing
 from simulator import owner
-from simulator.endpoint import listing
 from simulator.errors import (
     JobAlreadyEnded,
     RequestedResourceNotFound,

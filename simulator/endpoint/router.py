@@ -15,7 +15,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from simulator.endpoint import iam, local_channels, wire
+import simulator.endpoint.iam as iam
+import simulator.endpoint.local_channels as local_channels
+import simulator.endpoint.wire as wire
 from simulator.endpoint.handlers import Forward, Handler
 from simulator.errors import (
     CLASS_HEADER,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import simulator.endpoint.handlers as handlers
 from simulator.aws import DEFAULT_REGION, EmbeddedAws
-from simulator.endpoint import handlers
 from simulator.endpoint.backend import SageMakerBackend
 from simulator.endpoint.router import Router
 from simulator.hosts.launcher import LineSink, console_sink
