@@ -8,6 +8,7 @@ resources (tags of a model, say): the router hands it to moto unchanged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -78,9 +79,10 @@ def _job_operations(
     """Create/Describe/Stop/List of one job kind (``label``: the operations' noun)."""
     name_key = f"{label}JobName"
     # Validation of a Create* request is the job kind's own check (botocore's shape + the
-    # service's rules); a Describe* answer is not checked twice: the record validated it
-    # against the output shape when it last changed.
-    table[f"Create{label}Job"] = lambda params: backend.create_job(kind, params)
+    # service's rules, in the job store), so Create*Job's handler is the backend's
+    # operation itself, with nothing to add; a Describe* answer is not checked twice: the
+    # record validated it against the output shape when it last changed.
+    table[f"Create{label}Job"] = functools.partial(backend.create_job, kind)
     table[f"Describe{label}Job"] = _by_name(
         f"Describe{label}Job", name_key, lambda n: backend.describe_job(kind, n)
     )
