@@ -4,35 +4,26 @@ SageMaker aggregates what each host writes to ``/opt/ml/model`` (and ``/opt/ml/o
 into one TAR file ("if multiple containers in a single training job write to this
 directory they should ensure no file/directory names clash"). smsim's rule for a clash:
 the first host's copy (algo-1, the toolkits' master) is kept, and each clash is logged.
+The run uploads the archive (``simulator.s3.upload_file``: whole or absent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from simulator.s3 import S3Uri, pack_tar_gz_merged, upload_file
+from simulator.s3 import pack_tar_gz_merged
 
 
-def pack_and_upload(
-    s3: Any,
-    hosts: tuple[str, ...],
-    sources: list[Path],
-    archive: Path,
-    target: S3Uri,
-    log: Callable[[str], None],
-) -> None:
-    """Pack ``sources`` (one directory per host, in ``hosts`` order) into ``archive`` and
-    upload it whole to ``target``."""
+def pack_artifacts(hosts: tuple[str, ...], sources: list[Path], archive: Path) -> list[str]:
+    """Pack ``sources`` (one directory per host, in ``hosts`` order) into ``archive``; a
+    warning for the job's log for each name that two hosts wrote."""
     for src in sources:
         src.mkdir(parents=True, exist_ok=True)
-    clashes = pack_tar_gz_merged(sources, archive)
-    for path, index in clashes:
+    warnings = []
+    for path, index in pack_tar_gz_merged(sources, archive):
         kept = next(h for h, s in zip(hosts, sources, strict=True) if (s / path).is_file())
-        log(
+        warnings.append(
             f"warning: {archive.name}: {path} is written by {kept} and {hosts[index]}; "
             f"{kept}'s copy kept (SageMaker asks hosts to avoid clashing names)"
         )
-    upload_file(s3, archive, target)
-    log(f"uploaded {target}")
+    return warnings

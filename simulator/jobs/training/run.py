@@ -49,7 +49,7 @@ from simulator.images import builtin_algorithm
 from simulator.jobs.channels import stage_training_channels
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
-from simulator.jobs.training.artifacts import pack_and_upload
+from simulator.jobs.training.artifacts import pack_artifacts
 from simulator.jobs.training.checks import file_uri_path
 from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
@@ -63,6 +63,7 @@ from simulator.s3 import (
     list_keys,
     parse_s3_uri,
     unpack_tar_gz,
+    upload_file,
 )
 
 DEFAULT_CHECKPOINT_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default
@@ -345,7 +346,10 @@ class TrainingRun(JobRun):
     def _pack_and_upload(self, sources: list[Path], name: str) -> None:
         archive = self.record.dir / "artifacts" / name
         target = self.output_prefix.join(name)
-        pack_and_upload(self.ctx.s3, self.hosts, sources, archive, target, self.log)
+        for warning in pack_artifacts(self.hosts, sources, archive):
+            self.log(warning)
+        upload_file(self.ctx.s3, archive, target)  # whole or absent
+        self.log(f"uploaded {target}")
 
     def _end_fields(self, status: str) -> dict[str, Any]:
         fields = end_fields(status, self.started_at, self.metrics.final())
