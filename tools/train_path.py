@@ -244,7 +244,10 @@ class Recorder:
             return
         if not isinstance(target, str | bytes | os.PathLike):
             return
-        if Path(os.fsdecode(target)).resolve() != self.describe_file:
+        written = os.fsdecode(target)
+        if os.path.basename(written) != "describe.json":
+            return
+        if Path(written).resolve() != self.describe_file:
             return
         stack = self.stack(sys._getframe(1))
         self.stacks.setdefault("record", stack)
