@@ -13,7 +13,7 @@ sees it (``HostCommand``: layout, argv, cwd, environment) and how to supervise i
 (``Supervision``: log sinks, metrics, MaxRuntime, stop), start the host's process and
 return how it ended. ``hosts/local.py`` is the local subprocess implementation (in a
 mount namespace or in fallback mode); a job of N hosts calls ``run`` once per host, in
-N threads (``jobs/runner.py``); a Ray launcher plugs in here.
+N threads (``jobs/runner.py``); ``hosts/ray_launcher.py`` runs them on a Ray cluster.
 """
 
 from __future__ import annotations

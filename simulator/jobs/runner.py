@@ -4,9 +4,10 @@ A run executes one recorded job in a background thread (``JobRun.run``): whateve
 goes wrong ends up in the job's description, never as an exception lost in a
 thread. A job has hosts ``algo-1 … algo-N`` (``hosts/cluster.py``), each with its own
 tree ``hosts/algo-k/``. Each host's entry point runs through the job's host launcher
-(``hosts/launcher.py``; here the local one, in a mount namespace or in fallback mode:
-``hosts/local.py``), all hosts at once, one thread each (``execute_hosts``), with the job's
-``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines prefixed
+(``hosts/launcher.py``: the local one, in a mount namespace or in fallback mode,
+``hosts/local.py``; or the Ray backend's, ``hosts/ray_launcher.py``, which first reserves
+room for every host: ``reserve``), all hosts at once, one thread each
+(``execute_hosts``), with the job's ``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines prefixed
 ``[<job>/algo-k]`` and a copy of each line in CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``,
 one stream per host, ``<job>/algo-k-<epoch>``), as the service writes them.
 

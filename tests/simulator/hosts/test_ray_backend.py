@@ -186,6 +186,16 @@ def test_pipe_mode_is_refused_naming_the_channel(sm, put_s3, script_request, run
     assert "use File or FastFile" in desc["FailureReason"]
 
 
+def test_an_instance_type_no_node_can_hold_fails_at_once(sm, script_request, run_training):
+    gpu_host = {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5}
+    desc = run_training(script_request("ray-gpu", "print(1)", ResourceConfig=gpu_host), 60)
+    assert desc["TrainingJobStatus"] == "Failed"
+    assert desc["FailureReason"].startswith("CapacityError: no node of the Ray cluster at "), desc[
+        "FailureReason"
+    ]
+    assert "can hold a ml.p3.2xlarge host (" in desc["FailureReason"]
+
+
 HELLO = """\
 import os, pathlib
 pathlib.Path(os.environ["SM_MODEL_DIR"], "job.txt").write_text(os.environ["TRAINING_JOB_NAME"])
@@ -237,13 +247,47 @@ time.sleep(120)
 """
 
 
+def _ready(log_lines: Any, job: str, host: str = "algo-1") -> bool:
+    return support.wait_until(lambda: f"[{job}/{host}] ready" in log_lines.lines, 60)
+
+
+def test_a_job_waits_starting_for_room_and_stops_on_the_nodes(sm, script_request, log_lines):
+    two_hosts = {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2, "VolumeSizeInGB": 5}
+    sm.create_training_job(**script_request("ray-busy", SLEEPER, ResourceConfig=two_hosts))
+    assert _ready(log_lines, "ray-busy") and _ready(log_lines, "ray-busy", "algo-2")
+    # Both workers are taken: the next job waits for room, still Starting.
+    sm.create_training_job(**script_request("ray-queued", SLEEPER))
+    waiting = "[ray-queued/algo-1] [smsim] waiting for room on the Ray cluster"
+    assert support.wait_until(lambda: any(line.startswith(waiting) for line in log_lines.lines), 30)
+    queued = sm.describe_training_job(TrainingJobName="ray-queued")
+    assert (queued["TrainingJobStatus"], queued["SecondaryStatus"]) == ("InProgress", "Starting")
+    sm.stop_training_job(TrainingJobName="ray-queued")
+    assert sm.wait_for_training_job("ray-queued", timeout=30)["TrainingJobStatus"] == "Stopped"
+    # A stop reaches the processes on the nodes: SIGTERM there ends the sleeping scripts.
+    started = time.monotonic()
+    sm.stop_training_job(TrainingJobName="ray-busy")
+    busy = sm.wait_for_training_job("ray-busy", timeout=60)
+    assert busy["TrainingJobStatus"] == "Stopped"
+    assert time.monotonic() - started < 30  # not the scripts' 120 s
+
+
+def test_max_runtime_is_enforced_on_the_node(sm, script_request, run_training):
+    request = script_request("ray-slow", SLEEPER, StoppingCondition={"MaxRuntimeInSeconds": 2})
+    desc = run_training(request, timeout=60)
+    assert desc["TrainingJobStatus"] == "Stopped"
+    assert desc["SecondaryStatus"] == "MaxRuntimeExceeded"
+
+
 def test_a_worker_lost_mid_job_fails_it_naming_the_node(sm, ray_cluster, script_request, log_lines):
     sm.create_training_job(**script_request("ray-lost", SLEEPER))
-    assert support.wait_until(lambda: "[ray-lost/algo-1] ready" in log_lines.lines, 60)
+    assert _ready(log_lines, "ray-lost")
     (node,) = _nodes_of(log_lines.lines, "ray-lost").values()
     (worker,) = [w for w in ray_cluster.workers if w.node_id.startswith(node)]
     worker.kill()
-    desc = sm.wait_for_training_job("ray-lost", timeout=120)
+    try:
+        desc = sm.wait_for_training_job("ray-lost", timeout=120)
+    finally:
+        getattr(ray_cluster, "revive", lambda: None)()  # a fresh worker for later users
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith(
         f"InternalServerError: host algo-1 lost: Ray node {node} ({worker.ip}) died: "
