@@ -11,7 +11,7 @@
 
 ``sm`` here is a LocalSageMaker on the Ray backend, so the shared fixtures (``put_s3``,
 ``script_request``, ``run_training``) build and run jobs on the cluster. The worker kill
-is the module's last test: it leaves the cluster one worker short.
+uses ``killable_ray_cluster``: the killed worker is replaced after it.
 """
 
 from __future__ import annotations
@@ -278,16 +278,16 @@ def test_max_runtime_is_enforced_on_the_node(sm, script_request, run_training):
     assert desc["SecondaryStatus"] == "MaxRuntimeExceeded"
 
 
-def test_a_worker_lost_mid_job_fails_it_naming_the_node(sm, ray_cluster, script_request, log_lines):
+def test_a_worker_lost_mid_job_fails_it_naming_the_node(
+    sm, killable_ray_cluster, script_request, log_lines
+):
+    ray_cluster = killable_ray_cluster  # its killed worker is replaced after the test
     sm.create_training_job(**script_request("ray-lost", SLEEPER))
     assert _ready(log_lines, "ray-lost")
     (node,) = _nodes_of(log_lines.lines, "ray-lost").values()
     (worker,) = [w for w in ray_cluster.workers if w.node_id.startswith(node)]
     worker.kill()
-    try:
-        desc = sm.wait_for_training_job("ray-lost", timeout=120)
-    finally:
-        getattr(ray_cluster, "revive", lambda: None)()  # a fresh worker for later users
+    desc = sm.wait_for_training_job("ray-lost", timeout=120)
     assert desc["TrainingJobStatus"] == "Failed"
     assert desc["FailureReason"].startswith(
         f"InternalServerError: host algo-1 lost: Ray node {node} ({worker.ip}) died: "
