@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import subprocess
 import sys
 import tarfile
 import time
@@ -215,20 +218,40 @@ def test_six_jobs_at_once_spread_over_both_workers(sm, ray_cluster, script_reque
     assert {w.node_id[:8] for w in ray_cluster.workers} <= used
 
 
-def test_no_reachable_cluster_is_a_clear_error_at_once(tmp_path):
-    pytest.importorskip("ray")
-    import socket
+@pytest.fixture
+def free_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
+
+def test_no_reachable_cluster_is_a_clear_error_at_once(tmp_path, free_port):
+    pytest.importorskip("ray")
     from simulator import LocalSageMaker
 
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port
     started = time.monotonic()
     sm = LocalSageMaker(workspace=tmp_path / "ws", backend="ray", ray_address=f"127.0.0.1:{port}")
     with pytest.raises(SmsimError, match=f"no Ray cluster at 127.0.0.1:{port}"):
         sm.start()
     assert time.monotonic() - started < 10  # refused, not a hang
+
+
+def test_smsim_serve_on_an_unreachable_cluster_says_so_in_one_line(free_port):
+    pytest.importorskip("ray")
+    smsim = Path(sys.executable).with_name("smsim")
+    address = f"127.0.0.1:{free_port}"
+    done = subprocess.run(
+        [str(smsim), "serve", "--port", "0", "--backend", "ray", "--ray-address", address],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"no Ray cluster at {address}" in lines[0], done.stderr
 
 
 def test_ray_missing_is_one_line_naming_the_extra(tmp_path, monkeypatch):
