@@ -192,9 +192,10 @@ class RayLauncher:
 
         self._job = job
         bundle_nodes = placement_group_table(self._group)["bundles_to_node_id"]
+        agents = self._agents_on({bundle_nodes[k] for k in range(len(hosts))})
         for index, host in enumerate(hosts):
             node_id = bundle_nodes[index]
-            agent, ip = self._agent(node_id)
+            agent, ip = agents[node_id]
             self._agents[host] = agent
             self._nodes[host] = (node_id, ip)
             log(f"{host} on node {node_id[:8]} ({ip})")
@@ -275,32 +276,34 @@ class RayLauncher:
         )
 
     # -- internals --------------------------------------------------------------------
-    def _agent(self, node_id: str) -> tuple[Any, str]:
-        """The agent of ``node_id`` (started there on first use) and the node's IP."""
+    def _agents_on(self, node_ids: set[str]) -> dict[str, tuple[Any, str]]:
+        """The agent of each node (those missing started there at once) and its IP."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         with _agents_lock:
-            if node_id in _agents:
-                return _agents[node_id]
-            agent = (
-                self.ray.remote(NodeAgent)
-                .options(
-                    num_cpus=0,  # the hosts' bundles hold their resources; the agent none
-                    max_concurrency=AGENT_CONCURRENCY,
-                    max_restarts=0,  # a lost node ends its hosts: their jobs fail naming it
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+            new = {}
+            for node_id in node_ids - set(_agents):
+                new[node_id] = (
+                    self.ray.remote(NodeAgent)
+                    .options(
+                        num_cpus=0,  # the hosts' bundles hold their resources; the agent none
+                        max_concurrency=AGENT_CONCURRENCY,
+                        max_restarts=0,  # a lost node ends its hosts: their jobs fail, naming it
+                        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                    )
+                    .remote()
                 )
-                .remote()
-            )
-            try:
-                _, ip = self.ray.get(agent.where.remote(), timeout=120)
-            except self.ray.exceptions.GetTimeoutError:
-                raise SmsimError(
-                    f"smsim's agent on Ray node {node_id[:8]} did not start within 120 s (is "
-                    "smsim importable there? the nodes need the simulator's environment)"
-                ) from None
-            _agents[node_id] = (agent, ip)
-            return agent, ip
+            if new:
+                try:
+                    places = self.ray.get([a.where.remote() for a in new.values()], timeout=120)
+                except self.ray.exceptions.GetTimeoutError:
+                    raise SmsimError(
+                        "smsim's agents on the Ray nodes did not start within 120 s (is smsim "
+                        "importable there? the nodes need the simulator's environment)"
+                    ) from None
+                for (node_id, agent), (_, ip) in zip(new.items(), places, strict=True):
+                    _agents[node_id] = (agent, ip)
+            return {node_id: _agents[node_id] for node_id in node_ids}
 
     def _drain(self, agent: Any, key: str, lines: HostLines, watch: Supervision) -> None:
         try:
