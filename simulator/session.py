@@ -61,6 +61,9 @@ class LocalSageMaker:
         port: int = 0,
         s3_endpoint: str | None = None,
         faults: Any = None,
+        backend: str = "local",
+        ray_address: str | None = None,
+        ray_resources: Any = None,
     ) -> None:
         self.endpoint = Endpoint(
             workspace,
@@ -73,6 +76,9 @@ class LocalSageMaker:
             stop_grace_seconds=stop_grace_seconds,
             checkpoint_sync_seconds=checkpoint_sync_seconds,
             container_mode=container_mode,
+            backend=backend,
+            ray_address=ray_address,
+            ray_resources=ray_resources,
         )
         # Service errors to inject (simulator.faults: a list, a FaultPlan, a JSON file's path;
         # $SMSIM_FAULTS when None).
