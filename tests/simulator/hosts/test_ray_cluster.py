@@ -53,6 +53,32 @@ def test_a_task_sent_to_each_worker_runs_there(ray_cluster: Any) -> None:
         assert parent in {p.pid for p in worker.processes()}
 
 
+def test_two_m5_xlarge_hosts_spread_over_the_workers_and_a_third_waits(
+    ray_cluster: Any,
+) -> None:
+    from simulator.hosts.ray_resources import ray_resources
+
+    host = ray_resources("ml.m5.xlarge")
+    bundle = {"CPU": host["num_cpus"], "memory": host["memory"]}
+    placed = ray_cluster.driver(
+        f"""
+from ray.util.placement_group import placement_group, remove_placement_group
+pg = placement_group([{bundle!r}] * 2, strategy="STRICT_SPREAD")
+ready = pg.wait(timeout_seconds=30)
+table = ray.util.placement_group_table(pg)
+third = placement_group([{bundle!r}] * 3, strategy="STRICT_SPREAD")
+third_ready = third.wait(timeout_seconds=2)
+remove_placement_group(third)
+remove_placement_group(pg)
+result = [ready, sorted(table["bundles_to_node_id"].values()), third_ready]
+"""
+    )
+    ready, nodes, third_ready = placed
+    assert ready
+    assert nodes == sorted(w.node_id for w in ray_cluster.workers)
+    assert not third_ready
+
+
 def test_a_killed_worker_leaves_two_nodes_alive(killable_ray_cluster: Any) -> None:
     cluster = killable_ray_cluster
     victim, survivor = cluster.workers
