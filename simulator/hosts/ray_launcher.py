@@ -100,7 +100,18 @@ def connect(address: str | None) -> tuple[Any, str]:
         except Exception as exc:  # noqa: BLE001 - any refusal of Ray's, in one message
             raise SmsimError(f"cannot connect to the Ray cluster at {address}: {exc}") from exc
         _connected.append(address)
+    # The nodes' agents start now, beside whatever the caller does next, not in the first
+    # jobs' time (a job on a node whose agent is not there yet waits for it).
+    threading.Thread(target=_warm_agents, args=(ray,), name="smsim-ray-agents", daemon=True).start()
     return ray, address
+
+
+def _warm_agents(ray: Any) -> None:
+    """Start the agent of every alive node that can hold a host (one with CPUs or GPUs)."""
+    with contextlib.suppress(Exception):  # a node that cannot start one fails its jobs later
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        able = {n["NodeID"] for n in nodes if {"CPU", "GPU"} & set(n.get("Resources", {}))}
+        agents_on(ray, able)
 
 
 def _probe(address: str) -> None:
@@ -192,7 +203,7 @@ class RayLauncher:
 
         self._job = job
         bundle_nodes = placement_group_table(self._group)["bundles_to_node_id"]
-        agents = self._agents_on({bundle_nodes[k] for k in range(len(hosts))})
+        agents = agents_on(self.ray, {bundle_nodes[k] for k in range(len(hosts))})
         for index, host in enumerate(hosts):
             node_id = bundle_nodes[index]
             agent, ip = agents[node_id]
@@ -276,35 +287,6 @@ class RayLauncher:
         )
 
     # -- internals --------------------------------------------------------------------
-    def _agents_on(self, node_ids: set[str]) -> dict[str, tuple[Any, str]]:
-        """The agent of each node (those missing started there at once) and its IP."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        with _agents_lock:
-            new = {}
-            for node_id in node_ids - set(_agents):
-                new[node_id] = (
-                    self.ray.remote(NodeAgent)
-                    .options(
-                        num_cpus=0,  # the hosts' bundles hold their resources; the agent none
-                        max_concurrency=AGENT_CONCURRENCY,
-                        max_restarts=0,  # a lost node ends its hosts: their jobs fail, naming it
-                        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                    )
-                    .remote()
-                )
-            if new:
-                try:
-                    places = self.ray.get([a.where.remote() for a in new.values()], timeout=120)
-                except self.ray.exceptions.GetTimeoutError:
-                    raise SmsimError(
-                        "smsim's agents on the Ray nodes did not start within 120 s (is smsim "
-                        "importable there? the nodes need the simulator's environment)"
-                    ) from None
-                for (node_id, agent), (_, ip) in zip(new.items(), places, strict=True):
-                    _agents[node_id] = (agent, ip)
-            return {node_id: _agents[node_id] for node_id in node_ids}
-
     def _drain(self, agent: Any, key: str, lines: HostLines, watch: Supervision) -> None:
         try:
             batch = self.ray.get(agent.drain.remote(key), timeout=10)
@@ -325,6 +307,36 @@ class RayLauncher:
                 if node.get("NodeID") == node_id and not node.get("Alive"):
                     why = node.get("DeathReasonMessage") or "the node is no longer alive"
         return f"host {host} lost: Ray node {node_id[:8]} ({ip}) died: {why}"
+
+
+def agents_on(ray: Any, node_ids: set[str]) -> dict[str, tuple[Any, str]]:
+    """The agent of each node (those missing started there at once) and its IP."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    with _agents_lock:
+        new = {}
+        for node_id in node_ids - set(_agents):
+            new[node_id] = (
+                ray.remote(NodeAgent)
+                .options(
+                    num_cpus=0,  # the hosts' bundles hold their resources; the agent none
+                    max_concurrency=AGENT_CONCURRENCY,
+                    max_restarts=0,  # a lost node ends its hosts: their jobs fail, naming it
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                )
+                .remote()
+            )
+        if new:
+            try:
+                places = ray.get([a.where.remote() for a in new.values()], timeout=120)
+            except ray.exceptions.GetTimeoutError:
+                raise SmsimError(
+                    "smsim's agents on the Ray nodes did not start within 120 s (is smsim "
+                    "importable there? the nodes need the simulator's environment)"
+                ) from None
+            for (node_id, agent), (_, ip) in zip(new.items(), places, strict=True):
+                _agents[node_id] = (agent, ip)
+        return {node_id: _agents[node_id] for node_id in node_ids}
 
 
 def _actor_errors(ray: Any) -> tuple[type[BaseException], ...]:
