@@ -220,9 +220,11 @@ class NodeAgent:
 
 
 def _clean(root: Path) -> None:
-    """Remove a host tree, and its job's directory once no other host of it is left here."""
+    """Remove a host tree, its job's directory once no other host of it is left here, and
+    the node's directory once empty (a host starting meanwhile makes it again)."""
     shutil.rmtree(root, ignore_errors=True)
     job_dir = root.parent
     with contextlib.suppress(OSError):
         if not [p for p in job_dir.iterdir() if p.is_dir() and p.name != "node-logs"]:
             shutil.rmtree(job_dir, ignore_errors=True)
+        job_dir.parent.rmdir()  # only when empty

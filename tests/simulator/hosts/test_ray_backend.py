@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from typing import Any
 import pytest
 
 from simulator.errors import SmsimError
+from simulator.hosts.ray_node import node_root
 from tests import support
 from tests.simulator.jobs.training.test_distributed_hosts import ALL_REDUCE, TORCH_DISTRIBUTED
 
@@ -320,3 +322,5 @@ def test_a_worker_lost_mid_job_fails_it_naming_the_node(
     assert again["FailureReason"] == desc["FailureReason"]
     log_file = sm.workspace / "jobs" / "ray-lost" / "logs" / "algo-1.log"
     assert "ready" in log_file.read_text()
+    # The lost node left its tree, as a dead machine would: not in this machine's /tmp.
+    shutil.rmtree(node_root(worker.node_id), ignore_errors=True)
