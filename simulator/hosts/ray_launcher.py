@@ -131,10 +131,11 @@ def _probe(address: str) -> None:
 def ray_launcher(address: str | None, overrides: Any, container_mode: str | None) -> RayLauncher:
     """A launcher for one job on the cluster at ``address`` (``overrides``: of the instance
     type → Ray resources table; ``container_mode``: how each node starts its hosts)."""
-    if container_mode:
-        requested_mode(container_mode)  # a bad mode is refused by name, before Ray
+    # The simulator's setting (the argument, else its $SMSIM_CONTAINER_MODE) applies on every
+    # node, as to local hosts; a bad mode is refused by name, before Ray.
+    mode, _ = requested_mode(container_mode)
     ray, address = connect(address)
-    return RayLauncher(ray, address, load_overrides(overrides), container_mode)
+    return RayLauncher(ray, address, load_overrides(overrides), mode)
 
 
 class RayLauncher:
@@ -143,14 +144,13 @@ class RayLauncher:
     mode = "ray"
     stages_on_node = True
 
-    def __init__(self, ray: Any, address: str, overrides: Any, container_mode: str | None) -> None:
+    def __init__(self, ray: Any, address: str, overrides: Any, container_mode: str) -> None:
         self.ray = ray
         self.address_of_cluster = address
         self.overrides = overrides
         self.container_mode = container_mode
         self.reason = (
-            f"Ray cluster at {address}; each node runs its hosts in container mode "
-            f"{container_mode or 'auto'}"
+            f"Ray cluster at {address}; each node runs its hosts in container mode {container_mode}"
         )
         self._group: Any = None
         self._job = ""

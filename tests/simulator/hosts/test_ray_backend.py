@@ -32,6 +32,8 @@ from typing import Any
 import pytest
 
 from simulator.errors import SmsimError
+from simulator.hosts import namespace
+from simulator.hosts.local import MODE_ENV
 from simulator.hosts.ray_node import node_root
 from tests import support
 from tests.simulator.jobs.training.test_distributed_hosts import ALL_REDUCE, TORCH_DISTRIBUTED
@@ -116,41 +118,54 @@ import os, pathlib
 ckpt = pathlib.Path(os.environ["SM_CHECKPOINT_DIR"])
 model = pathlib.Path(os.environ["SM_MODEL_DIR"])
 train = pathlib.Path(os.environ["SM_CHANNEL_TRAIN"])
+fast = pathlib.Path(os.environ["SM_CHANNEL_FAST"]) / "part.csv"  # FastFile: read-only
 (model / "seen.txt").write_text(
     (train / "part.csv").read_text() + (ckpt / "step-1.txt").read_text()
 )
+(model / "fast.txt").write_text(fast.read_text() + oct(fast.stat().st_mode & 0o222))
 (ckpt / "step-2.txt").write_text("two")
 print("loss=0.25")
 """
 
 
+@pytest.mark.parametrize("mode", ["namespace", "fallback"])
 def test_channels_and_checkpoints_are_staged_and_synced_on_the_node(
-    sm, put_s3, script_request, run_training, log_lines
+    mode, monkeypatch, sm, put_s3, script_request, run_training, log_lines
 ):
+    if mode == "namespace" and not namespace.probe().available:
+        pytest.skip(f"no mount namespace here: {namespace.probe().reason}")
+    # The simulator's container mode is the nodes' (here: the same machine's probe).
+    monkeypatch.setenv(MODE_ENV, mode)
+    job = f"ray-staged-{mode}"
     put_s3("data/train/part.csv", "1,2\n")
-    put_s3("ckpt/ray-staged/step-1.txt", "one")
+    put_s3(f"ckpt/{job}/step-1.txt", "one")
     request = script_request(
-        "ray-staged",
+        job,
         STAGED,
-        channels={"train": f"s3://{BUCKET}/data/train"},
-        CheckpointConfig={"S3Uri": f"s3://{BUCKET}/ckpt/ray-staged"},
+        channels={"train": f"s3://{BUCKET}/data/train", "fast": f"s3://{BUCKET}/data/train"},
+        CheckpointConfig={"S3Uri": f"s3://{BUCKET}/ckpt/{job}"},
         AlgorithmSpecification={
             "TrainingImage": support.TRAINING_IMAGE,
             "TrainingInputMode": "File",
             "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
         },
     )
+    request["InputDataConfig"][1]["InputMode"] = "FastFile"
     desc = run_training(request, timeout=120)
     assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
-    assert _tar(sm, "output/ray-staged/output/model.tar.gz") == {"seen.txt": b"1,2\none"}
-    body = sm.s3.get_object(Bucket=BUCKET, Key="ckpt/ray-staged/step-2.txt")["Body"].read()
+    model = _tar(sm, f"output/{job}/output/model.tar.gz")
+    assert model == {"seen.txt": b"1,2\none", "fast.txt": b"1,2\n0o0"}
+    body = sm.s3.get_object(Bucket=BUCKET, Key=f"ckpt/{job}/step-2.txt")["Body"].read()
     assert body == b"two"
+    assert f"[{job}/algo-1] [smsim] container mode on this node: {mode} " in "\n".join(
+        log_lines.lines
+    )
     # The node's lines came back: to the live log, the log file and the metric parser.
-    assert "[ray-staged/algo-1] loss=0.25" in log_lines.lines
-    log_file = sm.workspace / "jobs" / "ray-staged" / "logs" / "algo-1.log"
+    assert f"[{job}/algo-1] loss=0.25" in log_lines.lines
+    log_file = sm.workspace / "jobs" / job / "logs" / "algo-1.log"
     assert "loss=0.25" in log_file.read_text()
     assert [m["Value"] for m in desc["FinalMetricDataList"]] == [0.25]
-    assert any("staged 2 object(s) from S3 on this node" in line for line in log_lines.lines)
+    assert any("staged 3 object(s) from S3 on this node" in line for line in log_lines.lines)
 
 
 PROCESS = """\
