@@ -15,8 +15,8 @@ The simulator side of a Ray host (the node side is ``hosts/ray_node.py``):
 * ``address(host)``: the IP of the host's node (torchrun's ``--master_addr``,
   ``MASTER_ADDR``); on the node, ``/etc/hosts`` names each ``algo-k`` by it too.
 * ``run``: packs the host's tree (config files and code only: its channels and
-  checkpoints are the node's to download, ``hosts/node_plan.py``) up to a cap, starts the
-  actor's ``run`` and, every 0.2 s, drains its lines into the same ``HostLines`` a local
+  checkpoints are the node's to download, ``hosts/node_plan.py``) up to a cap, calls the
+  agent's ``start`` and, every 0.1 s, drains its lines into the same ``HostLines`` a local
   process's pipes feed (log files, metrics, CloudWatch, the console). A stop of the job is
   passed on (``stop``); MaxRuntimeInSeconds is enforced on the node. The node sends back
   the host's ``model/``, ``output/data`` (…): they are unpacked into the host's tree here,
@@ -56,9 +56,9 @@ NEEDS_RAY = "backend 'ray' needs Ray: pip install 'smsim[ray]'"
 ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own variable for the cluster to connect to
 SHIP_CAP_ENV = "SMSIM_RAY_MAX_SHIP_MB"
 DEFAULT_SHIP_CAP_MB = 32  # config files + code: a few MB; data goes through channels
-POLL_SECONDS = 0.2
-# An agent's calls served at once: a run, a drain and a stop per host it runs.
-AGENT_CONCURRENCY = 1000
+POLL_SECONDS = 0.1  # how often a host's lines (and its end) are fetched from its node
+# An agent's calls served at once (each returns at once: hosts run in threads of their own).
+AGENT_CONCURRENCY = 8
 
 _connect_lock = threading.Lock()
 _connected: list[str] = []  # the address this process's ray.init reached
@@ -263,17 +263,13 @@ class RayLauncher:
         start = time.monotonic()
         ray_errors = _actor_errors(self.ray)
         try:
-            pending = agent.run.remote(key, spec, tree)
+            self.ray.get(agent.start.remote(key, spec, tree))
             stopping = False
-            while True:
-                done = self.ray.wait([pending], timeout=POLL_SECONDS)[0]
-                self._drain(agent, key, lines, watch)
-                if done:
-                    break
+            while (out := self._drain(agent, key, lines, watch)) is None:
                 if not stopping and watch.stop_event is not None and watch.stop_event.is_set():
                     agent.stop.remote(key)
                     stopping = True
-            out = self.ray.get(pending)
+                time.sleep(POLL_SECONDS)
         except ray_errors as exc:
             with _agents_lock:
                 _agents.pop(self._nodes[host][0], None)  # a dead agent serves no more hosts
@@ -281,22 +277,28 @@ class RayLauncher:
             return ProcessResult(None, None, [why], time.monotonic() - start, lost=why)
         finally:
             lines.close()
+        if "error" in out:  # smsim failed on the node (staging, …): the host could not run
+            raise SmsimError(out["error"])
         unpack_tree(out["artifacts"], command.layout.root)
         return ProcessResult(
             out["exit_code"], out["stop_reason"], list(out["stderr_tail"]), out["duration"]
         )
 
     # -- internals --------------------------------------------------------------------
-    def _drain(self, agent: Any, key: str, lines: HostLines, watch: Supervision) -> None:
+    def _drain(
+        self, agent: Any, key: str, lines: HostLines, watch: Supervision
+    ) -> dict[str, Any] | None:
+        """Feed the host's new lines; how it ended, None while it runs."""
         try:
-            batch = self.ray.get(agent.drain.remote(key), timeout=10)
+            batch, result = self.ray.get(agent.drain.remote(key), timeout=10)
         except self.ray.exceptions.GetTimeoutError:
-            return  # a slow node: the lines come with the next drain
+            return None  # a slow node: the lines come with the next drain
         for kind, text in batch:
             if kind == NOTE:
                 watch.note(text)
             else:
                 lines.feed(text, kind != OUT)
+        return result
 
     def _lost(self, host: str, exc: BaseException) -> str:
         node_id, ip = self._nodes[host]

@@ -20,8 +20,8 @@ One agent per node and simulator process, not one actor per host: a new actor is
 worker process (Ray, then smsim imported: over a second per host here), which would be
 paid by every job; the host's resources are held by its placement-group bundle, the
 agent holds none. A host's lines (stdout/stderr, and smsim's own notes) wait in a queue
-that the simulator drains (``drain``) while ``run`` runs: the actor is threaded
-(``max_concurrency``), so ``drain`` and ``stop`` are served beside every ``run``. smsim
+that the simulator drains (``drain``, which also reports the host's end) while the host's
+thread runs; ``stop`` is served beside them (a threaded actor). smsim
 and the job's interpreter must be importable on the node (see the README).
 """
 
@@ -110,16 +110,18 @@ def _s3_client(
 
 @dataclass
 class _Host:
-    """One host this agent runs: its queued lines and its stop."""
+    """One host this agent runs: its queued lines, its stop, how it ended."""
 
     lines: queue.SimpleQueue[tuple[str, str]] = field(default_factory=queue.SimpleQueue)
     stop: threading.Event = field(default_factory=threading.Event)
-    finished: bool = False
+    result: dict[str, Any] | None = None  # set once every line of the host is queued
 
 
 class NodeAgent:
     """smsim on one node (made a Ray actor by ``hosts/ray_launcher.py``): runs any number of
-    hosts there at once, each keyed ``<job>/<host>``, one thread each."""
+    hosts there at once, each keyed ``<job>/<host>``, in a thread of its own. Every call
+    returns at once (``start``, then ``drain`` until it reports the end), so a few Ray
+    threads serve any number of hosts."""
 
     def __init__(self) -> None:
         import ray
@@ -138,26 +140,32 @@ class NodeAgent:
         StopTrainingJob does."""
         self._host(key).stop.set()
 
-    def drain(self, key: str) -> list[tuple[str, str]]:
-        """Every line of the host queued since the last call: (OUT | ERR | NOTE, text). The
-        host is forgotten by the first drain after its run ended (nothing is left)."""
+    def start(self, key: str, spec: dict[str, Any], tree: bytes) -> None:
+        """Stage, run and pack one host in a thread (see the module docstring)."""
+        state = self._host(key)
+
+        def body() -> None:
+            try:
+                result = self._run(state, spec, tree)
+            except Exception as exc:  # noqa: BLE001 - reported to the simulator by drain
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            state.result = result
+
+        threading.Thread(target=body, name=f"smsim {key}", daemon=True).start()
+
+    def drain(self, key: str) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """(every line of the host queued since the last call: (OUT | ERR | NOTE, text),
+        how it ended or None while it runs). The host is forgotten once it has ended."""
         host = self._host(key)
+        result = host.result  # before the lines: once set, all of them are queued
         out = []
         with contextlib.suppress(queue.Empty):
             while True:
                 out.append(host.lines.get_nowait())
-        if host.finished:
+        if result is not None:
             with self._lock:
                 self._hosts.pop(key, None)
-        return out
-
-    def run(self, key: str, spec: dict[str, Any], tree: bytes) -> dict[str, Any]:
-        """Stage, run and pack one host (see the module docstring); how it ended."""
-        state = self._host(key)
-        try:
-            return self._run(state, spec, tree)
-        finally:
-            state.finished = True
+        return out, result
 
     def _run(self, state: _Host, spec: dict[str, Any], tree: bytes) -> dict[str, Any]:
         from simulator.hosts.local import local_launcher

@@ -148,16 +148,14 @@ class JobRun:
             self.plans = {h: NodePlan(self.layouts[h].root) for h in self.hosts}
         types = {h: self.cluster.group_of(h).instance_type for h in self.hosts}
         try:
-            launcher.reserve(self.name, types, self.record.stop_event, self.log)
-        except SmsimError as exc:
-            # The service's own words when no instance of the type can be had.
-            self._crash(f"CapacityError: {exc}")
-            launcher.release()
-            return
-        try:
+            try:
+                launcher.reserve(self.name, types, self.record.stop_event, self.log)
+            except SmsimError as exc:
+                # The service's own words when no instance of the type can be had.
+                return self._crash(f"CapacityError: {exc}")
             self._run()
         finally:
-            launcher.release()
+            launcher.release()  # also what a reserve that failed half-way took
 
     def _run(self) -> None:
         raise NotImplementedError
