@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bsm_models_auroc.py
 	$(BIN)/python benchmarks/load.py
 	$(BIN)/python benchmarks/distributed.py
+	$(BIN)/python benchmarks/ray_backend.py
 
 clean:
 	rm -rf .smsim

@@ -16,6 +16,9 @@ Design:
   smsim's own error classes (``simulator.errors.ResourceInUse``, ``ValidationError``).
   Operations smsim does not serve (``create_model``, …) reach moto through the same
   endpoint.
+* ``backend="ray"`` (with ``ray_address=``, optionally ``ray_resources=``) runs training
+  and processing hosts on a Ray cluster (``hosts/ray_launcher.py``, #19); the default
+  ``"local"`` runs them as this machine's processes and needs nothing of Ray.
 * ``wait_for_*`` block until a job or pipeline execution ends (no polling: the
   records' events) and return its final description.
 """
@@ -61,6 +64,9 @@ class LocalSageMaker:
         port: int = 0,
         s3_endpoint: str | None = None,
         faults: Any = None,
+        backend: str = "local",
+        ray_address: str | None = None,
+        ray_resources: Any = None,
     ) -> None:
         self.endpoint = Endpoint(
             workspace,
@@ -73,6 +79,9 @@ class LocalSageMaker:
             stop_grace_seconds=stop_grace_seconds,
             checkpoint_sync_seconds=checkpoint_sync_seconds,
             container_mode=container_mode,
+            backend=backend,
+            ray_address=ray_address,
+            ray_resources=ray_resources,
         )
         # Service errors to inject (simulator.faults: a list, a FaultPlan, a JSON file's path;
         # $SMSIM_FAULTS when None).

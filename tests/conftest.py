@@ -24,6 +24,9 @@
   train.py is ``script``, uploaded with ``upload_code``.
 * ``upload_code``: write a script into a source dir, tar it and upload it as
   ``sourcedir.tar.gz`` (what the SDK does), returning the S3 URI.
+* ``ray_cluster``: a Ray head and 2 workers on loopback (``tests/ray_cluster.py``), one
+  per session, started on first use; skipped where Ray cannot start.
+  ``killable_ray_cluster``: the same cluster, its killed workers replaced after the test.
 
 SDK majors: a test that drives smsim through the SageMaker Python SDK is marked
 ``@pytest.mark.sdk`` (any major), ``sdk(2)`` or ``sdk(3)`` (written against one major's
@@ -292,3 +295,25 @@ def training_request() -> Callable[..., dict[str, Any]]:
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    from tests.ray_cluster import RayUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except RayUnavailable as exc:
+        pytest.skip(f"Ray cannot start here: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def killable_ray_cluster(ray_cluster: Any) -> Iterator[Any]:
+    """``ray_cluster`` for a test that kills workers: they are replaced afterwards, so the
+    tests after it find 2 workers again."""
+    yield ray_cluster
+    ray_cluster.revive()

@@ -1,6 +1,7 @@
 """`smsim serve`: one SageMaker endpoint for every process on the machine.
 
     smsim serve [--host 127.0.0.1] [--port 5757] [--workspace .smsim] [--s3-endpoint URL]
+                [--backend local|ray --ray-address HOST:PORT [--ray-resources FILE]]
 
 Prints the ``export`` lines that point boto3, the SageMaker SDK and the AWS CLI at it,
 then serves until Ctrl-C (or SIGTERM), which stops running jobs (they end Stopped,
@@ -77,6 +78,25 @@ def register(main: click.Group) -> None:
         default=None,
         help="How job hosts see /opt/ml (default: $SMSIM_CONTAINER_MODE, else auto).",
     )
+    @click.option(
+        "--backend",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where training and processing hosts run: this machine, or a Ray cluster.",
+    )
+    @click.option(
+        "--ray-address",
+        metavar="HOST:PORT",
+        default=None,
+        help="The Ray cluster of --backend ray (default: $RAY_ADDRESS).",
+    )
+    @click.option(
+        "--ray-resources",
+        metavar="FILE",
+        default=None,
+        help="JSON overrides of the instance type → Ray resources table (--backend ray).",
+    )
     @faults_option("faults_file")
     @click.option("--json", "as_json", is_flag=True, help="Print the start-up facts as JSON.")
     def serve(
@@ -87,6 +107,9 @@ def register(main: click.Group) -> None:
         images: str | None,
         stop_grace: float,
         container_mode: str | None,
+        backend: str,
+        ray_address: str | None,
+        ray_resources: str | None,
         faults_file: Path | None,
         as_json: bool,
     ) -> None:
@@ -95,18 +118,21 @@ def register(main: click.Group) -> None:
         from simulator.errors import SmsimError
         from simulator.faults import FaultPlan
 
-        endpoint = Endpoint(
-            workspace,
-            host=host,
-            port=port,
-            s3_endpoint=s3_endpoint,
-            images=images,
-            log_sink=lambda line: err_console.print(line, markup=False, highlight=False),
-            stop_grace_seconds=stop_grace,
-            container_mode=container_mode,
-        )
         stop = threading.Event()
         try:
+            endpoint = Endpoint(
+                workspace,
+                host=host,
+                port=port,
+                s3_endpoint=s3_endpoint,
+                images=images,
+                log_sink=lambda line: err_console.print(line, markup=False, highlight=False),
+                stop_grace_seconds=stop_grace,
+                container_mode=container_mode,
+                backend=backend,
+                ray_address=ray_address,
+                ray_resources=ray_resources,
+            )
             endpoint.backend.pipelines.faults = FaultPlan.coerce(faults_file)
             endpoint.start()
         except SmsimError as exc:
@@ -159,6 +185,7 @@ def _banner(endpoint: Any, s3_endpoint: str | None, as_json: bool) -> None:
                 "workspace": str(endpoint.workspace),
                 "recorded": endpoint.loaded,
                 "s3": s3_endpoint or "in-memory",
+                "backend": endpoint.backend.backend,
                 "env": {k: env[k] for k in _EXPORTED if k in env},
             }
         )
@@ -167,6 +194,9 @@ def _banner(endpoint: Any, s3_endpoint: str | None, as_json: bool) -> None:
         console.print(f"smsim serving SageMaker on {endpoint.url}", highlight=False)
         console.print(f"workspace {endpoint.workspace} ({recorded} recorded)", highlight=False)
         console.print(f"S3 is {s3}", highlight=False)
+        if endpoint.backend.backend == "ray":
+            where = endpoint.backend.ray_address or "$RAY_ADDRESS"
+            console.print(f"job hosts run on the Ray cluster at {where}", highlight=False)
         console.print("Point boto3, the SageMaker SDK or the AWS CLI at it:", highlight=False)
         for line in export_lines(env):
             console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)

@@ -48,6 +48,9 @@ class SageMakerBackend:
         stop_grace_seconds: float = 120.0,
         checkpoint_sync_seconds: float = 2.0,
         container_mode: str | None = None,
+        backend: str = "local",
+        ray_address: str | None = None,
+        ray_resources: Any = None,
     ) -> None:
         from simulator.pipeline.run.service import PipelineService
 
@@ -61,6 +64,10 @@ class SageMakerBackend:
         self.checkpoint_sync_seconds = checkpoint_sync_seconds
         # How job hosts start: "auto" | "namespace" | "fallback" (simulator/hosts/local.py).
         self.container_mode = container_mode
+        # Where training and processing hosts run (#19): "local" | "ray" (hosts/ray_launcher.py).
+        self.backend = backend
+        self.ray_address = ray_address
+        self.ray_resources = ray_resources
         self.cloudwatch = CloudWatch(self.account_id, self.region)
         self.jobs = JobStore(workspace, self.region, self.account_id)
         self.tags = TagStore(workspace)
@@ -165,6 +172,9 @@ class SageMakerBackend:
             metrics=self.cloudwatch.metric_sink,
             container_mode=self.container_mode,
             faults=self.faults,
+            backend=self.backend,
+            ray_address=self.ray_address,
+            ray_resources=self.ray_resources,
         )
 
 

@@ -13,17 +13,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import simulator.endpoint.handlers as handlers
 from simulator.aws import DEFAULT_REGION, EmbeddedAws
 from simulator.endpoint.backend import SageMakerBackend
 from simulator.endpoint.router import Router
+from simulator.errors import Problem, ValidationError
 from simulator.hosts.launcher import LineSink, console_sink
 from simulator.hosts.local import requested_mode
 from simulator.images import ImageMap
 from simulator.workspace import check_workspace
 
 DEFAULT_PORT = 5757  # `smsim serve`'s port unless --port is given (README)
+BACKENDS = ("local", "ray")  # where job hosts run: this machine's processes, a Ray cluster
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` checked: one of BACKENDS, else a ValidationError naming the fix."""
+    if backend not in BACKENDS:
+        raise ValidationError(
+            "backend",
+            [Problem("backend", "unknown host backend", backend, f"use one of {BACKENDS}")],
+        )
+    return backend
 
 
 class Endpoint:
@@ -42,8 +55,18 @@ class Endpoint:
         stop_grace_seconds: float = 120.0,
         checkpoint_sync_seconds: float = 2.0,
         container_mode: str | None = None,
+        backend: str = "local",
+        ray_address: str | None = None,
+        ray_resources: Any = None,
     ) -> None:
         self.workspace = Path(workspace).expanduser().resolve()
+        backend = check_backend(backend)
+        if backend == "ray":
+            from simulator.hosts.ray_launcher import import_ray
+            from simulator.hosts.ray_resources import load_overrides
+
+            import_ray()  # Ray missing: one line saying how to install it, before anything
+            ray_resources = load_overrides(ray_resources)
         self.aws = EmbeddedAws(region, host=host, port=port, s3_endpoint=s3_endpoint)
         self.backend = SageMakerBackend(
             self.workspace,
@@ -53,6 +76,9 @@ class Endpoint:
             stop_grace_seconds=stop_grace_seconds,
             checkpoint_sync_seconds=checkpoint_sync_seconds,
             container_mode=requested_mode(container_mode)[0] if container_mode else None,
+            backend=backend,
+            ray_address=ray_address,
+            ray_resources=ray_resources,
         )
         self.loaded: dict[str, int] = {}
         self._started = False
@@ -69,6 +95,11 @@ class Endpoint:
         if self._started:
             return self
         check_workspace(self.workspace)  # created and writable, or a clear error (#17)
+        if self.backend.backend == "ray":
+            from simulator.hosts.ray_launcher import connect
+
+            # An unreachable cluster is refused now, not job by job.
+            connect(self.backend.ray_address)
         self.loaded = self.backend.load()
         table = handlers.build(self.backend)
         self.aws.start(

@@ -13,7 +13,7 @@ sees it (``HostCommand``: layout, argv, cwd, environment) and how to supervise i
 (``Supervision``: log sinks, metrics, MaxRuntime, stop), start the host's process and
 return how it ended. ``hosts/local.py`` is the local subprocess implementation (in a
 mount namespace or in fallback mode); a job of N hosts calls ``run`` once per host, in
-N threads (``jobs/runner.py``); a Ray launcher plugs in here.
+N threads (``jobs/runner.py``); ``hosts/ray_launcher.py`` runs them on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -28,14 +28,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from simulator.hosts.keeper import keeper_argv
 from simulator.hosts.layout import HostLayout
 from simulator.shapes import limit
+
+if TYPE_CHECKING:
+    from simulator.hosts.node_plan import NodePlan
 
 # SageMaker keeps at most this many metric definitions per job (botocore's model says 40).
 MAX_METRICS = limit("MetricDefinitionList")
@@ -104,12 +107,70 @@ class MetricParser:
             ]
 
 
+class HostLines:
+    """Where each line of a host's process goes, in the order SageMaker's agent handles it:
+    ``logs/algo-k.log`` (and ``algo-k.stderr.log``), the stderr tail kept for the
+    FailureReason, the metric parser, ``on_line`` (CloudWatch), the console prefixed
+    ``[job/algo-k]``. One body for a local process's pipes and a remote host's lines."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        prefix: str,
+        *,
+        sink: LineSink | None = None,
+        metrics: MetricParser | None = None,
+        on_line: LineSink | None = None,
+        tap: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        host = prefix.rsplit("/", 1)[-1]
+        self.prefix = prefix
+        self.sink = sink or console_sink()
+        self.metrics = metrics
+        self.on_line = on_line
+        self.tap = tap  # (line, is_err): a remote host's node ships its lines back with it
+        self._combined = open(log_dir / f"{host}.log", "a", encoding="utf-8")  # noqa: SIM115
+        self._err = open(log_dir / f"{host}.stderr.log", "a", encoding="utf-8")  # noqa: SIM115
+        self._tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._lock = threading.Lock()
+
+    def feed(self, line: str, is_err: bool) -> None:
+        """One whole line (no newline) of the host's stdout (``is_err`` False) or stderr."""
+        with self._lock:
+            self._combined.write(line + "\n")
+            self._combined.flush()
+            if is_err:
+                self._err.write(line + "\n")
+                self._err.flush()
+                self._tail.append(line)
+        if self.tap is not None:
+            self.tap(line, is_err)
+        if self.metrics is not None:
+            self.metrics.feed(line)
+        if self.on_line is not None:
+            self.on_line(line)
+        self.sink(f"[{self.prefix}] {line}")
+
+    def tail(self) -> list[str]:
+        """The last stderr lines (the FailureReason's ErrorMessage)."""
+        with self._lock:
+            return list(self._tail)
+
+    def close(self) -> None:
+        self._combined.close()
+        self._err.close()
+
+
 @dataclass
 class ProcessResult:
     exit_code: int | None
     stop_reason: str | None  # None | "MaxRuntimeExceeded" | "Stopped"
     stderr_tail: list[str]
     duration: float
+    # Why the host's machine was lost under it (a Ray node that died), None otherwise:
+    # the job fails with an InternalServerError naming it, not an AlgorithmError.
+    lost: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +183,10 @@ class HostCommand:
     argv: list[str]
     cwd: str
     env: dict[str, str]
+    # host → the address its name resolves to in the private /etc/hosts (default 127.0.0.k)
+    addresses: Mapping[str, str] | None = None
+    # What the host's node stages from S3 itself (launchers with ``stages_on_node``).
+    plan: NodePlan | None = None
 
 
 @dataclass
@@ -138,13 +203,32 @@ class Supervision:
     grace_seconds: float = 120.0
     on_line: LineSink | None = None
     on_spawn: Callable[[int], None] | None = None
+    tap: Callable[[str, bool], None] | None = None  # (line, is_err) of every line, first
 
 
 class HostLauncher(Protocol):
     """Starts a host's process; see the module docstring."""
 
-    mode: str  # how hosts start: "namespace" | "fallback" (local), later "ray", …
+    mode: str  # how hosts start: "namespace" | "fallback" (local), "ray"
     reason: str  # why this mode (shown in the job's log)
+    # True when the hosts run on other machines: the run then *plans* each host's S3
+    # downloads and syncs (``hosts/node_plan.py``) for the host's node to carry out.
+    stages_on_node: bool
+
+    def reserve(
+        self,
+        job: str,
+        instance_types: dict[str, str],
+        stop_event: threading.Event,
+        log: LineSink,
+    ) -> None:
+        """Before the hosts are prepared: wait for room for every host (``instance_types``:
+        host → its instance type), or until ``stop_event`` is set. Local: nothing to do."""
+        ...
+
+    def release(self) -> None:
+        """After the job: give back what ``reserve`` took (local: nothing)."""
+        ...
 
     def view(self, layout: HostLayout) -> HostLayout:
         """The layout as the host's process sees it (``/opt/ml`` or the tree's real path):
@@ -160,6 +244,25 @@ class HostLauncher(Protocol):
         """Run ``command`` to its end, stop or time limit. A job's hosts are run by one
         launcher, each ``run`` in its own thread, concurrently."""
         ...
+
+
+class OnThisMachine:
+    """``reserve``/``release`` of a launcher whose hosts are processes of this machine: the
+    machine's capacity is not booked (as before the Ray backend), inputs are staged here."""
+
+    stages_on_node = False
+
+    def reserve(
+        self,
+        job: str,
+        instance_types: dict[str, str],
+        stop_event: threading.Event,
+        log: LineSink,
+    ) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
 
 
 def run_supervised(
@@ -179,6 +282,7 @@ def run_supervised(
         sink=watch.sink,
         on_line=watch.on_line,
         on_spawn=watch.on_spawn,
+        tap=watch.tap,
     )
 
 
@@ -196,18 +300,13 @@ def run_process(
     sink: LineSink | None = None,
     on_line: LineSink | None = None,
     on_spawn: Callable[[int], None] | None = None,
+    tap: Callable[[str, bool], None] | None = None,
 ) -> ProcessResult:
     """Run ``argv`` to the end (or until stopped / over time); see the module docstring.
 
     ``on_spawn`` gets the process group id once the process runs (its pid).
     """
-    sink = sink or console_sink()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    host = prefix.rsplit("/", 1)[-1]
-    combined = open(log_dir / f"{host}.log", "a", encoding="utf-8")  # noqa: SIM115
-    err_file = open(log_dir / f"{host}.stderr.log", "a", encoding="utf-8")  # noqa: SIM115
-    tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-    write_lock = threading.Lock()
+    lines = HostLines(log_dir, prefix, sink=sink, metrics=metrics, on_line=on_line, tap=tap)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -220,27 +319,14 @@ def run_process(
             start_new_session=True,  # its own process group: signals reach its children too
         )
     except OSError as exc:
-        combined.close()
-        err_file.close()
+        lines.close()
         return ProcessResult(127, None, [f"cannot start {argv[0]!r}: {exc}"], 0.0)
     if on_spawn is not None:
         on_spawn(proc.pid)
 
     def pump(stream: Any, is_err: bool) -> None:
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            with write_lock:
-                combined.write(line + "\n")
-                combined.flush()
-                if is_err:
-                    err_file.write(line + "\n")
-                    err_file.flush()
-                    tail.append(line)
-            if metrics is not None:
-                metrics.feed(line)
-            if on_line is not None:
-                on_line(line)
-            sink(f"[{prefix}] {line}")
+            lines.feed(raw.decode("utf-8", errors="replace").rstrip("\r\n"), is_err)
         stream.close()
 
     readers = [
@@ -270,9 +356,8 @@ def run_process(
     _signal_group(proc, signal.SIGKILL)
     for reader in readers:
         reader.join(timeout=5)
-    combined.close()
-    err_file.close()
-    return ProcessResult(proc.returncode, stop_reason, list(tail), time.monotonic() - start)
+    lines.close()
+    return ProcessResult(proc.returncode, stop_reason, lines.tail(), time.monotonic() - start)
 
 
 def _terminate(proc: subprocess.Popen[bytes], grace_seconds: float) -> None:

@@ -26,6 +26,7 @@ from simulator.hosts import namespace, shell_remap
 from simulator.hosts.launcher import (
     HostCommand,
     HostLauncher,
+    OnThisMachine,
     ProcessResult,
     Supervision,
     run_supervised,
@@ -73,7 +74,7 @@ def local_launcher(mode: str | None = None) -> HostLauncher:
     return FallbackLauncher(f"no mount namespace here: {support.reason}")
 
 
-class NamespaceLauncher:
+class NamespaceLauncher(OnThisMachine):
     """Each host in a private mount namespace: its tree at ``/opt/ml``."""
 
     mode = "namespace"
@@ -91,7 +92,9 @@ class NamespaceLauncher:
     def run(self, command: HostCommand, watch: Supervision) -> ProcessResult:
         tree = command.layout.root
         # One file for the job, next to its host trees: <job>/hosts/etc-hosts.
-        hosts_file = namespace.write_etc_hosts(tree.parent / "etc-hosts", list(command.hosts))
+        hosts_file = namespace.write_etc_hosts(
+            tree.parent / "etc-hosts", list(command.hosts), command.addresses
+        )
         env = dict(command.env)
         # The toolkit's default base dir, set so that a script written for smsim's fallback
         # mode (SAGEMAKER_BASE_DIR) runs the same way here.
@@ -110,7 +113,7 @@ class NamespaceLauncher:
         return result
 
 
-class FallbackLauncher:
+class FallbackLauncher(OnThisMachine):
     """Each host a plain subprocess; ``/opt/ml`` mapped to its tree (``shell_remap``)."""
 
     mode = "fallback"

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,16 +67,22 @@ def wrap(
     return [*support.unshare, "--", *init, *argv]
 
 
-def etc_hosts(hosts: list[str], base: str | None = None) -> str:
+def etc_hosts(
+    hosts: list[str], base: str | None = None, addresses: Mapping[str, str] | None = None
+) -> str:
     """The machine's ``/etc/hosts`` plus ``127.0.0.k algo-k`` for each host of the job:
-    every host reaches every other by its SageMaker name (they all run on this machine)."""
+    every host reaches every other by its SageMaker name (they all run on this machine).
+    ``addresses``: host → its address where the hosts run on other machines (Ray nodes)."""
     if base is None:
         try:
             base = Path("/etc/hosts").read_text()
         except OSError:
             base = "127.0.0.1\tlocalhost\n"
     lines = [base.rstrip("\n"), "# smsim: the job's hosts"]
-    lines += [f"{loopback_address(name, k)}\t{name}" for k, name in enumerate(hosts, start=1)]
+    lines += [
+        f"{(addresses or {}).get(name) or loopback_address(name, k)}\t{name}"
+        for k, name in enumerate(hosts, start=1)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -87,11 +94,13 @@ def loopback_address(host: str, position: int) -> str:
     return f"127.0.0.{k}"
 
 
-def write_etc_hosts(path: Path, hosts: list[str]) -> Path:
+def write_etc_hosts(
+    path: Path, hosts: list[str], addresses: Mapping[str, str] | None = None
+) -> Path:
     """Write the private ``/etc/hosts`` atomically (hosts of one job may start together)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(etc_hosts(hosts))
+    tmp.write_text(etc_hosts(hosts, addresses=addresses))
     tmp.replace(path)
     return path
 

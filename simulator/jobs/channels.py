@@ -50,7 +50,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.hosts.layout import HostLayout
 from simulator.jobs.pipes import PipeFeeder
@@ -63,6 +63,9 @@ from simulator.jobs.sources import (
     s3_prefix_objects,
 )
 from simulator.s3 import TRANSFER_CONFIG, S3Error, parse_s3_uri, safe_target
+
+if TYPE_CHECKING:
+    from simulator.hosts.node_plan import NodePlan
 
 Log = Callable[[str], None]
 
@@ -149,6 +152,7 @@ def stage_training_channels(
     host_count: int,
     log: Log,
     instance_group: str | None = None,
+    plan: NodePlan | None = None,
 ) -> ChannelFeeds:
     """Stage every channel of a CreateTrainingJob request for host ``host_index`` (0-based)
     of ``host_count``: File/FastFile channels downloaded now, Pipe channels as feeders.
@@ -156,7 +160,10 @@ def stage_training_channels(
     ``instance_group``: the host's group in a heterogeneous cluster; a channel whose
     S3DataSource.InstanceGroupNames does not name it is not staged ("A list of names of
     instance groups that get data from the S3 data source"); the caller then counts
-    ``host_index``/``host_count`` among the hosts of the groups that get it."""
+    ``host_index``/``host_count`` among the hosts of the groups that get it.
+
+    ``plan``: the host runs on another node (``hosts/node_plan.py``): its downloads are
+    planned there instead of done here."""
     default_mode = request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
     feeds = ChannelFeeds()
     for channel in request.get("InputDataConfig", []):
@@ -193,16 +200,23 @@ def stage_training_channels(
             gzip=channel.get("CompressionType", "None") == "Gzip",
             recordio=channel.get("RecordWrapperType", "None") == "RecordIO",
         )
-        _stage(s3, spec, layout.channel_dir(name), f"channel {name!r}", feeds, log)
+        _stage(s3, spec, layout.channel_dir(name), f"channel {name!r}", feeds, log, plan=plan)
     return feeds
 
 
 # -- processing ---------------------------------------------------------------------------
 def stage_processing_inputs(
-    s3: Any, request: dict[str, Any], layout: HostLayout, host_index: int, host_count: int, log: Log
+    s3: Any,
+    request: dict[str, Any],
+    layout: HostLayout,
+    host_index: int,
+    host_count: int,
+    log: Log,
+    plan: NodePlan | None = None,
 ) -> ChannelFeeds:
     """Stage every ProcessingInputs S3Input for host ``host_index`` of ``host_count`` at its
-    LocalPath (File), or as FIFOs ``<LocalPath>_<epoch>`` (Pipe)."""
+    LocalPath (File), or as FIFOs ``<LocalPath>_<epoch>`` (Pipe); ``plan``: planned for
+    the host's node instead (``stage_training_channels``)."""
     feeds = ChannelFeeds()
     for item in request.get("ProcessingInputs", []):
         s3_input = item["S3Input"]
@@ -224,7 +238,7 @@ def stage_processing_inputs(
             gzip=s3_input.get("S3CompressionType", "None") == "Gzip",
         )
         where = f"input {name!r}"
-        _stage(s3, spec, dest, where, feeds, log, shown=s3_input["LocalPath"])
+        _stage(s3, spec, dest, where, feeds, log, shown=s3_input["LocalPath"], plan=plan)
     return feeds
 
 
@@ -237,9 +251,12 @@ def _stage(
     feeds: ChannelFeeds,
     log: Log,
     shown: str | None = None,
+    plan: NodePlan | None = None,
 ) -> None:
     share = f" (ShardedByS3Key: host {spec.host_index + 1} of {spec.host_count})"
     share = share if spec.sharded else ""
+    if plan is not None:
+        return _plan(spec, dest, where, share, log, shown, plan)
     if spec.mode == "Pipe":
         feeder = PipeFeeder(
             dest,
@@ -274,6 +291,28 @@ def _stage(
         return
     at = f" at {shown}" if shown else ""
     log(f"{where}: {len(files)} file(s){at}{share}")
+
+
+def _plan(
+    spec: InputSpec, dest: Path, where: str, share: str, log: Log, shown: str | None, plan: NodePlan
+) -> None:
+    """``_stage`` for a host on another node: the same objects, downloaded by the node."""
+    if spec.mode == "Pipe":
+        # The FIFOs are fed by a thread of the simulator while the host reads them; a host
+        # on another machine cannot read this machine's FIFOs (a documented gap).
+        raise S3Error(
+            f"{where}: Pipe input mode is not supported on the Ray backend; use File or FastFile"
+        )
+    fast = spec.mode == "FastFile"
+    count = plan.download(spec.epoch_order()(0), dest, gunzip=spec.gzip, read_only=fast)
+    if spec.gzip:
+        log(
+            f"warning: {where}: SageMaker decompresses Gzip in Pipe mode only (File mode: "
+            "leave the compression unset); smsim decompresses the files in place"
+        )
+    mode = "FastFile mode, read-only, " if fast else ""
+    at = f" at {shown}" if shown else ""
+    log(f"{where}: {mode}{count} file(s){at}{share}, downloaded on the host's node")
 
 
 def _download(s3: Any, objects: list[DataObject], dest: Path) -> list[Path]:

@@ -4,11 +4,13 @@ A run executes one recorded job in a background thread (``JobRun.run``): whateve
 goes wrong ends up in the job's description, never as an exception lost in a
 thread. A job has hosts ``algo-1 … algo-N`` (``hosts/cluster.py``), each with its own
 tree ``hosts/algo-k/``. Each host's entry point runs through the job's host launcher
-(``hosts/launcher.py``; here the local one, in a mount namespace or in fallback mode:
-``hosts/local.py``), all hosts at once, one thread each (``execute_hosts``), with the job's
-``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines prefixed
-``[<job>/algo-k]`` and a copy of each line in CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``,
-one stream per host, ``<job>/algo-k-<epoch>``), as the service writes them.
+(``hosts/launcher.py``: the local one, in a mount namespace or in fallback mode,
+``hosts/local.py``; or the Ray backend's, ``hosts/ray_launcher.py``, which first reserves
+room for every host: ``reserve``), all hosts at once, one thread each
+(``execute_hosts``), with the job's ``StoppingCondition.MaxRuntimeInSeconds``, the
+record's stop event, live lines prefixed ``[<job>/algo-k]`` and a copy of each line in
+CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``, one stream per host,
+``<job>/algo-k-<epoch>``), as the service writes them.
 
 When one host fails (or reaches MaxRuntimeInSeconds) the job ends with it: the other
 hosts are stopped as a StopTrainingJob stops them (SIGTERM, the grace period, SIGKILL),
@@ -38,6 +40,7 @@ from simulator.hosts.launcher import (
 )
 from simulator.hosts.layout import HostLayout
 from simulator.hosts.local import local_launcher
+from simulator.hosts.node_plan import NodePlan
 from simulator.images import ImageMap
 from simulator.jobs.channels import ChannelFeeds, kill_process_group
 from simulator.jobs.records import JobRecord, now
@@ -64,9 +67,19 @@ class RunContext:
     metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
     # Faults to inject (simulator.faults, #17): the job's own are taken when its run starts.
     faults: FaultPlan | None = None
+    # Where hosts run (#19): "local" (this machine's processes) | "ray" (a Ray cluster at
+    # ray_address; ray_resources: overrides of the instance type → Ray resources table).
+    backend: str = "local"
+    ray_address: str | None = None
+    ray_resources: Any = None
 
-    def launcher(self) -> HostLauncher:
-        """The host launcher for this job (a bad mode fails the job, by name)."""
+    def launcher(self, remote: bool = True) -> HostLauncher:
+        """The host launcher for this job (a bad mode fails the job, by name); ``remote``
+        False: this machine's, whatever the backend (transform jobs, model servers)."""
+        if self.backend == "ray" and remote:
+            from simulator.hosts.ray_launcher import ray_launcher
+
+            return ray_launcher(self.ray_address, self.ray_resources, self.container_mode)
         return local_launcher(self.container_mode)
 
 
@@ -75,6 +88,7 @@ class JobRun:
     and ``_cluster``)."""
 
     log_group = ""  # the job kind's CloudWatch log group
+    remote_hosts = True  # may its hosts run on the Ray backend's nodes (not transform's)
 
     def __init__(self, record: JobRecord, ctx: RunContext) -> None:
         self.record = record
@@ -92,6 +106,8 @@ class JobRun:
         self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders (stage_host)
         self.faults: list[Fault] = []  # the injected faults that strike while this job runs
         self.line_hooks: list[LineSink] = []  # more readers of the entry point's lines
+        # Each host's S3 downloads and syncs, for its node to carry out (Ray backend).
+        self.plans: dict[str, NodePlan] = {}
 
     def _cluster(self) -> Cluster:
         return Cluster.single()
@@ -104,7 +120,7 @@ class JobRun:
         """Run the job to its end; the thread target."""
         try:
             try:
-                self.launcher = self.ctx.launcher()
+                self.launcher = self.ctx.launcher(self.remote_hosts)
             except SmsimError as exc:
                 self._crash(f"ClientError: {exc}")
                 return
@@ -112,7 +128,7 @@ class JobRun:
             if len(self.hosts) > 1:
                 self.log(f"{len(self.hosts)} hosts: {', '.join(self.hosts)}")
             if not self._take_faults():
-                self._run()
+                self._run_reserved(self.launcher)
         except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
             if is_disk_full(exc):  # the instance's volume is full: the user's to fix
                 where = getattr(exc, "filename", None) or self.record.dir
@@ -125,6 +141,22 @@ class JobRun:
         finally:
             self.record.done.set()
 
+    def _run_reserved(self, launcher: HostLauncher) -> None:
+        """``_run`` once the launcher has room for every host; the job stays Starting while
+        it waits (a stop then ends it Stopped: ``_run`` sees the stop first)."""
+        if launcher.stages_on_node:
+            self.plans = {h: NodePlan(self.layouts[h].root) for h in self.hosts}
+        types = {h: self.cluster.group_of(h).instance_type for h in self.hosts}
+        try:
+            try:
+                launcher.reserve(self.name, types, self.record.stop_event, self.log)
+            except SmsimError as exc:
+                # The service's own words when no instance of the type can be had.
+                return self._crash(f"CapacityError: {exc}")
+            self._run()
+        finally:
+            launcher.release()  # also what a reserve that failed half-way took
+
     def _run(self) -> None:
         raise NotImplementedError
 
@@ -135,6 +167,8 @@ class JobRun:
         """Stage host ``host_index``'s inputs with ``stage`` (a jobs/channels.py stager,
         given the host's place among the job's hosts); its Pipe feeders run with it."""
         host = self.hosts[host_index]
+        if host in self.plans:
+            kw["plan"] = self.plans[host]  # its node downloads them (Ray backend)
         self.feeds[host] = stage(
             self.ctx.s3,
             self.request,
@@ -232,7 +266,13 @@ class JobRun:
                 on_spawn=spawned,
             )
             command = HostCommand(
-                host, self.hosts, self.layouts[host], job.argv, str(job.cwd), job.env
+                host,
+                self.hosts,
+                self.layouts[host],
+                job.argv,
+                str(job.cwd),
+                job.env,
+                plan=self.plans.get(host),
             )
             try:
                 result = launcher.run(command, watch)

@@ -80,6 +80,8 @@ class ProcessingRun(JobRun):
             for index, host in enumerate(self.hosts):
                 layout = self.layouts[host]
                 write_processing_config(layout, self.request, arn, host)
+                if host in self.plans:  # what ExitMessage and FailureReason read
+                    self.plans[host].returns = ["output/message", "output/failure"]
                 self._stage_inputs(layout, index)
                 self._prepare_outputs(host)
                 if index == 0:
@@ -115,6 +117,8 @@ class ProcessingRun(JobRun):
         failed = failed or outcome.failed()
         if failed is not None:
             host, result = failed
+            if result.lost:  # the instance, not the script: the service's InternalServerError
+                return self._end("Failed", failure=f"InternalServerError: {result.lost}")
             layout = self.layouts[host]
             message = self._exit_message(layout) or failure_reason(
                 layout, result.exit_code, result.stderr_tail, argv
@@ -160,6 +164,14 @@ class ProcessingRun(JobRun):
             local.mkdir(parents=True, exist_ok=True)
             uri = parse_s3_uri(s3["S3Uri"])
             continuous = s3.get("S3UploadMode", "EndOfJob") == "Continuous"
+            plan = self.plans.get(host)
+            if plan is not None:
+                # On the host's node: Continuous outputs sync from there; every output comes
+                # back at the end and is uploaded from here, as a local host's.
+                plan.returns.append(plan.relative(local))
+                if continuous:
+                    plan.sync(local, uri, self.ctx.sync_interval)
+                continuous = False
             sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval) if continuous else None
             self.syncs.append((host, local, uri, sync))
 

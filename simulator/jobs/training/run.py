@@ -137,6 +137,8 @@ class TrainingRun(JobRun):
         failed = failed or outcome.failed()
         if failed is not None:
             host, result = failed
+            if result.lost:  # the instance, not the script: the service's InternalServerError
+                return self._fail(f"InternalServerError: {result.lost}")
             reason = failure_reason(
                 self.layouts[host], result.exit_code, result.stderr_tail, runs[host].argv
             )
@@ -169,6 +171,9 @@ class TrainingRun(JobRun):
             # Every host gets the same code: a copy of the first host's, not a second download.
             shutil.copytree(self.layout.code_dir, layout.code_dir, dirs_exist_ok=True)
         self._stage_channels(layout, index)
+        if host in self.plans:
+            # What the host's node sends back: what the artifacts and FailureReason read.
+            self.plans[host].returns = ["model", "output/data", "output/failure"]
         checkpoint_dir = self._restore_checkpoints(layout)
         self._prepare_tensorboard(layout)
         view = self.view_of(host)
@@ -255,13 +260,21 @@ class TrainingRun(JobRun):
         local = layout.host_path(container_path, "CheckpointConfig.LocalPath")
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3Uri"], "CheckpointConfig.S3Uri")
+        plan = self.plans.get(self._host_of(layout))
         # SageMaker restores whatever is under the checkpoint prefix before the job starts.
         if [k for k, _ in list_keys(self.ctx.s3, uri) if not k.endswith("/")]:
-            files = download_prefix(self.ctx.s3, uri, local)
-            self.log(f"restored {len(files)} checkpoint file(s) from {uri}")
-        sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
-        sync.mark_existing()
-        self.syncs.append(sync)
+            if plan is not None:  # the host's node restores them (Ray backend)
+                count = plan.download_prefix(self.ctx.s3, uri, local)
+                self.log(f"restoring {count} checkpoint file(s) from {uri} on the host's node")
+            else:
+                files = download_prefix(self.ctx.s3, uri, local)
+                self.log(f"restored {len(files)} checkpoint file(s) from {uri}")
+        if plan is not None:
+            plan.sync(local, uri, self.ctx.sync_interval, mark_existing=True)
+        else:
+            sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+            sync.mark_existing()
+            self.syncs.append(sync)
         view = self.launcher.view(layout) if self.launcher else layout
         return str(view.host_path(container_path, "CheckpointConfig.LocalPath"))
 
@@ -300,7 +313,13 @@ class TrainingRun(JobRun):
                 self.address(master), toolkit.properties()["network_interface_name"]
             )
         )
-        if self.address(master) != master and host == self.host and len(self.hosts) > 1:
+        fallback = self.launcher is not None and self.launcher.mode == "fallback"
+        if (
+            fallback
+            and self.address(master) != master
+            and host == self.host
+            and len(self.hosts) > 1
+        ):
             self.log(
                 f"fallback mode: host names do not resolve here; MASTER_ADDR and torchrun's "
                 f"--master_addr are {self.address(master)} (every host is on this machine), "
@@ -327,7 +346,14 @@ class TrainingRun(JobRun):
         )
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3OutputPath"], "TensorBoardOutputConfig.S3OutputPath")
-        self.syncs.append(DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval))
+        plan = self.plans.get(self._host_of(layout))
+        if plan is not None:
+            plan.sync(local, uri, self.ctx.sync_interval)  # synced from the host's node
+        else:
+            self.syncs.append(DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval))
+
+    def _host_of(self, layout: HostLayout) -> str:
+        return next(h for h, lay in self.layouts.items() if lay == layout)
 
     def _sync_checkpoints(self) -> None:
         """Final sync of the directories SageMaker mirrors to S3 while a job runs."""

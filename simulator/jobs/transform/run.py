@@ -53,6 +53,9 @@ class TransformRun(JobRun):
     """Executes one recorded transform job (call ``run`` in a thread)."""
 
     log_group = "/aws/sagemaker/TransformJobs"
+    # Its hosts are model servers this simulator sends requests to: always this machine's
+    # (the Ray backend runs training and processing hosts only).
+    remote_hosts = False
 
     def __init__(
         self, record: JobRecord, ctx: RunContext, model: dict[str, Any] | None = None

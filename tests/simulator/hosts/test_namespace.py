@@ -139,6 +139,13 @@ def test_etc_hosts_lists_each_host_once():
     ]
 
 
+def test_etc_hosts_names_hosts_on_other_machines_by_their_address():
+    # The Ray backend: each algo-k at its node's IP (two hosts may share a node).
+    addresses = {"algo-1": "10.0.0.7", "algo-2": "10.0.0.7", "algo-3": "10.0.0.9"}
+    text = namespace.etc_hosts(["algo-1", "algo-2", "algo-3"], "", addresses)
+    assert text.splitlines()[-3:] == ["10.0.0.7\talgo-1", "10.0.0.7\talgo-2", "10.0.0.9\talgo-3"]
+
+
 def _ordinary_user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return None
