@@ -7,8 +7,11 @@ killed worker that the cluster loses.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from typing import Any
 
+import psutil
 import pytest
 
 pytest.importorskip("ray", reason="the Ray backend's extra: pip install 'smsim[ray]'")
@@ -31,6 +34,12 @@ result = [
 """
 
 
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual socket
+    return (mapped or address).is_loopback
+
+
 def test_three_nodes_alive_on_loopback(ray_cluster: Any) -> None:
     alive = {n["NodeID"]: n for n in ray_cluster.alive_nodes()}
     nodes = [ray_cluster.head, *ray_cluster.workers]
@@ -39,6 +48,11 @@ def test_three_nodes_alive_on_loopback(ray_cluster: Any) -> None:
         assert alive[node.node_id]["NodeManagerAddress"] == node.ip
         assert node.ip.startswith("127.")
     assert len({n.ip for n in nodes}) == 3
+    # Nothing of the cluster talks beyond loopback.
+    for proc in (p for node in nodes for p in node.processes()):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            remote = [c.raddr.ip for c in proc.net_connections(kind="inet") if c.raddr]
+            assert all(_loopback(ip) for ip in remote), (proc.name(), remote)
     # The head takes no work: jobs land on the workers.
     assert alive[ray_cluster.head.node_id]["Resources"].get("CPU", 0) == 0
     for worker in ray_cluster.workers:
