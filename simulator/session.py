@@ -16,6 +16,9 @@ Design:
   smsim's own error classes (``simulator.errors.ResourceInUse``, ``ValidationError``).
   Operations smsim does not serve (``create_model``, …) reach moto through the same
   endpoint.
+* ``backend="ray"`` (with ``ray_address=``, optionally ``ray_resources=``) runs training
+  and processing hosts on a Ray cluster (``hosts/ray_launcher.py``, #19); the default
+  ``"local"`` runs them as this machine's processes and needs nothing of Ray.
 * ``wait_for_*`` block until a job or pipeline execution ends (no polling: the
   records' events) and return its final description.
 """

@@ -7,8 +7,9 @@ The simulator side of a Ray host (the node side is ``hosts/ray_node.py``):
   runs as many jobs at once as it holds and a job waits for room rather than
   overcommitting. STRICT_SPREAD (every host on its own node, as every SageMaker host is
   its own instance) when enough alive nodes could each hold a host, else SPREAD (hosts
-  share nodes); the job's log says which and why. Then one ``HostActor`` per bundle,
-  asked for its node's id and IP.
+  share nodes); the job's log says which and why. Each host then runs on its bundle's node
+  through smsim's agent there (``ray_node.NodeAgent``, one per node and process, started on
+  first use and asked for its node's IP).
 * ``view``: ``/opt/ml`` — commands are built in the container's terms; the node's local
   launcher runs them in a namespace as they are, or maps them in fallback mode.
 * ``address(host)``: the IP of the host's node (torchrun's ``--master_addr``,
@@ -20,8 +21,8 @@ The simulator side of a Ray host (the node side is ``hosts/ray_node.py``):
   passed on (``stop``); MaxRuntimeInSeconds is enforced on the node. The node sends back
   the host's ``model/``, ``output/data`` (…): they are unpacked into the host's tree here,
   so the job's artifacts are merged and uploaded by the simulator as for local hosts. An
-  actor whose node is lost ends its host with "host algo-k lost: Ray node … died: …".
-* ``release``: the actors killed, the placement group removed.
+  agent whose node is lost ends its hosts with "host algo-k lost: Ray node … died: …".
+* ``release``: the placement group removed (the agents stay for the next jobs).
 
 Ray is imported here only: the local backend needs nothing of it. One ``ray.init`` per
 process (``connect``); the nodes run the same environment as the simulator (a cluster
@@ -48,7 +49,7 @@ from simulator.hosts.launcher import (
 )
 from simulator.hosts.layout import CONTAINER_ROOT, HostLayout
 from simulator.hosts.local import requested_mode
-from simulator.hosts.ray_node import NOTE, OUT, HostActor, pack_tree, unpack_tree
+from simulator.hosts.ray_node import NOTE, OUT, NodeAgent, pack_tree, unpack_tree
 from simulator.hosts.ray_resources import load_overrides, ray_resources
 
 NEEDS_RAY = "backend 'ray' needs Ray: pip install 'smsim[ray]'"
@@ -56,11 +57,13 @@ ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own variable for the cluster to connect to
 SHIP_CAP_ENV = "SMSIM_RAY_MAX_SHIP_MB"
 DEFAULT_SHIP_CAP_MB = 32  # config files + code: a few MB; data goes through channels
 POLL_SECONDS = 0.2
-# Actor methods served beside ``run``: ``drain`` and ``stop`` (and ``where``).
-ACTOR_CONCURRENCY = 4
+# An agent's calls served at once: a run, a drain and a stop per host it runs.
+AGENT_CONCURRENCY = 1000
 
 _connect_lock = threading.Lock()
 _connected: list[str] = []  # the address this process's ray.init reached
+_agents_lock = threading.Lock()
+_agents: dict[str, tuple[Any, str]] = {}  # node id → (its NodeAgent, its IP)
 
 
 def import_ray() -> Any:
@@ -97,7 +100,18 @@ def connect(address: str | None) -> tuple[Any, str]:
         except Exception as exc:  # noqa: BLE001 - any refusal of Ray's, in one message
             raise SmsimError(f"cannot connect to the Ray cluster at {address}: {exc}") from exc
         _connected.append(address)
+    # The nodes' agents start now, beside whatever the caller does next, not in the first
+    # jobs' time (a job on a node whose agent is not there yet waits for it).
+    threading.Thread(target=_warm_agents, args=(ray,), name="smsim-ray-agents", daemon=True).start()
     return ray, address
+
+
+def _warm_agents(ray: Any) -> None:
+    """Start the agent of every alive node that can hold a host (one with CPUs or GPUs)."""
+    with contextlib.suppress(Exception):  # a node that cannot start one fails its jobs later
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        able = {n["NodeID"] for n in nodes if {"CPU", "GPU"} & set(n.get("Resources", {}))}
+        agents_on(ray, able)
 
 
 def _probe(address: str) -> None:
@@ -124,7 +138,7 @@ def ray_launcher(address: str | None, overrides: Any, container_mode: str | None
 
 
 class RayLauncher:
-    """Each host of one job a ``HostActor`` on a Ray node (see the module docstring)."""
+    """Each host of one job on a Ray node's agent (see the module docstring)."""
 
     mode = "ray"
     stages_on_node = True
@@ -139,7 +153,8 @@ class RayLauncher:
             f"{container_mode or 'auto'}"
         )
         self._group: Any = None
-        self._actors: dict[str, Any] = {}
+        self._job = ""
+        self._agents: dict[str, Any] = {}  # host → the agent of its node
         self._nodes: dict[str, tuple[str, str]] = {}  # host → (node id, node IP)
 
     # -- capacity ---------------------------------------------------------------------
@@ -151,7 +166,6 @@ class RayLauncher:
         log: LineSink,
     ) -> None:
         from ray.util.placement_group import placement_group
-        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
         hosts = list(instance_types)
         bundles = [_bundle(ray_resources(instance_types[h], self.overrides)) for h in hosts]
@@ -185,34 +199,22 @@ class RayLauncher:
             if not waiting and time.monotonic() - started > 1.0:
                 log("waiting for room on the Ray cluster (every bundle of the group at once)")
                 waiting = True
-        remote = self.ray.remote(HostActor)
+        from ray.util.placement_group import placement_group_table
+
+        self._job = job
+        bundle_nodes = placement_group_table(self._group)["bundles_to_node_id"]
+        agents = agents_on(self.ray, {bundle_nodes[k] for k in range(len(hosts))})
         for index, host in enumerate(hosts):
-            self._actors[host] = remote.options(
-                num_cpus=0,  # the bundle holds the host's resources; the actor takes none
-                max_concurrency=ACTOR_CONCURRENCY,
-                max_restarts=0,  # a lost node ends the host: the job fails naming it
-                scheduling_strategy=PlacementGroupSchedulingStrategy(
-                    self._group, placement_group_bundle_index=index
-                ),
-            ).remote(job, host)
-        try:
-            places = self.ray.get([self._actors[h].where.remote() for h in hosts], timeout=120)
-        except self.ray.exceptions.GetTimeoutError:
-            raise SmsimError(
-                "the job's Ray actors did not start within 120 s (is smsim importable on "
-                "the nodes? they need the simulator's environment)"
-            ) from None
-        for host, (node_id, ip) in zip(hosts, places, strict=True):
+            node_id = bundle_nodes[index]
+            agent, ip = agents[node_id]
+            self._agents[host] = agent
             self._nodes[host] = (node_id, ip)
             log(f"{host} on node {node_id[:8]} ({ip})")
 
     def release(self) -> None:
         from ray.util.placement_group import remove_placement_group
 
-        for actor in self._actors.values():
-            with contextlib.suppress(Exception):
-                self.ray.kill(actor)
-        self._actors.clear()
+        self._agents.clear()
         if self._group is not None:
             with contextlib.suppress(Exception):
                 remove_placement_group(self._group)
@@ -227,7 +229,7 @@ class RayLauncher:
 
     def run(self, command: HostCommand, watch: Supervision) -> ProcessResult:
         host = command.host
-        if host not in self._actors:
+        if host not in self._agents:
             return ProcessResult(None, "Stopped", [], 0.0)  # stopped while waiting for room
         tree = pack_tree(command.layout.root)
         cap = float(os.environ.get(SHIP_CAP_ENV) or DEFAULT_SHIP_CAP_MB)
@@ -237,6 +239,8 @@ class RayLauncher:
                 f"the Ray backend's {cap:g} MB (${SHIP_CAP_ENV}): pass data through a channel"
             )
         spec = {
+            "job": self._job,
+            "host": host,
             "hosts": list(command.hosts),
             "addresses": {h: ip for h, (_, ip) in self._nodes.items()},
             "argv": command.argv,
@@ -247,7 +251,8 @@ class RayLauncher:
             "grace_seconds": watch.grace_seconds,
             "container_mode": self.container_mode,
         }
-        actor = self._actors[host]
+        agent = self._agents[host]
+        key = f"{self._job}/{host}"
         lines = HostLines(
             watch.log_dir,
             watch.prefix,
@@ -258,18 +263,20 @@ class RayLauncher:
         start = time.monotonic()
         ray_errors = _actor_errors(self.ray)
         try:
-            pending = actor.run.remote(spec, tree)
+            pending = agent.run.remote(key, spec, tree)
             stopping = False
             while True:
                 done = self.ray.wait([pending], timeout=POLL_SECONDS)[0]
-                self._drain(actor, lines, watch)
+                self._drain(agent, key, lines, watch)
                 if done:
                     break
                 if not stopping and watch.stop_event is not None and watch.stop_event.is_set():
-                    actor.stop.remote()
+                    agent.stop.remote(key)
                     stopping = True
             out = self.ray.get(pending)
         except ray_errors as exc:
+            with _agents_lock:
+                _agents.pop(self._nodes[host][0], None)  # a dead agent serves no more hosts
             why = self._lost(host, exc)
             return ProcessResult(None, None, [why], time.monotonic() - start, lost=why)
         finally:
@@ -280,9 +287,9 @@ class RayLauncher:
         )
 
     # -- internals --------------------------------------------------------------------
-    def _drain(self, actor: Any, lines: HostLines, watch: Supervision) -> None:
+    def _drain(self, agent: Any, key: str, lines: HostLines, watch: Supervision) -> None:
         try:
-            batch = self.ray.get(actor.drain.remote(), timeout=10)
+            batch = self.ray.get(agent.drain.remote(key), timeout=10)
         except self.ray.exceptions.GetTimeoutError:
             return  # a slow node: the lines come with the next drain
         for kind, text in batch:
@@ -302,8 +309,38 @@ class RayLauncher:
         return f"host {host} lost: Ray node {node_id[:8]} ({ip}) died: {why}"
 
 
+def agents_on(ray: Any, node_ids: set[str]) -> dict[str, tuple[Any, str]]:
+    """The agent of each node (those missing started there at once) and its IP."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    with _agents_lock:
+        new = {}
+        for node_id in node_ids - set(_agents):
+            new[node_id] = (
+                ray.remote(NodeAgent)
+                .options(
+                    num_cpus=0,  # the hosts' bundles hold their resources; the agent none
+                    max_concurrency=AGENT_CONCURRENCY,
+                    max_restarts=0,  # a lost node ends its hosts: their jobs fail, naming it
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                )
+                .remote()
+            )
+        if new:
+            try:
+                places = ray.get([a.where.remote() for a in new.values()], timeout=120)
+            except ray.exceptions.GetTimeoutError:
+                raise SmsimError(
+                    "smsim's agents on the Ray nodes did not start within 120 s (is smsim "
+                    "importable there? the nodes need the simulator's environment)"
+                ) from None
+            for (node_id, agent), (_, ip) in zip(new.items(), places, strict=True):
+                _agents[node_id] = (agent, ip)
+        return {node_id: _agents[node_id] for node_id in node_ids}
+
+
 def _actor_errors(ray: Any) -> tuple[type[BaseException], ...]:
-    """The errors of an actor that died with its node (or was killed)."""
+    """The errors of an agent that died with its node (or was killed)."""
     return (ray.exceptions.RayActorError,)
 
 

@@ -1,6 +1,8 @@
-"""The node side of a Ray host (#19): one actor per host of a job, where Ray placed it.
+"""The node side of the Ray backend (#19): smsim's agent on each node runs the hosts Ray
+placed there.
 
-``HostActor.run`` does on its node what a SageMaker instance does for its container:
+For each host (``NodeAgent.run``) it does on its node what a SageMaker instance does for
+its container:
 
 1. lays the host tree under a node-local root (``$SMSIM_RAY_NODE_DIR``, default
    ``<tmp>/smsim-ray/<node id[:12]>``) as ``<job>/<host>/``, from the config files and code
@@ -14,15 +16,19 @@
 4. packs what the simulator uploads (``model/``, ``output/data``, processing outputs, the
    failure / message files) and returns it through Ray's object store, then removes the tree.
 
-Its lines (stdout/stderr, and smsim's own notes) wait in a queue that the simulator
-drains (``drain``) while ``run`` runs: the actor is threaded (``max_concurrency``), so
-``drain`` and ``stop`` are served beside ``run``. The job's code and smsim must be
-importable on the node (the same environment as the simulator's; see the README).
+One agent per node and simulator process, not one actor per host: a new actor is a new
+worker process (Ray, then smsim imported: over a second per host here), which would be
+paid by every job; the host's resources are held by its placement-group bundle, the
+agent holds none. A host's lines (stdout/stderr, and smsim's own notes) wait in a queue
+that the simulator drains (``drain``) while ``run`` runs: the actor is threaded
+(``max_concurrency``), so ``drain`` and ``stop`` are served beside every ``run``. smsim
+and the job's interpreter must be importable on the node (see the README).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import queue
@@ -30,6 +36,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,70 +82,106 @@ def node_root(node_id: str) -> Path:
 
 def node_s3_client(env: dict[str, str]) -> Any:
     """An S3 client on the job's S3 endpoint, with the job's (dummy) credentials: the
-    endpoint the host's own processes use."""
+    endpoint the host's own processes use (one per endpoint and agent: clients are
+    thread-safe, and making one costs a tenth of a second)."""
+    url = (
+        env.get("AWS_ENDPOINT_URL_S3") or env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL")
+    )
+    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
+    return _s3_client(url, *(env.get(k) for k in keys), region)
+
+
+@functools.lru_cache(maxsize=16)
+def _s3_client(
+    url: str | None, key_id: str | None, secret: str | None, token: str | None, region: str
+) -> Any:
     import boto3
 
     from simulator.aws import CLIENT_CONFIG
 
-    url = (
-        env.get("AWS_ENDPOINT_URL_S3") or env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL")
-    )
     return boto3.session.Session(
-        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=env.get("AWS_SESSION_TOKEN"),
-        region_name=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        region_name=region,
     ).client("s3", endpoint_url=url, config=CLIENT_CONFIG)
 
 
-class HostActor:
-    """One host of one job on this node (made a Ray actor by ``hosts/ray_launcher.py``)."""
+@dataclass
+class _Host:
+    """One host this agent runs: its queued lines and its stop."""
 
-    def __init__(self, job: str, host: str) -> None:
+    lines: queue.SimpleQueue[tuple[str, str]] = field(default_factory=queue.SimpleQueue)
+    stop: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
+
+
+class NodeAgent:
+    """smsim on one node (made a Ray actor by ``hosts/ray_launcher.py``): runs any number of
+    hosts there at once, each keyed ``<job>/<host>``, one thread each."""
+
+    def __init__(self) -> None:
         import ray
 
-        self.job = job
-        self.host = host
         self.node_id = ray.get_runtime_context().get_node_id()
         self.ip = ray.util.get_node_ip_address()
-        self._lines: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._stop = threading.Event()
+        self._hosts: dict[str, _Host] = {}
+        self._lock = threading.Lock()
 
     def where(self) -> tuple[str, str]:
-        """(node id, node IP) of the node this host runs on."""
+        """(node id, node IP) of this node."""
         return self.node_id, self.ip
 
-    def stop(self) -> None:
-        """Stop the entry point (SIGTERM, the grace period, SIGKILL), as StopTrainingJob."""
-        self._stop.set()
+    def stop(self, key: str) -> None:
+        """Stop the host's entry point (SIGTERM, the grace period, SIGKILL), as
+        StopTrainingJob does."""
+        self._host(key).stop.set()
 
-    def drain(self) -> list[tuple[str, str]]:
-        """Every line queued since the last call: (OUT | ERR | NOTE, text)."""
+    def drain(self, key: str) -> list[tuple[str, str]]:
+        """Every line of the host queued since the last call: (OUT | ERR | NOTE, text). The
+        host is forgotten by the first drain after its run ended (nothing is left)."""
+        host = self._host(key)
         out = []
         with contextlib.suppress(queue.Empty):
             while True:
-                out.append(self._lines.get_nowait())
+                out.append(host.lines.get_nowait())
+        if host.finished:
+            with self._lock:
+                self._hosts.pop(key, None)
         return out
 
-    def run(self, spec: dict[str, Any], tree: bytes) -> dict[str, Any]:
+    def run(self, key: str, spec: dict[str, Any], tree: bytes) -> dict[str, Any]:
         """Stage, run and pack one host (see the module docstring); how it ended."""
+        state = self._host(key)
+        try:
+            return self._run(state, spec, tree)
+        finally:
+            state.finished = True
+
+    def _run(self, state: _Host, spec: dict[str, Any], tree: bytes) -> dict[str, Any]:
         from simulator.hosts.local import local_launcher
 
-        root = node_root(self.node_id) / self.job / self.host
+        job, host = spec["job"], spec["host"]
+
+        def note(message: str) -> None:
+            state.lines.put((NOTE, message))
+
+        root = node_root(self.node_id) / job / host
         shutil.rmtree(root, ignore_errors=True)  # a restarted job starts from a fresh tree
         try:
             unpack_tree(tree, root)
-            self._note(f"on Ray node {self.node_id[:8]} ({self.ip}): host tree {root}")
+            note(f"on Ray node {self.node_id[:8]} ({self.ip}): host tree {root}")
             plan = NodePlan.from_wire(root, spec["plan"])
-            s3 = node_s3_client(spec["env"])
+            s3 = node_s3_client(spec["env"]) if plan.downloads or plan.syncs else None
             if plan.downloads:
                 count = carry_out(plan, s3)
-                self._note(f"staged {count} object(s) from S3 on this node")
-            syncs = start_syncs(plan, s3)
+                note(f"staged {count} object(s) from S3 on this node")
+            syncs = start_syncs(plan, s3) if plan.syncs else []
             launcher = local_launcher(spec["container_mode"])
-            self._note(f"container mode on this node: {launcher.mode} ({launcher.reason})")
+            note(f"container mode on this node: {launcher.mode} ({launcher.reason})")
             command = HostCommand(
-                self.host,
+                host,
                 tuple(spec["hosts"]),
                 HostLayout(root),
                 list(spec["argv"]),
@@ -148,19 +191,19 @@ class HostActor:
             )
             watch = Supervision(
                 log_dir=root.parent / "node-logs",
-                prefix=f"{self.job}/{self.host}",
+                prefix=f"{job}/{host}",
                 sink=lambda line: None,  # the lines go back through ``tap``
-                note=self._note,
+                note=note,
                 max_runtime=spec["max_runtime"],
-                stop_event=self._stop,
+                stop_event=state.stop,
                 grace_seconds=spec["grace_seconds"],
-                tap=lambda line, is_err: self._lines.put((ERR if is_err else OUT, line)),
+                tap=lambda line, is_err: state.lines.put((ERR if is_err else OUT, line)),
             )
             result = launcher.run(command, watch)
             try:
                 finish_all(syncs)  # the final sync, as the service's at the job's end
             except Exception as exc:  # noqa: BLE001 - the job's outcome is the process's
-                self._note(f"checkpoint sync from this node failed: {exc}")
+                note(f"checkpoint sync from this node failed: {exc}")
             return {
                 "exit_code": result.exit_code,
                 "stop_reason": result.stop_reason,
@@ -171,14 +214,17 @@ class HostActor:
         finally:
             _clean(root)
 
-    def _note(self, message: str) -> None:
-        self._lines.put((NOTE, message))
+    def _host(self, key: str) -> _Host:
+        with self._lock:
+            return self._hosts.setdefault(key, _Host())
 
 
 def _clean(root: Path) -> None:
-    """Remove a host tree, and its job's directory once no other host of it is left here."""
+    """Remove a host tree, its job's directory once no other host of it is left here, and
+    the node's directory once empty (a host starting meanwhile makes it again)."""
     shutil.rmtree(root, ignore_errors=True)
     job_dir = root.parent
     with contextlib.suppress(OSError):
         if not [p for p in job_dir.iterdir() if p.is_dir() and p.name != "node-logs"]:
             shutil.rmtree(job_dir, ignore_errors=True)
+        job_dir.parent.rmdir()  # only when empty

@@ -7,9 +7,10 @@ tree ``hosts/algo-k/``. Each host's entry point runs through the job's host laun
 (``hosts/launcher.py``: the local one, in a mount namespace or in fallback mode,
 ``hosts/local.py``; or the Ray backend's, ``hosts/ray_launcher.py``, which first reserves
 room for every host: ``reserve``), all hosts at once, one thread each
-(``execute_hosts``), with the job's ``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines prefixed
-``[<job>/algo-k]`` and a copy of each line in CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``,
-one stream per host, ``<job>/algo-k-<epoch>``), as the service writes them.
+(``execute_hosts``), with the job's ``StoppingCondition.MaxRuntimeInSeconds``, the
+record's stop event, live lines prefixed ``[<job>/algo-k]`` and a copy of each line in
+CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``, one stream per host,
+``<job>/algo-k-<epoch>``), as the service writes them.
 
 When one host fails (or reaches MaxRuntimeInSeconds) the job ends with it: the other
 hosts are stopped as a StopTrainingJob stops them (SIGTERM, the grace period, SIGKILL),

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import socket
+import subprocess
 import sys
 import tarfile
 import time
@@ -28,6 +32,7 @@ from typing import Any
 import pytest
 
 from simulator.errors import SmsimError
+from simulator.hosts.ray_node import node_root
 from tests import support
 from tests.simulator.jobs.training.test_distributed_hosts import ALL_REDUCE, TORCH_DISTRIBUTED
 
@@ -215,20 +220,40 @@ def test_six_jobs_at_once_spread_over_both_workers(sm, ray_cluster, script_reque
     assert {w.node_id[:8] for w in ray_cluster.workers} <= used
 
 
-def test_no_reachable_cluster_is_a_clear_error_at_once(tmp_path):
-    pytest.importorskip("ray")
-    import socket
+@pytest.fixture
+def free_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
+
+def test_no_reachable_cluster_is_a_clear_error_at_once(tmp_path, free_port):
+    pytest.importorskip("ray")
     from simulator import LocalSageMaker
 
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port
     started = time.monotonic()
     sm = LocalSageMaker(workspace=tmp_path / "ws", backend="ray", ray_address=f"127.0.0.1:{port}")
     with pytest.raises(SmsimError, match=f"no Ray cluster at 127.0.0.1:{port}"):
         sm.start()
     assert time.monotonic() - started < 10  # refused, not a hang
+
+
+def test_smsim_serve_on_an_unreachable_cluster_says_so_in_one_line(free_port):
+    pytest.importorskip("ray")
+    smsim = Path(sys.executable).with_name("smsim")
+    address = f"127.0.0.1:{free_port}"
+    done = subprocess.run(
+        [str(smsim), "serve", "--port", "0", "--backend", "ray", "--ray-address", address],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"no Ray cluster at {address}" in lines[0], done.stderr
 
 
 def test_ray_missing_is_one_line_naming_the_extra(tmp_path, monkeypatch):
@@ -297,3 +322,5 @@ def test_a_worker_lost_mid_job_fails_it_naming_the_node(
     assert again["FailureReason"] == desc["FailureReason"]
     log_file = sm.workspace / "jobs" / "ray-lost" / "logs" / "algo-1.log"
     assert "ready" in log_file.read_text()
+    # The lost node left its tree, as a dead machine would: not in this machine's /tmp.
+    shutil.rmtree(node_root(worker.node_id), ignore_errors=True)
