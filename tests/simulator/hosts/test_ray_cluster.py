@@ -1,14 +1,18 @@
 """The test Ray cluster itself (#19): what the Ray backend's tests rely on.
 
 Three nodes on loopback, a head that takes no work, two workers each holding exactly
-one ml.m5.xlarge host, tasks that really run on the node they are sent to, and a
-killed worker that the cluster loses.
+one ml.m5.xlarge host, tasks that really run on the node they are sent to, a killed
+worker that the cluster loses, and the clean-up of a cluster whose pytest died.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -102,3 +106,29 @@ def test_a_killed_worker_leaves_two_nodes_alive(killable_ray_cluster: Any) -> No
     assert victim.processes() == []
     alive = cluster.wait_for_alive(2, timeout=60)
     assert sorted(n["NodeID"] for n in alive) == sorted([cluster.head.node_id, survivor.node_id])
+
+
+def test_a_dead_owners_cluster_is_reaped_and_a_live_ones_kept(tmp_path: Path) -> None:
+    from tests.ray_cluster import OWNER, reap_orphans
+
+    def fake_cluster(name: str, owner: dict[str, Any]) -> tuple[Path, subprocess.Popen]:
+        root = tmp_path / name
+        (root / "w1").mkdir(parents=True)
+        (root / OWNER).write_text(json.dumps(owner))
+        # A stand-in node process: its command line names the node's temp dir, as Ray's do.
+        code = "import sys, time; time.sleep(60)"
+        return root, subprocess.Popen([sys.executable, "-c", code, f"--temp-dir={root}/w1"])
+
+    me = psutil.Process()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead_root, orphan = fake_cluster("smsim-ray-dead", {"pid": gone.pid, "started": 0.0})
+    live_root, kept = fake_cluster("smsim-ray-live", {"pid": me.pid, "started": me.create_time()})
+    try:
+        assert reap_orphans(tmp_path) == [dead_root]
+        assert orphan.wait(timeout=10) is not None and not dead_root.exists()
+        assert kept.poll() is None and live_root.exists()
+    finally:
+        for proc in (orphan, kept):
+            proc.kill()
+            proc.wait()
