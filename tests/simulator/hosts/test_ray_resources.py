@@ -8,6 +8,8 @@ with their source.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import re
 import subprocess
@@ -82,24 +84,41 @@ def test_figures_match_aws_specifications(instance_type: str) -> None:
     }
 
 
+def _sdk_v2_data() -> tuple[dict[str, int], dict[str, int]]:
+    """The SDK v2's GPU count per instance type (``image_uri_config/instance_gpu_info.json``,
+    us-east-1) and vCPUs per GPU type (``serve/utils/local_hardware.hardware_lookup``),
+    read from its files: importing ``sagemaker`` costs seconds."""
+    spec = importlib.util.find_spec("sagemaker")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("needs the SageMaker Python SDK v2's instance data: .venv (make install)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    info_file = root / "image_uri_config" / "instance_gpu_info.json"
+    if not info_file.exists():
+        pytest.skip(f"this SDK has no {info_file.name} (SDK v2 has)")
+    info = json.loads(info_file.read_text())["us-east-1"]
+    tree = ast.parse((root / "serve" / "utils" / "local_hardware.py").read_text())
+    (lookup,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(t, "id", "") == "hardware_lookup" for t in node.targets)
+    ]
+    vcpus = {
+        t: cpus for by_cpus in lookup.values() for cpus, t in by_cpus.items() if isinstance(t, str)
+    }
+    return {t: v["Count"] for t, v in info.items()}, vcpus
+
+
 def test_gpu_counts_and_vcpus_match_the_sdks_own_instance_data() -> None:
-    pytest.importorskip("sagemaker", reason="SDK v2's instance data (make install)")
-    gpu_info = pytest.importorskip("sagemaker.instance_types_gpu_info")
-    hardware = pytest.importorskip("sagemaker.serve.utils.local_hardware")
-    counts = {t: info["Count"] for t, info in gpu_info.retrieve("us-east-1").items()}
+    counts, vcpus = _sdk_v2_data()
     checked = [t for t in counts if t in instance_types()]
     assert len(checked) >= 20  # the SDK's table covers p2…p5 and g4dn/g5
     for instance_type in checked:
         assert ray_resources(instance_type)["num_gpus"] == counts[instance_type], instance_type
-    vcpus = {
-        t: cpus
-        for by_cpus in hardware.hardware_lookup.values()
-        for cpus, t in by_cpus.items()
-        if isinstance(t, str) and t in instance_types()
-    }
-    assert len(vcpus) >= 15
-    for instance_type, cpus in vcpus.items():
-        assert ray_resources(instance_type)["num_cpus"] == cpus, instance_type
+    checked = [t for t in vcpus if t in instance_types()]
+    assert len(checked) >= 15
+    for instance_type in checked:
+        assert ray_resources(instance_type)["num_cpus"] == vcpus[instance_type], instance_type
 
 
 def test_cpu_families_follow_the_size_and_letter_rules() -> None:
