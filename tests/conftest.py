@@ -67,6 +67,26 @@ def installed_sdk_major() -> int | None:
         return None
 
 
+# The test modules that start a Ray cluster (the ``ray_cluster`` fixture, one per pytest
+# process, ~20-30 s and ~1.2 GB each): under ``pytest -n N --dist loadscope`` they form one
+# scope, so one worker starts one cluster instead of each worker its own.
+RAY_TEST_MODULES = ("test_ray_backend.py", "test_ray_cluster.py", "test_serve_ray.py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadscope":
+        return None  # xdist's own scheduler for any other --dist
+
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RayTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return "ray-cluster" if module in RAY_TEST_MODULES else super()._split_scope(nodeid)
+
+    return RayTogether(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     major = installed_sdk_major()
     for item in items:
