@@ -23,7 +23,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,10 @@ from simulator.hosts.local import local_launcher
 from simulator.hosts.node_plan import NodePlan
 from simulator.images import ImageMap
 from simulator.jobs.channels import ChannelFeeds, kill_process_group
+from simulator.jobs.outcome import JobHalt, JobOutcome, ending
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.throttle import throttled_client
+from simulator.s3 import DirSync, S3Uri, download_prefix
 from simulator.workspace import is_disk_full
 
 
@@ -179,6 +181,27 @@ class JobRun:
             **kw,
         )
 
+    def restore_prefix(self, host: str, uri: S3Uri, local: Path) -> int:
+        """Download ``uri``'s objects into ``local`` of ``host``'s tree (on the host's node
+        when it has a plan: Ray backend); how many."""
+        if host in self.plans:
+            return self.plans[host].download_prefix(self.ctx.s3, uri, local)
+        return len(download_prefix(self.ctx.s3, uri, local))
+
+    def mirror(
+        self, host: str, local: Path, uri: S3Uri, mark_existing: bool = False
+    ) -> DirSync | None:
+        """Sync ``local`` of ``host``'s tree to ``uri`` while the job runs (checkpoints,
+        TensorBoard): a DirSync here, or one on the host's node (its plan); ``mark_existing``:
+        what is there now is in S3 already (restored checkpoints)."""
+        if host in self.plans:
+            self.plans[host].sync(local, uri, self.ctx.sync_interval, mark_existing=mark_existing)
+            return None
+        sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+        if mark_existing:
+            sync.mark_existing()
+        return sync
+
     @contextlib.contextmanager
     def feeding(self) -> Iterator[None]:
         """The hosts' Pipe feeders run while the block runs; a feeder that fails ends its
@@ -240,7 +263,7 @@ class JobRun:
         assert self.launcher is not None
         launcher = self.launcher
         outcome = JobOutcome()
-        halt = _JobHalt(self.record.stop_event)
+        halt = JobHalt(self.record.stop_event)
         lock = threading.Lock()
         epoch = int(now().timestamp())
 
@@ -292,7 +315,7 @@ class JobRun:
                     others = [h for h in runs if h != host and h not in outcome.results]
                     if others:
                         self.log(
-                            f"{host} ended the job ({_ending(result)}): stopping "
+                            f"{host} ended the job ({ending(result)}): stopping "
                             + ", ".join(others),
                             host,
                         )
@@ -340,60 +363,6 @@ class HostRun:
     argv: list[str]
     cwd: Path
     env: dict[str, str]
-
-
-@dataclass
-class JobOutcome:
-    """How every host ended; ``first``: the host whose failure or time limit ended the job."""
-
-    results: dict[str, ProcessResult] = field(default_factory=dict)
-    first: str | None = None
-
-    def stop_reason(self, stop_requested: bool) -> str | None:
-        """The job's stop reason: "Stopped" (a stop request), "MaxRuntimeExceeded", or None."""
-        if stop_requested:
-            return "Stopped"
-        if self.first is not None:
-            return self.results[self.first].stop_reason
-        reasons = {r.stop_reason for r in self.results.values()} - {None}
-        return (
-            "MaxRuntimeExceeded" if "MaxRuntimeExceeded" in reasons else next(iter(reasons), None)
-        )
-
-    def failed(self) -> tuple[str, ProcessResult] | None:
-        """(host, result) of the first host that failed, None when none did."""
-        if self.first is not None and self.results[self.first].stop_reason is None:
-            return self.first, self.results[self.first]
-        for host, result in self.results.items():
-            if result.stop_reason is None and result.exit_code != 0:
-                return host, result
-        return None
-
-
-class _JobHalt(threading.Event):
-    """Set when the job must end: a stop request (the record's event) or a host's end."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        super().__init__()
-        self._stop = stop
-
-    def is_set(self) -> bool:
-        return self._stop.is_set() or super().is_set()
-
-
-def _ending(result: ProcessResult) -> str:
-    if result.stop_reason:
-        return result.stop_reason
-    return f"exit code {result.exit_code}"
-
-
-def host_failure_reason(reason: str, host: str, host_count: int) -> str:
-    """A failed host's FailureReason, naming the host when the job has several: the first
-    line gets `` (algo-k)``."""
-    if host_count <= 1:
-        return reason
-    first, sep, rest = reason.partition("\n")
-    return f"{first} ({host}){sep}{rest}"
 
 
 def _publisher(parser: MetricParser, publish: Callable[[str, float, Any], None]) -> LineSink:

@@ -37,10 +37,11 @@ from simulator.hosts.layout import (
     write_processing_config,
 )
 from simulator.jobs.channels import stage_processing_inputs
+from simulator.jobs.outcome import host_failure_reason
 from simulator.jobs.processing.checks import check_request
 from simulator.jobs.processing.description import initial_description
 from simulator.jobs.records import JobRecord, now
-from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
+from simulator.jobs.runner import HostRun, JobRun, RunContext
 from simulator.s3 import (
     DirSync,
     S3Error,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,22 +46,20 @@ from simulator.hosts.layout import (
 from simulator.hosts.toolkit import Hyperparameters, ToolkitEnvironment
 from simulator.images import builtin_algorithm
 from simulator.jobs.channels import stage_training_channels
+from simulator.jobs.outcome import host_failure_reason
 from simulator.jobs.records import JobRecord, now
-from simulator.jobs.runner import HostRun, JobRun, RunContext, host_failure_reason
+from simulator.jobs.runner import HostRun, JobRun, RunContext
 from simulator.jobs.training.artifacts import pack_artifacts
-from simulator.jobs.training.checks import file_uri_path
+from simulator.jobs.training.code import stage_submit_directory
 from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
 from simulator.jobs.training.spot import MAX_WAIT, SpotTraining
 from simulator.s3 import (
     DirSync,
     S3Error,
-    download_object,
-    download_prefix,
     finish_all,
     list_keys,
     parse_s3_uri,
-    unpack_tar_gz,
     upload_file,
 )
 
@@ -205,33 +202,8 @@ class TrainingRun(JobRun):
     # -- staging ----------------------------------------------------------------------------
     def _stage_code(self) -> None:
         submit = self.hps.submit_directory
-        if not submit:
-            return
-        code = self.layout.code_dir
-        local = file_uri_path(submit) or Path(str(submit)).expanduser()
-        if isinstance(submit, str) and submit.startswith("s3://"):
-            uri = parse_s3_uri(submit, "HyperParameters.sagemaker_submit_directory")
-            if uri.key.endswith((".tar.gz", ".tgz")):
-                with tempfile.TemporaryDirectory(dir=self.record.dir) as tmp:
-                    archive = download_object(self.ctx.s3, uri, Path(tmp) / "sourcedir.tar.gz")
-                    unpack_tar_gz(archive, code)
-            else:
-                download_prefix(self.ctx.s3, uri, code)
-        elif local.is_dir():
-            shutil.copytree(
-                local,
-                code,
-                dirs_exist_ok=True,
-                symlinks=False,
-                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-            )
-        elif local.is_file() and local.name.endswith((".tar.gz", ".tgz")):
-            unpack_tar_gz(local, code)
-        else:
-            raise S3Error(
-                f"HyperParameters.sagemaker_submit_directory {submit!r} is neither an S3 URI nor "
-                "an existing local directory or .tar.gz"
-            )
+        if submit:
+            stage_submit_directory(self.ctx.s3, submit, self.layout.code_dir, self.record.dir)
 
     def _check_requirements(self, interpreter: str, image: str | None) -> None:
         """The toolkit pip-installs code/requirements.txt before the script; smsim checks
@@ -260,20 +232,14 @@ class TrainingRun(JobRun):
         local = layout.host_path(container_path, "CheckpointConfig.LocalPath")
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3Uri"], "CheckpointConfig.S3Uri")
-        plan = self.plans.get(self._host_of(layout))
+        host = self._host_of(layout)
         # SageMaker restores whatever is under the checkpoint prefix before the job starts.
         if [k for k, _ in list_keys(self.ctx.s3, uri) if not k.endswith("/")]:
-            if plan is not None:  # the host's node restores them (Ray backend)
-                count = plan.download_prefix(self.ctx.s3, uri, local)
-                self.log(f"restoring {count} checkpoint file(s) from {uri} on the host's node")
-            else:
-                files = download_prefix(self.ctx.s3, uri, local)
-                self.log(f"restored {len(files)} checkpoint file(s) from {uri}")
-        if plan is not None:
-            plan.sync(local, uri, self.ctx.sync_interval, mark_existing=True)
-        else:
-            sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
-            sync.mark_existing()
+            count = self.restore_prefix(host, uri, local)
+            where = " on the host's node" if host in self.plans else ""
+            self.log(f"restored {count} checkpoint file(s) from {uri}{where}")
+        sync = self.mirror(host, local, uri, mark_existing=True)
+        if sync is not None:
             self.syncs.append(sync)
         view = self.launcher.view(layout) if self.launcher else layout
         return str(view.host_path(container_path, "CheckpointConfig.LocalPath"))
@@ -346,11 +312,9 @@ class TrainingRun(JobRun):
         )
         local.mkdir(parents=True, exist_ok=True)
         uri = parse_s3_uri(config["S3OutputPath"], "TensorBoardOutputConfig.S3OutputPath")
-        plan = self.plans.get(self._host_of(layout))
-        if plan is not None:
-            plan.sync(local, uri, self.ctx.sync_interval)  # synced from the host's node
-        else:
-            self.syncs.append(DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval))
+        sync = self.mirror(self._host_of(layout), local, uri)
+        if sync is not None:
+            self.syncs.append(sync)
 
     def _host_of(self, layout: HostLayout) -> str:
         return next(h for h, lay in self.layouts.items() if lay == layout)
