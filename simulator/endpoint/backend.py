@@ -121,10 +121,12 @@ class SageMakerBackend:
             problems = training_checks.channel_problems(self.s3, request)
             if problems:
                 raise ValidationError("CreateTrainingJob request", problems)
+        run_options: dict[str, Any] = {}
         if kind == "transform":
-            # The model is CreateModel's, kept by moto: an unknown one is refused at create.
-            transform_model(self.moto_client, request)
-        arn = self.jobs.create(kind, request)
+            # The model is CreateModel's, kept by moto: an unknown one is refused at create,
+            # and the run serves the one described here (no second client to build, #15).
+            run_options["model"] = transform_model(self.moto_client, request)
+        arn = self.jobs.create(kind, request, run_options=run_options)
         self.tags.add(arn, request.get("Tags", []))
         return {_ARN_MEMBERS[kind]: arn}
 

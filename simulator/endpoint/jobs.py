@@ -51,7 +51,7 @@ class JobKind:
     label: str  # "Training" | "Processing" | "Transform"
     check: Callable[[dict[str, Any]], None]
     initial: Callable[[dict[str, Any], str], dict[str, Any]]
-    run: Callable[[JobRecord, RunContext], Any]
+    run: Callable[..., Any]  # (record, context, **run_options) → the run
     view: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
@@ -136,11 +136,16 @@ class JobStore:
 
     # -- operations ------------------------------------------------------------------
     def create(
-        self, kind: str, request: dict[str, Any], describe_extra: dict[str, Any] | None = None
+        self,
+        kind: str,
+        request: dict[str, Any],
+        describe_extra: dict[str, Any] | None = None,
+        run_options: dict[str, Any] | None = None,
     ) -> str:
         """Create*Job: validate, refuse a taken name, record InProgress, start the run;
         the job's ARN. ``describe_extra``: members the service sets itself (the
-        TuningJobArn of a tuning job's training job, #16)."""
+        TuningJobArn of a tuning job's training job, #16); ``run_options``: what the
+        create already resolved for the run (a transform job's DescribeModel, #15)."""
         spec = KINDS[kind]
         request = copy.deepcopy(request)
         spec.check(request)  # botocore's input shape + the service's own constraints
@@ -149,7 +154,7 @@ class JobStore:
         describe = spec.initial(request, arn)
         describe.update(describe_extra or {})
         record = self._new_record(spec, name, request, describe)
-        run = spec.run(record, self._context())
+        run = spec.run(record, self._context(), **(run_options or {}))
         record.thread = threading.Thread(target=run.run, name=f"smsim-{record.name}", daemon=True)
         record.thread.start()
         return arn
