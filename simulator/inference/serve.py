@@ -22,12 +22,14 @@ code sees what it would unheld: the model in place, stdin at ``/dev/null``, no
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -85,6 +87,28 @@ def build_app(handlers: Callable[[], Handlers]) -> Starlette:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, woken by a stop signal: its main loop looks at ``should_exit``
+    every 0.1 s, so a SIGTERM waited up to that long before the graceful shutdown began
+    (and a transform job's end waits for its server's)."""
+
+    _wake: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._wake, self._loop = asyncio.Event(), asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):  # uvicorn's loop, its 0.1 s tick interruptible
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+
 def _wait_for_release() -> bool:
     """Block until the launcher's go line (False: stdin closed without it, nothing to
     serve); then stdin is /dev/null, as an unheld server's."""
@@ -120,7 +144,7 @@ def main() -> int:
         print("model server: loading the model failed", file=sys.stderr, flush=True)
         return 1
     print(f"model server: model loaded, listening on {host}:{port}", flush=True)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # a SIGINT uvicorn re-raises after shutdown
         server.run()
     return 0 if server.started else 3  # uvicorn.run's STARTUP_FAILURE (e.g. port taken)
