@@ -131,7 +131,7 @@ def wait_polling(sm: LocalSageMaker, name: str) -> dict[str, Any]:
         time.sleep(POLL_SECONDS)
 
 
-def breakdown(lines: list[tuple[float, str]], seen: float) -> dict[str, float]:
+def breakdown(lines: list[tuple[float, str]], created: float, seen: float) -> dict[str, float]:
     """The job's phases from its log lines (seconds since CreateTransformJob was sent)."""
 
     def at(marker: str) -> float:
@@ -141,6 +141,7 @@ def breakdown(lines: list[tuple[float, str]], seen: float) -> dict[str, float]:
     loaded = at("model server: model loaded")
     uploaded = at(" request(s) → s3://")
     return {
+        "create_call": round(created, 3),
         "create_to_model_in_place": round(release, 3),
         "server_loads_model": round(loaded - release, 3),
         "requests_and_upload": round(uploaded - loaded, 3),
@@ -215,10 +216,11 @@ def main() -> None:
                 },
                 TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
             )
+            created = time.perf_counter() - start
             desc = wait_polling(sm, "bench")
             transform = time.perf_counter() - start
             assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
-            phases = breakdown([(t - start, line) for t, line in lines], transform)
+            phases = breakdown([(t - start, line) for t, line in lines], created, transform)
             got = sm.s3.get_object(Bucket=BUCKET, Key="out/rows.csv.out")["Body"].read()
             assert got == expected, "the transform's output differs from the in-process one"
             _, after = in_process_run()

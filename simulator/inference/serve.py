@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import traceback
 from collections.abc import Callable
@@ -88,9 +89,10 @@ def build_app(handlers: Callable[[], Handlers]) -> Starlette:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, woken by a stop signal: its main loop looks at ``should_exit``
-    every 0.1 s, so a SIGTERM waited up to that long before the graceful shutdown began
-    (and a transform job's end waits for its server's)."""
+    """uvicorn's server (0.54, pinned) without its fixed waits on a stop, which a
+    transform job's end waits for: its main loop looks at ``should_exit`` every 0.1 s
+    (here a SIGTERM wakes it), and its shutdown sleeps 0.1 s for the connections it
+    asked to close (here only while one is open; a busy one is still waited for)."""
 
     _wake: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
@@ -107,6 +109,28 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn.Server.shutdown, its `await asyncio.sleep(0.1)` made a bounded wait.
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # an idle keep-alive one closes; a busy one finishes first
+        for _ in range(20):
+            if not self.server_state.connections:
+                break
+            await asyncio.sleep(0.005)
+        try:
+            await asyncio.wait_for(
+                self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown
+            )
+        except TimeoutError:
+            for task in self.server_state.tasks:
+                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
 
 def _wait_for_release() -> bool:
