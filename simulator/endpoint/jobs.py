@@ -216,21 +216,23 @@ class JobStore:
         return record.snapshot()
 
     # -- lifecycle -------------------------------------------------------------------
-    def running(self) -> list[JobRecord]:
-        """The jobs this simulator runs (not those of another one on the workspace)."""
+    def unfinished(self) -> list[JobRecord]:
+        """The runs of this simulator not over: jobs running, and jobs ended whose run
+        still tears down their instance (a transform job's model server)."""
         with self._lock:
             records = list(self._records.values())
-        return [r for r in records if not r.foreign and r.status not in TERMINAL]
+        return [r for r in records if not r.foreign and not r.done.is_set()]
 
     def close(self, grace_seconds: float) -> None:
-        """Stop running jobs (SIGTERM → grace → SIGKILL): each ends Stopped, recorded."""
+        """Stop running jobs (SIGTERM → grace → SIGKILL): each ends Stopped, recorded;
+        wait until every run is over (instances torn down)."""
         with self._lock:
             # From here on no job starts (a pipeline thread may still try): one created
             # after the stops below would run on after the server is gone.
             self._closing = True
-        records = self.running()
+        records = self.unfinished()
         for record in records:
-            record.request_stop()
+            record.request_stop()  # an ended job's changes nothing
         try:
             _join(records, grace_seconds + 30)
         except BaseException:

@@ -123,10 +123,17 @@ class JobRun:
                 return
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
         finally:
-            self.record.done.set()
+            try:
+                self._teardown()
+            finally:
+                self.record.done.set()  # the run is over: its job ended, its instance gone
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    def _teardown(self) -> None:
+        """Free what the job ran on once its end is recorded (the service's end time
+        comes before its instance's teardown); ``done`` is set after it."""
 
     # -- each host's inputs (jobs/channels.py) ------------------------------------------
     def stage_host(

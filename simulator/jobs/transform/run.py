@@ -120,10 +120,14 @@ class TransformRun(JobRun):
             return self._end("Failed", f"AlgorithmError: {exc}")
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", f"ClientError: {exc}")
-        finally:
-            if self.server is not None:
-                self.server.stop()
         self._end("Completed")
+
+    def _teardown(self) -> None:
+        # A transform job is Completed once its output is in S3 (TransformEndTime); its
+        # instance is torn down after, off the job's time. The run's ``done`` (which the
+        # simulator's close waits for) is set once the server has exited.
+        if self.server is not None:
+            self.server.stop()
 
     # -- inputs -----------------------------------------------------------------------
     def _input_objects(self) -> list[tuple[S3Uri, str]]:
@@ -181,7 +185,7 @@ class TransformRun(JobRun):
             concurrency=self.concurrency,
             launcher=self.launcher,  # the job's container mode (namespace or fallback)
         )
-        self.server = server  # stopped by _run's finally even if it fails to start
+        self.server = server  # stopped by _teardown even if it fails to start
         server.launch()
         return server
 
