@@ -22,15 +22,12 @@ code sees what it would unheld: the model in place, stdin at ``/dev/null``, no
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import socket
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -88,51 +85,6 @@ def build_app(handlers: Callable[[], Handlers]) -> Starlette:
     )
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server (0.54, pinned) without its fixed waits on a stop, which a
-    transform job's end waits for: its main loop looks at ``should_exit`` every 0.1 s
-    (here a SIGTERM wakes it), and its shutdown sleeps 0.1 s for the connections it
-    asked to close (here only while one is open; a busy one is still waited for)."""
-
-    _wake: asyncio.Event | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-
-    async def main_loop(self) -> None:
-        self._wake, self._loop = asyncio.Event(), asyncio.get_running_loop()
-        counter = 0
-        while not await self.on_tick(counter):  # uvicorn's loop, its 0.1 s tick interruptible
-            counter = (counter + 1) % 864000
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 0.1)
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # uvicorn.Server.shutdown, its `await asyncio.sleep(0.1)` made a bounded wait.
-        for server in self.servers:
-            server.close()
-        for sock in sockets or []:
-            sock.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()  # an idle keep-alive one closes; a busy one finishes first
-        for _ in range(20):
-            if not self.server_state.connections:
-                break
-            await asyncio.sleep(0.005)
-        try:
-            await asyncio.wait_for(
-                self._wait_tasks_to_complete(), timeout=self.config.timeout_graceful_shutdown
-            )
-        except TimeoutError:
-            for task in self.server_state.tasks:
-                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
-        if not self.force_exit:
-            await self.lifespan.shutdown()
-
-
 def _wait_for_release() -> bool:
     """Block until the launcher's go line (False: stdin closed without it, nothing to
     serve); then stdin is /dev/null, as an unheld server's."""
@@ -168,7 +120,7 @@ def main() -> int:
         print("model server: loading the model failed", file=sys.stderr, flush=True)
         return 1
     print(f"model server: model loaded, listening on {host}:{port}", flush=True)
-    server = _Server(config)
+    server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # a SIGINT uvicorn re-raises after shutdown
         server.run()
     return 0 if server.started else 3  # uvicorn.run's STARTUP_FAILURE (e.g. port taken)
