@@ -121,12 +121,14 @@ class SageMakerBackend:
         """Create{Training,Processing,Transform}Job: the new job's ARN under its member."""
         request = dict(request)  # the job keeps its own copy of the caller's request
         self._refuse_at_create(kind, request)
+        run_options: dict[str, Any] = {}
         if kind == "transform":
-            # The model is CreateModel's, kept by moto: an unknown one is refused at create.
-            transform_model(self.moto_client, request)
+            # The model is CreateModel's, kept by moto: an unknown one is refused at create,
+            # and the run serves the one described here (no second client to build, #15).
+            run_options["model"] = transform_model(self.moto_client, request)
         # The job kind's own checks (botocore's shape, the service's rules, S3) are the
         # store's, run once there.
-        arn = self.jobs.create(kind, request, self.run_context())
+        arn = self.jobs.create(kind, request, self.run_context(), run_options=run_options)
         self.tags.add(arn, request.get("Tags", []))
         return {_ARN_MEMBERS[kind]: arn}
 

@@ -53,7 +53,7 @@ class JobKind:
     # constraints, then what needs S3 (given the job's S3 client).
     check: Callable[[dict[str, Any], Any], None]
     initial: Callable[[dict[str, Any], str], dict[str, Any]]
-    run: Callable[[JobRecord, RunContext], Any]
+    run: Callable[..., Any]  # (record, context, **run_options) → the run
     view: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
@@ -150,10 +150,12 @@ class JobStore:
         request: dict[str, Any],
         context: RunContext,
         describe_extra: dict[str, Any] | None = None,
+        run_options: dict[str, Any] | None = None,
     ) -> str:
         """Create*Job: validate, refuse a taken name, record InProgress, start the run in
         ``context``; the job's ARN. ``describe_extra``: members the service sets itself
-        (the TuningJobArn of a tuning job's training job, #16)."""
+        (the TuningJobArn of a tuning job's training job, #16); ``run_options``: what the
+        create already resolved for the run (a transform job's DescribeModel, #15)."""
         spec = KINDS[kind]
         request = copy.deepcopy(request)
         spec.check(request, context.s3)  # the kind's checks, each once, before anything
@@ -162,7 +164,7 @@ class JobStore:
         describe = spec.initial(request, arn)
         describe.update(describe_extra or {})
         record = self._new_record(spec, name, request, describe)
-        run = spec.run(record, context)
+        run = spec.run(record, context, **(run_options or {}))
         record.thread = threading.Thread(target=run.run, name=f"smsim-{record.name}", daemon=True)
         record.thread.start()
         return arn
@@ -224,21 +226,23 @@ class JobStore:
         return record.snapshot()
 
     # -- lifecycle -------------------------------------------------------------------
-    def running(self) -> list[JobRecord]:
-        """The jobs this simulator runs (not those of another one on the workspace)."""
+    def unfinished(self) -> list[JobRecord]:
+        """The runs of this simulator not over: jobs running, and jobs ended whose run
+        still tears down their instance (a transform job's model server)."""
         with self._lock:
             records = list(self._records.values())
-        return [r for r in records if not r.foreign and r.status not in TERMINAL]
+        return [r for r in records if not r.foreign and not r.done.is_set()]
 
     def close(self, grace_seconds: float) -> None:
-        """Stop running jobs (SIGTERM → grace → SIGKILL): each ends Stopped, recorded."""
+        """Stop running jobs (SIGTERM → grace → SIGKILL): each ends Stopped, recorded;
+        wait until every run is over (instances torn down)."""
         with self._lock:
             # From here on no job starts (a pipeline thread may still try): one created
             # after the stops below would run on after the server is gone.
             self._closing = True
-        records = self.running()
+        records = self.unfinished()
         for record in records:
-            record.request_stop()
+            record.request_stop()  # an ended job's changes nothing
         try:
             _join(records, grace_seconds + 30)
         except BaseException:

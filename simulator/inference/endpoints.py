@@ -337,6 +337,7 @@ class EndpointService:
             launcher=local_launcher(self.sim.container_mode),  # as the jobs' hosts
         )
         try:
+            server.launch()  # held: its own imports while the model downloads (server.py)
             server.prepare()
             server.start()
         except BaseException:

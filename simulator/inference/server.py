@@ -11,7 +11,11 @@ The service's way of starting a hosting container, without Docker:
   set to a free port so that many servers run side by side (the service sets it for
   multi-container endpoints), and ``SAGEMAKER_BASE_DIR`` at the tree;
 * the server is ready when ``GET /ping`` answers 200; a process that exits first
-  failed to load the model, and its log tail says why.
+  failed to load the model, and its log tail says why;
+* ``launch`` may start the process before ``prepare``: it loads its own modules
+  (uvicorn's) while the model downloads, and touches the model only once ``start``
+  releases it (``serve.py``'s hold) — the service, too, pulls the serving image while
+  the model artifacts download.
 
 The image decides the interpreter (``images.py``), which must have starlette and
 uvicorn (the interpreter running smsim does).
@@ -47,6 +51,8 @@ from simulator.s3 import download_object, parse_s3_uri, unpack_tar_gz
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOG_TAIL_LINES = 30
+HOLD_ENV = "SMSIM_SERVE_HOLD"  # serve.py's: load nothing of the model before stdin's go
+LOADED_LINE = "model server: model loaded"  # serve.py's line just before it binds the port
 
 
 class ModelServerError(SmsimError):
@@ -106,6 +112,7 @@ class ModelServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
         self._pump: threading.Thread | None = None
+        self._loaded = threading.Event()  # the server's LOADED_LINE was read
         import urllib3
 
         self._http = urllib3.PoolManager(maxsize=max(1, concurrency), block=True, retries=False)
@@ -137,8 +144,10 @@ class ModelServer:
                 "path under /opt/ml; use /opt/ml/model/code (code packed in model.tar.gz)"
             )
 
-    def start(self, timeout: float = 120.0) -> None:
-        """Start the process and wait until ``/ping`` answers 200."""
+    def launch(self) -> None:
+        """Start the process, held: it loads its own modules, not yet the model."""
+        if self.process is not None:
+            return
         interpreter = self.images.interpreter(self.container.get("Image"))
         env = base_env(self.aws_env, interpreter, None)
         root = str(self.layout.root)
@@ -163,19 +172,37 @@ class ModelServer:
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         self.port = free_port()
         env["SAGEMAKER_BIND_TO_PORT"] = str(self.port)
+        env[HOLD_ENV] = "1"
+        self.layout.root.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             keeper_argv(argv),  # the server dies with the simulator (hosts/keeper.py)
             cwd=self.layout.root,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # the hold: one line releases it, then it is /dev/null
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: a stop reaches what it started
         )
         self._pump = threading.Thread(target=self._read_log, daemon=True)
         self._pump.start()
+
+    def release(self) -> None:
+        """Let the launched server load the model (``prepare`` has put it in place)."""
+        self.launch()
+        assert self.process is not None and self.process.stdin is not None
+        if not self.process.stdin.closed:
+            with contextlib.suppress(OSError):  # it died already: wait_ready says why
+                self.process.stdin.write(b"go\n")
+                self.process.stdin.flush()
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until ``/ping`` answers 200 (ModelServerError if the process exits first)."""
+        assert self.process is not None and self._pump is not None
         deadline = time.monotonic() + timeout
+        delay = 0.005
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._pump.join(timeout=5)
@@ -183,11 +210,24 @@ class ModelServer:
                     f"the model server exited with code {self.process.returncode} before "
                     "answering /ping (the model failed to load):\n" + "\n".join(self.tail)
                 )
+            if not self._loaded.is_set():
+                # Loading: no ping can answer before the server says the model is loaded
+                # (its line wakes this wait at once); look at the process now and then.
+                self._loaded.wait(0.05)
+                continue
             if self.ping():
                 return
-            time.sleep(0.05)
+            # The port opens moments after that line: a tight backoff, not a fixed sleep.
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
         self.stop()
         raise ModelServerError(f"the model server did not answer /ping within {timeout:.0f} s")
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the process (unless launched), release it and wait until ``/ping``
+        answers 200."""
+        self.release()
+        self.wait_ready(timeout)
 
     def _read_log(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -198,6 +238,8 @@ class ModelServer:
                 log.write(line + "\n")
                 log.flush()
                 self.tail.append(line)
+                if line.startswith(LOADED_LINE):
+                    self._loaded.set()
                 self.sink(f"[{self.prefix}] {line}")
 
     # -- requests ---------------------------------------------------------------------
@@ -246,6 +288,9 @@ class ModelServer:
         proc = self.process
         if proc is None:
             return
+        if proc.stdin is not None:  # launched, never released: SIGTERM ends its hold
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -141,7 +141,10 @@ class JobRun:
                 return
             self._crash(f"InternalServerError: smsim could not run the job: {exc}")
         finally:
-            self.record.done.set()
+            try:
+                self._teardown()
+            finally:
+                self.record.done.set()  # the run is over: its job ended, its instance gone
 
     def _run_reserved(self, launcher: HostLauncher) -> None:
         """``_run`` once the launcher has room for every host; the job stays Starting while
@@ -161,6 +164,10 @@ class JobRun:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    def _teardown(self) -> None:
+        """Free what the job ran on once its end is recorded (the service's end time
+        comes before its instance's teardown); ``done`` is set after it."""
 
     # -- each host's inputs (jobs/channels.py) ------------------------------------------
     def stage_host(

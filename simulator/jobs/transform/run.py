@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -47,6 +48,15 @@ DEFAULT_INVOCATION_TIMEOUT = 600.0  # ModelClientConfig.InvocationsTimeoutInSeco
 
 class RecordError(SmsimError):
     """A record the model server failed (the job's FailureReason)."""
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One input object's records and the requests they go in."""
+
+    uri: S3Uri
+    records: list[bytes]
+    plan: list[Batch]
 
 
 class TransformRun(JobRun):
@@ -82,15 +92,29 @@ class TransformRun(JobRun):
     def _run(self) -> None:
         self.record.update(TransformStartTime=now())
         try:
-            if self.model is None:
+            if self.model is None:  # CreateTransformJob's DescribeModel, unless resumed
                 self.model = transform_model(_sagemaker_client(self.ctx.aws_env), self.request)
+            # The server process starts first: its own imports overlap the input listing
+            # and the model's download; the first object is read and split while the model
+            # loads (its errors come after the server's, as when done one after the other).
+            server = self._launch_server()
             objects = self._input_objects()
-            self.server = self._start_server()
+            server.prepare()
+            self.log(f"starting the model server for model {self.desc['ModelName']!r}")
+            server.release()
+            try:
+                first: _Planned | Exception | None = self._plan(objects[0][0]) if objects else None
+            except Exception as exc:  # noqa: BLE001 - re-raised once the server is up
+                first = exc
+            server.wait_ready()
+            if isinstance(first, Exception):
+                raise first
             out_root = parse_s3_uri(self.desc["TransformOutput"]["S3OutputPath"])
-            for uri, relative in objects:
+            for index, (uri, relative) in enumerate(objects):
                 if self.record.stop_event.is_set():
                     return self._end("Stopped")
-                self._transform_object(uri, out_root.join(relative + ".out"))
+                planned = first if index == 0 and first is not None else self._plan(uri)
+                self._transform_object(planned, out_root.join(relative + ".out"))
         except RecordError as exc:
             if self.record.stop_event.is_set():
                 return self._end("Stopped")  # StopTransformJob while records were sent
@@ -99,10 +123,14 @@ class TransformRun(JobRun):
             return self._end("Failed", f"AlgorithmError: {exc}")
         except (S3Error, SmsimError, OSError) as exc:
             return self._end("Failed", f"ClientError: {exc}")
-        finally:
-            if self.server is not None:
-                self.server.stop()
         self._end("Completed")
+
+    def _teardown(self) -> None:
+        # A transform job is Completed once its output is in S3 (TransformEndTime); its
+        # instance is torn down after, off the job's time. The run's ``done`` (which the
+        # simulator's close waits for) is set once the server has exited.
+        if self.server is not None:
+            self.server.stop()
 
     # -- inputs -----------------------------------------------------------------------
     def _input_objects(self) -> list[tuple[S3Uri, str]]:
@@ -128,7 +156,8 @@ class TransformRun(JobRun):
         return bytes(data)
 
     # -- the server -------------------------------------------------------------------
-    def _start_server(self) -> ModelServer:
+    def _launch_server(self) -> ModelServer:
+        """The model server of the job's model, launched (held until ``release``)."""
         assert self.model is not None
         container = self.model.get("PrimaryContainer") or (self.model.get("Containers") or [{}])[0]
         env = {
@@ -159,14 +188,13 @@ class TransformRun(JobRun):
             concurrency=self.concurrency,
             launcher=self.launcher,  # the job's container mode (namespace or fallback)
         )
-        self.server = server  # stopped by _run's finally even if it fails to start
-        server.prepare()
-        self.log(f"starting the model server for model {self.desc['ModelName']!r}")
-        server.start()
+        self.server = server  # stopped by _teardown even if it fails to start
+        server.launch()
         return server
 
     # -- one object -------------------------------------------------------------------
-    def _transform_object(self, uri: S3Uri, target: S3Uri) -> None:
+    def _plan(self, uri: S3Uri) -> _Planned:
+        """One input object read, split into records, filtered and batched."""
         records = split_records(self._read(uri), self.split)
         if self.processing.active:
             # Filtered records stay lines: the batch body joins them with their newlines.
@@ -176,7 +204,10 @@ class TransformRun(JobRun):
             ]
         else:
             filtered = records
-        plan = list(batches(filtered, self.strategy, self.max_payload))
+        return _Planned(uri, records, list(batches(filtered, self.strategy, self.max_payload)))
+
+    def _transform_object(self, planned: _Planned, target: S3Uri) -> None:
+        uri, records, plan = planned.uri, planned.records, planned.plan
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             answers = list(pool.map(lambda b: (b, self._invoke(b, uri)), plan))
         local = self.record.dir / "output" / (target.key.replace("/", "__"))

@@ -6,6 +6,7 @@ import io
 import json
 import tarfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,27 @@ def test_servers_side_by_side_on_their_own_ports(tmp_path, lines):
         assert json.loads(b.invoke(b"[1]", "application/json").body) == [-3]
     assert a.process is not None and a.process.poll() is not None  # stopped
     assert not a.ping()
+
+
+def test_a_launched_server_reads_the_model_only_once_released(tmp_path, lines):
+    # Transform jobs and endpoints launch the process first and download the model
+    # meanwhile: what is in place at release is what it serves, nothing before.
+    server = _server(tmp_path, None, lines)  # no code yet: unheld, it would fail at once
+    with server:
+        server.launch()
+        time.sleep(1.0)  # time enough to have failed, were it not holding
+        assert server.process is not None and server.process.poll() is None
+        assert not server.ping()  # the port opens only once the model is loaded
+        code = server.layout.model_dir / "code"
+        code.mkdir()
+        (code / "inference.py").write_text(textwrap.dedent(SCALING))
+        server.start()
+        assert json.loads(server.invoke(b"[1]", "application/json").body) == [3]
+    held = _server(tmp_path / "never", None, lines)
+    with held:
+        held.launch()
+    assert held.process is not None and held.process.poll() is not None  # stopped, unreleased
+    assert not any("Please provide a model_fn" in line for line in lines)
 
 
 def test_submit_directory_from_s3_is_unpacked_as_the_code(tmp_path, lines, sm, bucket):

@@ -10,6 +10,7 @@ import textwrap
 from typing import Any
 
 import boto3
+import psutil
 import pytest
 
 from simulator.errors import UnsupportedFeature, ValidationError
@@ -97,6 +98,17 @@ def _text(sm, bucket: str, key: str) -> str:
     return sm.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
+def _model_servers() -> list[psutil.Process]:
+    """This process's model server processes still running (keepers included)."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running()
+        and p.status() != psutil.STATUS_ZOMBIE
+        and "simulator.inference.serve" in " ".join(p.cmdline())
+    ]
+
+
 def _keys(sm, bucket: str, prefix: str) -> list[str]:
     listing = sm.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(o["Key"] for o in listing.get("Contents", []))
@@ -179,6 +191,7 @@ def test_a_failing_record_fails_the_job_naming_it_and_leaves_no_partial_output(
     assert "answered 500 to record 3 of s3://" in reason and "bad/a.csv (line)" in reason
     assert "ValueError: cannot score 'boom'" in reason
     assert _keys(sm, bucket, "bo/") == []
+    assert _model_servers() == []  # a failed job's server is stopped too
     validate_response("DescribeTransformJob", desc)
 
 
@@ -288,4 +301,42 @@ def test_stop_transform_job_ends_it_stopped_without_output(sm, bucket, put_s3, l
     desc = sm.wait_for_transform_job("stopped", timeout=120)
     assert desc["TransformJobStatus"] == "Stopped"
     assert record.done.is_set()
+    assert _model_servers() == []  # the stop's teardown is over once the run is
     assert _keys(sm, bucket, "so/") == []
+
+
+def test_a_job_is_completed_before_its_server_is_torn_down_and_close_waits_for_it(
+    sm, bucket, put_s3
+):
+    # A server slow to exit: its own SIGTERM handler (uvicorn restores it and re-raises the
+    # signal once shut down) sleeps, so the stop's grace runs out and SIGKILL ends it. The
+    # job is Completed (its output in S3) meanwhile, as the service ends a job before
+    # tearing its instance down; closing the simulator waits for the teardown.
+    lingering = """
+        import signal, time
+        signal.signal(signal.SIGTERM, lambda signum, frame: time.sleep(60))
+        def model_fn(model_dir):
+            return None
+        def transform_fn(model, body, content_type, accept):
+            return body, "text/csv"
+    """
+    _create_model(sm, bucket, "lingering", lingering)
+    put_s3("l/a.csv", "1\n2\n")
+    sm.create_transform_job(
+        **_request("lingering", "lingering", f"s3://{bucket}/l/", f"s3://{bucket}/lo")
+    )
+
+    def ended() -> bool:
+        status = sm.describe_transform_job(TransformJobName="lingering")["TransformJobStatus"]
+        return status not in ("InProgress", "Stopping")
+
+    assert wait_until(ended, 120)
+    desc = sm.describe_transform_job(TransformJobName="lingering")
+    assert desc["TransformJobStatus"] == "Completed", desc.get("FailureReason")
+    assert _text(sm, bucket, "lo/a.csv.out") == "1\n2\n"
+    record = sm.endpoint.backend.jobs.get("transform", "lingering")
+    servers = _model_servers()
+    assert servers and not record.done.is_set()  # torn down after the job's end
+    sm.close()
+    assert record.done.is_set()
+    assert [p for p in servers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
