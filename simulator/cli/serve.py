@@ -185,7 +185,7 @@ def _banner(endpoint: Any, s3_endpoint: str | None, as_json: bool) -> None:
                 "workspace": str(endpoint.workspace),
                 "recorded": endpoint.loaded,
                 "s3": s3_endpoint or "in-memory",
-                "backend": endpoint.backend.backend,
+                "backend": endpoint.backend.settings.backend,
                 "env": {k: env[k] for k in _EXPORTED if k in env},
             }
         )
@@ -194,8 +194,8 @@ def _banner(endpoint: Any, s3_endpoint: str | None, as_json: bool) -> None:
         console.print(f"smsim serving SageMaker on {endpoint.url}", highlight=False)
         console.print(f"workspace {endpoint.workspace} ({recorded} recorded)", highlight=False)
         console.print(f"S3 is {s3}", highlight=False)
-        if endpoint.backend.backend == "ray":
-            where = endpoint.backend.ray_address or "$RAY_ADDRESS"
+        if endpoint.backend.settings.backend == "ray":
+            where = endpoint.backend.settings.ray_address or "$RAY_ADDRESS"
             console.print(f"job hosts run on the Ray cluster at {where}", highlight=False)
         console.print("Point boto3, the SageMaker SDK or the AWS CLI at it:", highlight=False)
         for line in export_lines(env):

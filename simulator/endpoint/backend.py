@@ -22,7 +22,7 @@ from simulator.hosts.launcher import LineSink
 from simulator.images import ImageMap
 from simulator.inference.endpoints import EndpointService
 from simulator.jobs.records import JobRecord
-from simulator.jobs.runner import RunContext
+from simulator.jobs.runner import HostSettings, RunContext
 from simulator.jobs.transform.description import public_view
 from simulator.jobs.transform.run import transform_model
 from simulator.jobs.tuning.operations import TUNING_OPERATIONS
@@ -44,13 +44,7 @@ class SageMakerBackend:
         aws: EmbeddedAws,
         images: ImageMap,
         log_sink: LineSink,
-        *,
-        stop_grace_seconds: float = 120.0,
-        checkpoint_sync_seconds: float = 2.0,
-        container_mode: str | None = None,
-        backend: str = "local",
-        ray_address: str | None = None,
-        ray_resources: Any = None,
+        settings: HostSettings | None = None,
     ) -> None:
         from simulator.pipeline.run.service import PipelineService
 
@@ -60,14 +54,8 @@ class SageMakerBackend:
         self.account_id = aws.account_id
         self.images = images
         self.log_sink = log_sink
-        self.stop_grace_seconds = stop_grace_seconds
-        self.checkpoint_sync_seconds = checkpoint_sync_seconds
-        # How job hosts start: "auto" | "namespace" | "fallback" (simulator/hosts/local.py).
-        self.container_mode = container_mode
-        # Where training and processing hosts run (#19): "local" | "ray" (hosts/ray_launcher.py).
-        self.backend = backend
-        self.ray_address = ray_address
-        self.ray_resources = ray_resources
+        # How job hosts run: stop grace, sync interval, container mode, local or Ray (#19).
+        self.settings = settings or HostSettings()
         self.cloudwatch = CloudWatch(self.account_id, self.region)
         self.jobs = JobStore(workspace, self.region, self.account_id)
         self.tags = TagStore(workspace)
@@ -85,10 +73,10 @@ class SageMakerBackend:
         """Stop running pipeline executions and jobs; each ends Stopped, recorded."""
         self.pipelines.stop_all()
         # Before the jobs: a running tuning job would launch replacements for them.
-        self.tuning.close(self.stop_grace_seconds + 30)
+        self.tuning.close(self.settings.grace_seconds + 30)
         try:
-            self.jobs.close(self.stop_grace_seconds)
-            self.pipelines.join(self.stop_grace_seconds)
+            self.jobs.close(self.settings.grace_seconds)
+            self.pipelines.join(self.settings.grace_seconds)
         finally:
             self.endpoints.close()  # endpoints die with the simulator (#15)
 
@@ -168,15 +156,10 @@ class SageMakerBackend:
             aws_env=self.aws.env(),
             images=self.images,
             sink=self.log_sink,
-            grace_seconds=self.stop_grace_seconds,
-            sync_interval=self.checkpoint_sync_seconds,
+            settings=self.settings,
             cloudwatch=self.cloudwatch.log_sink,
             metrics=self.cloudwatch.metric_sink,
-            container_mode=self.container_mode,
             faults=self.faults,
-            backend=self.backend,
-            ray_address=self.ray_address,
-            ray_resources=self.ray_resources,
         )
 
 

@@ -23,6 +23,7 @@ from simulator.errors import Problem, ValidationError
 from simulator.hosts.launcher import LineSink, console_sink
 from simulator.hosts.local import requested_mode
 from simulator.images import ImageMap
+from simulator.jobs.runner import HostSettings
 from simulator.workspace import check_workspace
 
 DEFAULT_PORT = 5757  # `smsim serve`'s port unless --port is given (README)
@@ -73,12 +74,14 @@ class Endpoint:
             self.aws,
             ImageMap.load(images, self.workspace),
             log_sink or console_sink(),
-            stop_grace_seconds=stop_grace_seconds,
-            checkpoint_sync_seconds=checkpoint_sync_seconds,
-            container_mode=requested_mode(container_mode)[0] if container_mode else None,
-            backend=backend,
-            ray_address=ray_address,
-            ray_resources=ray_resources,
+            HostSettings(
+                grace_seconds=stop_grace_seconds,
+                sync_interval=checkpoint_sync_seconds,
+                container_mode=requested_mode(container_mode)[0] if container_mode else None,
+                backend=backend,
+                ray_address=ray_address,
+                ray_resources=ray_resources,
+            ),
         )
         self.loaded: dict[str, int] = {}
         self._started = False
@@ -95,11 +98,11 @@ class Endpoint:
         if self._started:
             return self
         check_workspace(self.workspace)  # created and writable, or a clear error (#17)
-        if self.backend.backend == "ray":
+        if self.backend.settings.backend == "ray":
             from simulator.hosts.ray_launcher import connect
 
             # An unreachable cluster is refused now, not job by job.
-            connect(self.backend.ray_address)
+            connect(self.backend.settings.ray_address)
         self.loaded = self.backend.load()
         table = handlers.build(self.backend)
         self.aws.start(

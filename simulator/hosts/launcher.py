@@ -206,6 +206,16 @@ class Supervision:
     tap: Callable[[str, bool], None] | None = None  # (line, is_err) of every line, first
 
 
+@dataclass(frozen=True)
+class Booking:
+    """What a job asks of its launcher before its hosts are prepared (``reserve``)."""
+
+    job: str
+    instance_types: dict[str, str]  # host → its instance type
+    stop_event: threading.Event  # set: stop waiting (the job was stopped)
+    log: LineSink  # the job's own lines (placement, waiting)
+
+
 class HostLauncher(Protocol):
     """Starts a host's process; see the module docstring."""
 
@@ -215,15 +225,9 @@ class HostLauncher(Protocol):
     # downloads and syncs (``hosts/node_plan.py``) for the host's node to carry out.
     stages_on_node: bool
 
-    def reserve(
-        self,
-        job: str,
-        instance_types: dict[str, str],
-        stop_event: threading.Event,
-        log: LineSink,
-    ) -> None:
-        """Before the hosts are prepared: wait for room for every host (``instance_types``:
-        host → its instance type), or until ``stop_event`` is set. Local: nothing to do."""
+    def reserve(self, booking: Booking) -> None:
+        """Before the hosts are prepared: wait for room for every host of the booking, or
+        until its stop event is set. Local: nothing to do."""
         ...
 
     def release(self) -> None:
@@ -252,13 +256,7 @@ class OnThisMachine:
 
     stages_on_node = False
 
-    def reserve(
-        self,
-        job: str,
-        instance_types: dict[str, str],
-        stop_event: threading.Event,
-        log: LineSink,
-    ) -> None:
+    def reserve(self, booking: Booking) -> None:
         return None
 
     def release(self) -> None:

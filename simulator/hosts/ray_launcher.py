@@ -41,9 +41,9 @@ from typing import Any
 
 from simulator.errors import SmsimError
 from simulator.hosts.launcher import (
+    Booking,
     HostCommand,
     HostLines,
-    LineSink,
     ProcessResult,
     Supervision,
 )
@@ -158,14 +158,15 @@ class RayLauncher:
         self._nodes: dict[str, tuple[str, str]] = {}  # host → (node id, node IP)
 
     # -- capacity ---------------------------------------------------------------------
-    def reserve(
-        self,
-        job: str,
-        instance_types: dict[str, str],
-        stop_event: threading.Event,
-        log: LineSink,
-    ) -> None:
+    def reserve(self, booking: Booking) -> None:
         from ray.util.placement_group import placement_group
+
+        job, instance_types, stop_event, log = (
+            booking.job,
+            booking.instance_types,
+            booking.stop_event,
+            booking.log,
+        )
 
         hosts = list(instance_types)
         bundles = [_bundle(ray_resources(instance_types[h], self.overrides)) for h in hosts]

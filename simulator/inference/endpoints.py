@@ -334,7 +334,7 @@ class EndpointService:
             prefix=prefix,
             log_dir=Path(root).parent / "logs",
             concurrency=8,
-            launcher=local_launcher(self.sim.container_mode),  # as the jobs' hosts
+            launcher=local_launcher(self.sim.settings.container_mode),  # as the jobs' hosts
         )
         try:
             server.launch()  # held: its own imports while the model downloads (server.py)

@@ -143,17 +143,23 @@ def kill_process_group(pgid: int | None) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+@dataclass(frozen=True)
+class HostShare:
+    """One host's place in a job, as a stager needs it: the job's S3 client and request,
+    the host's tree, its index among ``host_count`` hosts (ShardedByS3Key), where its
+    lines go and, for a host on another node, the plan its downloads go to."""
+
+    s3: Any
+    request: dict[str, Any]
+    layout: HostLayout
+    host_index: int
+    host_count: int
+    log: Log
+    plan: NodePlan | None = None
+
+
 # -- training -----------------------------------------------------------------------------
-def stage_training_channels(
-    s3: Any,
-    request: dict[str, Any],
-    layout: HostLayout,
-    host_index: int,
-    host_count: int,
-    log: Log,
-    instance_group: str | None = None,
-    plan: NodePlan | None = None,
-) -> ChannelFeeds:
+def stage_training_channels(share: HostShare, instance_group: str | None = None) -> ChannelFeeds:
     """Stage every channel of a CreateTrainingJob request for host ``host_index`` (0-based)
     of ``host_count``: File/FastFile channels downloaded now, Pipe channels as feeders.
 
@@ -164,6 +170,8 @@ def stage_training_channels(
 
     ``plan``: the host runs on another node (``hosts/node_plan.py``): its downloads are
     planned there instead of done here."""
+    s3, request, layout, log, plan = share.s3, share.request, share.layout, share.log, share.plan
+    host_index, host_count = share.host_index, share.host_count
     default_mode = request.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
     feeds = ChannelFeeds()
     for channel in request.get("InputDataConfig", []):
@@ -205,18 +213,12 @@ def stage_training_channels(
 
 
 # -- processing ---------------------------------------------------------------------------
-def stage_processing_inputs(
-    s3: Any,
-    request: dict[str, Any],
-    layout: HostLayout,
-    host_index: int,
-    host_count: int,
-    log: Log,
-    plan: NodePlan | None = None,
-) -> ChannelFeeds:
+def stage_processing_inputs(share: HostShare) -> ChannelFeeds:
     """Stage every ProcessingInputs S3Input for host ``host_index`` of ``host_count`` at its
     LocalPath (File), or as FIFOs ``<LocalPath>_<epoch>`` (Pipe); ``plan``: planned for
     the host's node instead (``stage_training_channels``)."""
+    s3, request, layout, log, plan = share.s3, share.request, share.layout, share.log, share.plan
+    host_index, host_count = share.host_index, share.host_count
     feeds = ChannelFeeds()
     for item in request.get("ProcessingInputs", []):
         s3_input = item["S3Input"]

@@ -31,6 +31,7 @@ from simulator.errors import SmsimError
 from simulator.faults import Fault, FaultPlan
 from simulator.hosts.cluster import Cluster
 from simulator.hosts.launcher import (
+    Booking,
     HostCommand,
     HostLauncher,
     LineSink,
@@ -42,12 +43,27 @@ from simulator.hosts.layout import HostLayout
 from simulator.hosts.local import local_launcher
 from simulator.hosts.node_plan import NodePlan
 from simulator.images import ImageMap
-from simulator.jobs.channels import ChannelFeeds, kill_process_group
+from simulator.jobs.channels import ChannelFeeds, HostShare, kill_process_group
 from simulator.jobs.outcome import JobHalt, JobOutcome, ending
 from simulator.jobs.records import JobRecord, now
 from simulator.jobs.throttle import throttled_client
 from simulator.s3 import DirSync, S3Uri, download_prefix
 from simulator.workspace import is_disk_full
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """How this simulator runs job hosts: ``LocalSageMaker``'s and ``smsim serve``'s options."""
+
+    grace_seconds: float = 120.0  # after SIGTERM on a stop, before SIGKILL (StopTrainingJob)
+    sync_interval: float = 2.0  # checkpoints / TensorBoard output synced to S3 this often
+    # "auto" | "namespace" | "fallback"; None: $SMSIM_CONTAINER_MODE, else auto.
+    container_mode: str | None = None
+    # Where hosts run (#19): "local" (this machine's processes) | "ray" (a Ray cluster at
+    # ray_address; ray_resources: overrides of the instance type → Ray resources table).
+    backend: str = "local"
+    ray_address: str | None = None
+    ray_resources: Any = None
 
 
 @dataclass
@@ -58,31 +74,24 @@ class RunContext:
     aws_env: dict[str, str]
     images: ImageMap
     sink: LineSink
-    grace_seconds: float = 120.0
-    sync_interval: float = 2.0
+    settings: HostSettings = HostSettings()
     # (log group, stream) → a sink copying each line to CloudWatch Logs, as the service does.
     cloudwatch: Callable[[str, str], LineSink] | None = None
-    # "auto" | "namespace" | "fallback"; None: $SMSIM_CONTAINER_MODE, else auto.
-    container_mode: str | None = None
     # (job, host) → a sink publishing each MetricDefinitions match (name, value, time) to
     # CloudWatch metrics, as the service does.
     metrics: Callable[[str, str], Callable[[str, float, Any], None]] | None = None
     # Faults to inject (simulator.faults, #17): the job's own are taken when its run starts.
     faults: FaultPlan | None = None
-    # Where hosts run (#19): "local" (this machine's processes) | "ray" (a Ray cluster at
-    # ray_address; ray_resources: overrides of the instance type → Ray resources table).
-    backend: str = "local"
-    ray_address: str | None = None
-    ray_resources: Any = None
 
     def launcher(self, remote: bool = True) -> HostLauncher:
         """The host launcher for this job (a bad mode fails the job, by name); ``remote``
         False: this machine's, whatever the backend (transform jobs, model servers)."""
-        if self.backend == "ray" and remote:
+        hosts = self.settings
+        if hosts.backend == "ray" and remote:
             from simulator.hosts.ray_launcher import ray_launcher
 
-            return ray_launcher(self.ray_address, self.ray_resources, self.container_mode)
-        return local_launcher(self.container_mode)
+            return ray_launcher(hosts.ray_address, hosts.ray_resources, hosts.container_mode)
+        return local_launcher(hosts.container_mode)
 
 
 class JobRun:
@@ -154,7 +163,7 @@ class JobRun:
         types = {h: self.cluster.group_of(h).instance_type for h in self.hosts}
         try:
             try:
-                launcher.reserve(self.name, types, self.record.stop_event, self.log)
+                launcher.reserve(Booking(self.name, types, self.record.stop_event, self.log))
             except SmsimError as exc:
                 # The service's own words when no instance of the type can be had.
                 return self._crash(f"CapacityError: {exc}")
@@ -176,17 +185,16 @@ class JobRun:
         """Stage host ``host_index``'s inputs with ``stage`` (a jobs/channels.py stager,
         given the host's place among the job's hosts); its Pipe feeders run with it."""
         host = self.hosts[host_index]
-        if host in self.plans:
-            kw["plan"] = self.plans[host]  # its node downloads them (Ray backend)
-        self.feeds[host] = stage(
+        share = HostShare(
             self.ctx.s3,
             self.request,
             layout,
             host_index,
             len(self.hosts),
             lambda message: self.log(message, host),
-            **kw,
+            self.plans.get(host),  # its node downloads them (Ray backend)
         )
+        self.feeds[host] = stage(share, **kw)
 
     def restore_prefix(self, host: str, uri: S3Uri, local: Path) -> int:
         """Download ``uri``'s objects into ``local`` of ``host``'s tree (on the host's node
@@ -202,9 +210,9 @@ class JobRun:
         TensorBoard): a DirSync here, or one on the host's node (its plan); ``mark_existing``:
         what is there now is in S3 already (restored checkpoints)."""
         if host in self.plans:
-            self.plans[host].sync(local, uri, self.ctx.sync_interval, mark_existing=mark_existing)
+            self.plans[host].sync(local, uri, self.ctx.settings.sync_interval, mark_existing)
             return None
-        sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval)
+        sync = DirSync(self.ctx.s3, local, uri, self.ctx.settings.sync_interval)
         if mark_existing:
             sync.mark_existing()
         return sync
@@ -291,7 +299,7 @@ class JobRun:
                 metrics=metrics,
                 max_runtime=self.request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds"),
                 stop_event=halt,
-                grace_seconds=self.ctx.grace_seconds,
+                grace_seconds=self.ctx.settings.grace_seconds,
                 on_line=self._line_hook(host, f"{prefix}-{epoch}", metrics),
                 on_spawn=spawned,
             )

@@ -167,13 +167,10 @@ class ProcessingRun(JobRun):
             continuous = s3.get("S3UploadMode", "EndOfJob") == "Continuous"
             plan = self.plans.get(host)
             if plan is not None:
-                # On the host's node: Continuous outputs sync from there; every output comes
-                # back at the end and is uploaded from here, as a local host's.
+                # On the host's node: every output comes back at the end and is uploaded
+                # from here, as a local host's (Continuous ones sync from the node meanwhile).
                 plan.returns.append(plan.relative(local))
-                if continuous:
-                    plan.sync(local, uri, self.ctx.sync_interval)
-                continuous = False
-            sync = DirSync(self.ctx.s3, local, uri, self.ctx.sync_interval) if continuous else None
+            sync = self.mirror(host, local, uri) if continuous else None
             self.syncs.append((host, local, uri, sync))
 
     def _upload_outputs(self) -> None:

@@ -173,7 +173,7 @@ class _Watch(threading.Thread):
         self.job.log(f"{what}: SIGTERM to the entry point (Spot)")
         _signal(pgid, signal.SIGTERM)
         # The grace period the service gives, then SIGKILL (as StopTrainingJob).
-        if not self._cancel.wait(self.job.ctx.grace_seconds):
+        if not self._cancel.wait(self.job.ctx.settings.grace_seconds):
             _signal(pgid, signal.SIGKILL)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from simulator.hosts.layout import HostLayout
-from simulator.jobs.channels import InputSpec, shard, stage_training_channels
+from simulator.jobs.channels import HostShare, InputSpec, shard, stage_training_channels
 from simulator.jobs.sources import DataObject
 
 SEVEN = {f"sh/data/part-{i}.csv": f"row {i}\n" for i in (3, 0, 6, 1, 5, 2, 4)}
@@ -143,7 +143,7 @@ def test_three_hosts_stage_disjoint_shards_of_seven_objects(
     hosts = []
     for k in range(3):
         layout = HostLayout(tmp_path / f"algo-{k + 1}")
-        feeds = stage_training_channels(sm.s3, request, layout, k, 3, lines.append)
+        feeds = stage_training_channels(HostShare(sm.s3, request, layout, k, 3, lines.append))
         assert feeds.feeders == []  # File mode: nothing runs during the job
         hosts.append(sorted(p.name for p in layout.channel_dir("train").iterdir()))
     assert sorted(f for files in hosts for f in files) == sorted(k.rsplit("/", 1)[1] for k in SEVEN)
@@ -160,7 +160,9 @@ def test_a_channel_goes_only_to_the_instance_groups_it_names(
     staged = {}
     for group in ("gpu", "cpu"):
         layout = HostLayout(tmp_path / group)
-        stage_training_channels(sm.s3, request, layout, 0, 1, lambda _: None, instance_group=group)
+        stage_training_channels(
+            HostShare(sm.s3, request, layout, 0, 1, lambda _: None), instance_group=group
+        )
         staged[group] = layout.channel_dir("train").is_dir()
     assert staged == {"gpu": True, "cpu": False}
 
