@@ -336,3 +336,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def cli_refusal(argv: list[str], columns: int = 80, timeout: float = 300) -> str:
+    """Run a CLI command that must refuse (exit 2, smsim's EXIT_UNUSABLE) with one line and
+    no traceback; that line."""
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": str(columns)},
+        timeout=timeout,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return lines[0]

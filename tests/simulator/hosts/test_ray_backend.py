@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import socket
-import subprocess
 import sys
 import tarfile
 import time
@@ -259,16 +257,9 @@ def test_smsim_serve_on_an_unreachable_cluster_says_so_in_one_line(free_port):
     pytest.importorskip("ray")
     smsim = Path(sys.executable).with_name("smsim")
     address = f"127.0.0.1:{free_port}"
-    done = subprocess.run(
-        [str(smsim), "serve", "--port", "0", "--backend", "ray", "--ray-address", address],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=120,
-    )
-    assert done.returncode == 2, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and f"no Ray cluster at {address}" in lines[0], done.stderr
+    argv = [str(smsim), "serve", "--port", "0", "--backend", "ray", "--ray-address", address]
+    line = support.cli_refusal(argv, columns=200, timeout=120)
+    assert f"no Ray cluster at {address}" in line
 
 
 def test_ray_missing_is_one_line_naming_the_extra(tmp_path, monkeypatch):
