@@ -30,8 +30,9 @@ Kinds, and where each strikes:
   with S3's own error (``simulator/jobs/throttle.py``).
 
 A fault on a ``job`` matches every job whose name starts with it; ``attempt`` N is the
-Nth such job. A fault on a pipeline ``step`` strikes that step's Nth attempt; the kinds
-that strike while a job runs are handed to the step's job.
+Nth such job (a training job's retry under its RetryStrategy counting as one more:
+``jobs/training/retry.py``). A fault on a pipeline ``step`` strikes that step's Nth
+attempt; the kinds that strike while a job runs are handed to the step's job.
 """
 
 from __future__ import annotations

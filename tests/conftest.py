@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 * ``sm``: a started :class:`simulator.LocalSageMaker` on a fresh workspace under
-  ``tmp_path`` (short stop grace and checkpoint sync interval; logs captured).
+  ``tmp_path`` (short stop grace and checkpoint sync interval; logs captured), injecting
+  the ``faults`` fixture's plan (none; a test module overrides ``faults``).
 * ``tiny_bsm_data``: a small synthetic BSM dataset split into train/val/test
   (``simulator.datasets.write_dataset``); the returned dict as that function returns it.
 * ``training_request``: a factory for a valid CreateTrainingJob request.
@@ -122,7 +123,16 @@ def log_lines() -> LogCollector:
 
 
 @pytest.fixture
-def sm(tmp_path: Path, log_lines: LogCollector) -> Iterator[Any]:
+def faults() -> list[dict[str, Any]] | None:
+    """The fault plan of the ``sm`` session: none (``$SMSIM_FAULTS``'s); a test module
+    overrides this fixture to inject its own."""
+    return None
+
+
+@pytest.fixture
+def sm(
+    tmp_path: Path, log_lines: LogCollector, faults: list[dict[str, Any]] | None
+) -> Iterator[Any]:
     from simulator import LocalSageMaker
 
     with LocalSageMaker(
@@ -130,6 +140,7 @@ def sm(tmp_path: Path, log_lines: LogCollector) -> Iterator[Any]:
         log_sink=log_lines,
         stop_grace_seconds=3.0,
         checkpoint_sync_seconds=0.2,
+        faults=faults,
     ) as session:
         session.s3.create_bucket(Bucket=BUCKET)
         yield session

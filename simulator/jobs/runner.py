@@ -1,16 +1,16 @@
 """What every job run shares: the context the facade hands it and the runner's frame.
 
-A run executes one recorded job in a background thread (``JobRun.run``): whatever
-goes wrong ends up in the job's description, never as an exception lost in a
-thread. A job has hosts ``algo-1 … algo-N`` (``hosts/cluster.py``), each with its own
-tree ``hosts/algo-k/``. Each host's entry point runs through the job's host launcher
-(``hosts/launcher.py``: the local one, in a mount namespace or in fallback mode,
-``hosts/local.py``; or the Ray backend's, ``hosts/ray_launcher.py``, which first reserves
-room for every host: ``reserve``), all hosts at once, one thread each
-(``execute_hosts``), with the job's ``StoppingCondition.MaxRuntimeInSeconds``, the
-record's stop event, live lines prefixed ``[<job>/algo-k]`` and a copy of each line in
-CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``, one stream per host,
-``<job>/algo-k-<epoch>``), as the service writes them.
+A run executes one recorded job in a background thread (``JobRun.run``), an attempt at
+a time (a training job's RetryStrategy may ask for more): whatever goes wrong ends up in
+the job's description, never as an exception lost in a thread. A job has hosts
+``algo-1 … algo-N`` (``hosts/cluster.py``), each with its own tree ``hosts/algo-k/``. Each
+host's entry point runs through the job's host launcher (``hosts/launcher.py``: the local
+one, in a mount namespace or in fallback mode, ``hosts/local.py``; or the Ray backend's,
+``hosts/ray_launcher.py``, which first reserves room for every host: ``reserve``), all
+hosts at once, one thread each (``execute_hosts``), with the job's
+``StoppingCondition.MaxRuntimeInSeconds``, the record's stop event, live lines prefixed
+``[<job>/algo-k]`` and a copy of each line in CloudWatch Logs (``/aws/sagemaker/<Kind>Jobs``,
+one stream per host, ``<job>/algo-k-<epoch>``), as the service writes them.
 
 When one host fails (or reaches MaxRuntimeInSeconds) the job ends with it: the other
 hosts are stopped as a StopTrainingJob stops them (SIGTERM, the grace period, SIGKILL),
@@ -117,8 +117,7 @@ class JobRun:
         self.feeds: dict[str, ChannelFeeds] = {}  # each host's Pipe feeders (stage_host)
         self.faults: list[Fault] = []  # the injected faults that strike while this job runs
         self.line_hooks: list[LineSink] = []  # more readers of the entry point's lines
-        # Each host's S3 downloads and syncs, for its node to carry out (Ray backend).
-        self.plans: dict[str, NodePlan] = {}
+        self.plans: dict[str, NodePlan] = {}  # each host's S3 work, for its node (Ray)
 
     def _cluster(self) -> Cluster:
         return Cluster.single()
@@ -130,30 +129,40 @@ class JobRun:
     def run(self) -> None:
         """Run the job to its end; the thread target."""
         try:
-            try:
-                self.launcher = self.ctx.launcher(self.remote_hosts)
-            except SmsimError as exc:
-                self._crash(f"ClientError: {exc}")
-                return
-            self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
-            if len(self.hosts) > 1:
-                self.log(f"{len(self.hosts)} hosts: {', '.join(self.hosts)}")
-            if not self._take_faults():
-                self._run_reserved(self.launcher)
-        except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
-            if is_disk_full(exc):  # the instance's volume is full: the user's to fix
-                where = getattr(exc, "filename", None) or self.record.dir
-                self._crash(
-                    f"ClientError: No space left on device writing {where}; free space on "
-                    "the workspace's disk or use a workspace on a larger one"
-                )
-                return
-            self._crash(f"InternalServerError: smsim could not run the job: {exc}")
+            self._attempt()
+            while self._again():
+                self._attempt()
         finally:
             try:
                 self._teardown()
             finally:
                 self.record.done.set()  # the run is over: its job ended, its instance gone
+
+    def _attempt(self) -> None:
+        """One attempt (the first chooses the launcher); any failure ends in the description."""
+        try:
+            if self.launcher is None:
+                try:
+                    self.launcher = self.ctx.launcher(self.remote_hosts)
+                except SmsimError as exc:
+                    return self._crash(f"ClientError: {exc}")
+                self.log(f"container mode: {self.launcher.mode} ({self.launcher.reason})")
+                if len(self.hosts) > 1:
+                    self.log(f"{len(self.hosts)} hosts: {', '.join(self.hosts)}")
+            if not self._take_faults():
+                self._run_reserved(self.launcher)
+        except Exception as exc:  # noqa: BLE001 - every failure must end up in the description
+            where = getattr(exc, "filename", None) or self.record.dir
+            self._crash(
+                f"ClientError: No space left on device writing {where}; free space on the "
+                "workspace's disk or use a workspace on a larger one"
+                if is_disk_full(exc)  # the instance's volume is full: the user's to fix
+                else f"InternalServerError: smsim could not run the job: {exc}"
+            )
+
+    def _again(self) -> bool:
+        """After an attempt: True to run another (a training job's retry: ``retry.py``)."""
+        return False
 
     def _run_reserved(self, launcher: HostLauncher) -> None:
         """``_run`` once the launcher has room for every host; the job stays Starting while
@@ -359,16 +368,14 @@ class JobRun:
             sinks.append(
                 _publisher(MetricParser(metrics.definitions), self.ctx.metrics(self.name, host))
             )
-        if not sinks:
-            return None
-        if len(sinks) == 1:
-            return sinks[0]
+        if len(sinks) < 2:
+            return sinks[0] if sinks else None
 
-        def both(line: str) -> None:
+        def every(line: str) -> None:
             for sink in sinks:
                 sink(line)
 
-        return both
+        return every
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ SageMaker's statuses, one SecondaryStatusTransitions entry each:
     Starting → Downloading → Training → Uploading → Completed
                                        ↘ Stopping → Stopped | MaxRuntimeExceeded
                                        ↘ Failed
+    (an InternalServerError under a RetryStrategy: back to Starting, retry.py)
 
 The request was checked at create (``checks.py``); the description's members come
 from ``description.py``. Every host (``algo-1 … algo-N``, ``hosts/cluster.py``) gets its
@@ -53,6 +54,7 @@ from simulator.jobs.training.artifacts import pack_artifacts
 from simulator.jobs.training.code import stage_submit_directory
 from simulator.jobs.training.command import host_command
 from simulator.jobs.training.description import end_fields, output_prefix, stopped_message
+from simulator.jobs.training.retry import TrainingRetry
 from simulator.jobs.training.spot import MAX_WAIT, SpotTraining
 from simulator.s3 import (
     DirSync,
@@ -91,6 +93,7 @@ class TrainingRun(JobRun):
         self.syncs: list[DirSync] = []  # every host's checkpoints and TensorBoard output
         self.started_at: dt.datetime | None = None
         self.spot: SpotTraining | None = None  # EnableManagedSpotTraining (spot.py)
+        self.retry = TrainingRetry.for_run(self)  # RetryStrategy (retry.py)
 
     def _cluster(self) -> Cluster:
         return Cluster.for_training(self.request)
@@ -191,6 +194,9 @@ class TrainingRun(JobRun):
 
     def _crash(self, reason: str) -> None:
         self._fail(reason)
+
+    def _again(self) -> bool:
+        return self.retry is not None and self.retry.again()
 
     def _set_up_spot(self) -> None:
         """Managed Spot training (spot.py): set up once, on the job's first start."""
@@ -361,6 +367,8 @@ class TrainingRun(JobRun):
         rec.transition(secondary, message, **self._end_fields("Stopped"))
 
     def _fail(self, reason: str) -> None:
+        if self.retry is not None and self.retry.takes(reason):
+            return  # an InternalServerError: retried once the attempt's room is released
         rec = self.record
         first_line = reason.splitlines()[0] if reason else "Failed"
         self.log("failed: " + first_line)

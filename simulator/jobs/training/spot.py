@@ -23,7 +23,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shutil
 import signal
 import threading
 import time
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.faults import Fault
 from simulator.jobs.records import now
+from simulator.jobs.training.retry import fresh_instances
 
 if TYPE_CHECKING:
     from simulator.jobs.training.run import TrainingRun
@@ -98,12 +98,11 @@ class SpotTraining:
         interrupted_at = time.monotonic()
         rec.transition(INTERRUPTED, "Training job interrupted: the Spot instance was reclaimed")
         run.log(f"spot interruption {self.interruptions}: checkpoints synced, instance gone")
-        try:
-            run._sync_checkpoints()  # what the script saved in its grace period
-        except Exception as exc:  # noqa: BLE001 - the job cannot resume without them
-            return run._fail(f"ClientError: syncing checkpoints after the interruption: {exc}")
-        # A new instance: a fresh /opt/ml, restored from S3 as at the job's start.
-        shutil.rmtree(run.layout.root, ignore_errors=True)
+        # What the script saved in its grace period synced; a new instance: a fresh /opt/ml,
+        # restored from S3 as at the job's start.
+        error = fresh_instances(run)
+        if error is not None:
+            return run._fail(f"ClientError: syncing checkpoints after the interruption: {error}")
         if self._wait_for_capacity(self._capacity_wait):
             self.unbilled += time.monotonic() - interrupted_at
             return run._finish_stopped(MAX_WAIT)

@@ -7,7 +7,8 @@
   synced to S3 from there; a processing job's input and output likewise; Pipe mode is
   refused by name;
 * six jobs created at once spread over both workers;
-* a worker killed while its job runs fails the job with a reason naming the node.
+* a worker killed while its job runs fails the job with a reason naming the node; under a
+  RetryStrategy the job is retried on the other worker and resumes from its checkpoint.
 
 ``sm`` here is a LocalSageMaker on the Ray backend, so the shared fixtures (``put_s3``,
 ``script_request``, ``run_training``) build and run jobs on the cluster. The worker kill
@@ -330,3 +331,67 @@ def test_a_worker_lost_mid_job_fails_it_naming_the_node(
     assert "ready" in log_file.read_text()
     # The lost node left its tree, as a dead machine would: not in this machine's /tmp.
     shutil.rmtree(node_root(worker.node_id), ignore_errors=True)
+
+
+RESUMABLE = """\
+import os, pathlib, time
+ckpt = pathlib.Path(os.environ["SM_CHECKPOINT_DIR"]) / "step-1.txt"
+if ckpt.exists():  # a later attempt: resume from what the first one saved
+    (pathlib.Path(os.environ["SM_MODEL_DIR"]) / "resumed.txt").write_text(ckpt.read_text())
+else:
+    ckpt.write_text("saved by attempt 1")
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_worker_lost_mid_job_is_retried_on_another_node_from_its_checkpoint(
+    sm, killable_ray_cluster, script_request, log_lines
+):
+    ray_cluster = killable_ray_cluster  # its killed worker is replaced after the test
+    job = "ray-retried"
+    request = script_request(
+        job,
+        RESUMABLE,
+        CheckpointConfig={"S3Uri": f"s3://{BUCKET}/ckpt/{job}"},
+        RetryStrategy={"MaximumRetryAttempts": 1},
+    )
+    sm.create_training_job(**request)
+    assert _ready(log_lines, job)
+    key = f"ckpt/{job}/step-1.txt"
+    # The node syncs the checkpoint to S3 (every 0.2 s here) before it is lost.
+    assert support.wait_until(
+        lambda: sm.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount"), 30
+    )
+    saved = sm.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    (node,) = _nodes_of(log_lines.lines, job).values()
+    (worker,) = [w for w in ray_cluster.workers if w.node_id.startswith(node)]
+    worker.kill()
+    desc = sm.wait_for_training_job(job, timeout=180)
+    assert desc["TrainingJobStatus"] == "Completed", desc.get("FailureReason")
+    # What the retry's script saw: the checkpoint the lost attempt had saved.
+    assert _tar(sm, f"output/{job}/output/model.tar.gz") == {"resumed.txt": saved}
+    transitions = desc["SecondaryStatusTransitions"]
+    assert [t["Status"] for t in transitions] == [
+        "Starting",
+        "Downloading",
+        "Training",
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
+    retry = transitions[3]["StatusMessage"]
+    assert "retry 1 of 1" in retry
+    assert f"InternalServerError: host algo-1 lost: Ray node {node} ({worker.ip}) died" in retry
+    assert desc["RetryStrategy"] == {"MaximumRetryAttempts": 1}
+    # A placement group reserved anew: the retry ran on the other, surviving worker.
+    placed = [
+        line.rpartition(" on node ")[2].split()[0]
+        for line in log_lines.lines
+        if line.startswith(f"[{job}/algo-1] [smsim] algo-1 on node ")
+    ]
+    (survivor,) = [w.node_id[:8] for w in ray_cluster.workers if w is not worker]
+    assert placed == [node, survivor]
+    shutil.rmtree(node_root(worker.node_id), ignore_errors=True)  # the lost node's tree
