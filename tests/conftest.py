@@ -70,8 +70,10 @@ def installed_sdk_major() -> int | None:
 
 # The test modules that start a Ray cluster (the ``ray_cluster`` fixture, one per pytest
 # process, ~20-30 s and ~1.2 GB each): under ``pytest -n N --dist loadscope`` they form one
-# scope, so one worker starts one cluster instead of each worker its own.
+# scope, so one worker starts one cluster instead of each worker its own; the longest
+# scope of the suite (minutes), it is handed out first, or it would be the run's tail.
 RAY_TEST_MODULES = ("test_ray_backend.py", "test_ray_cluster.py", "test_serve_ray.py")
+RAY_SCOPE = "ray-cluster"
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -83,7 +85,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class RayTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-            return "ray-cluster" if module in RAY_TEST_MODULES else super()._split_scope(nodeid)
+            return RAY_SCOPE if module in RAY_TEST_MODULES else super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if RAY_SCOPE in self.workqueue:
+                self.workqueue.move_to_end(RAY_SCOPE, last=False)
+            super()._assign_work_unit(node)
 
     return RayTogether(config, log)
 
