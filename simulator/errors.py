@@ -7,6 +7,7 @@ user who knows the service reads them without a glossary.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -30,6 +31,21 @@ class Problem:
         if self.fix:
             text += f"; {self.fix}"
         return text
+
+
+def objects_in(
+    items: list[object], where: str, what: str, problems: list[Problem]
+) -> Iterator[tuple[str, dict]]:
+    """Each object of a JSON list with its location (``where[i]``); a Problem for the rest.
+
+    The one walk behind every list-of-objects input (faults, RetryPolicies, ...).
+    """
+    for i, item in enumerate(items):
+        loc = f"{where}[{i}]"
+        if isinstance(item, dict):
+            yield loc, item
+        else:
+            problems.append(Problem(loc, f"{what} must be an object", item))
 
 
 class ValidationError(SmsimError):

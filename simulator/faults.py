@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.errors import Problem, SmsimError, ValidationError
+from simulator.errors import Problem, SmsimError, ValidationError, objects_in
 
 ENV_VAR = "SMSIM_FAULTS"
 
@@ -154,12 +154,9 @@ class FaultPlan:
                     )
                 ],
             )
-        faults, problems = [], []
-        for i, item in enumerate(doc):
-            loc = f"[{i}]"
-            if not isinstance(item, dict):
-                problems.append(Problem(loc, "a fault must be an object", item))
-                continue
+        faults: list[Fault] = []
+        problems: list[Problem] = []
+        for loc, item in objects_in(doc, "", "a fault", problems):
             kind = item.get("kind")
             if kind not in KINDS:
                 problems.append(

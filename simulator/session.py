@@ -26,7 +26,7 @@ Design:
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,21 @@ from simulator.jobs.records import load_descriptions
 # Validation is the endpoint's (botocore's shapes + the service's rules, with field-and-fix
 # messages), as on the service: the client sends what it is given.
 _CLIENT_CONFIG = CLIENT_CONFIG.merge(Config(parameter_validation=False))
+
+
+def _job_waiter(kind: str) -> Callable[..., dict[str, Any]]:
+    """``wait_for_<kind>_job(name, timeout=None)``: one waiter for each job kind."""
+
+    def wait(self: LocalSageMaker, name: str, timeout: float | None = None) -> dict[str, Any]:
+        return self._wait(kind, name, timeout)
+
+    wait.__name__ = f"wait_for_{kind}_job"
+    wait.__qualname__ = f"LocalSageMaker.{wait.__name__}"
+    wait.__doc__ = (
+        f"Block until the {kind} job ``name`` ends; its final Describe{kind.capitalize()}Job"
+        " response (TimeoutError after ``timeout`` seconds)."
+    )
+    return wait
 
 
 class LocalSageMaker:
@@ -165,29 +180,9 @@ class LocalSageMaker:
         return functools.partial(_call, method)
 
     # -- waiting -------------------------------------------------------------------------
-    def wait_for_training_job(
-        self,
-        TrainingJobName: str,  # noqa: N803
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Block until the job ends; its final description (TimeoutError after timeout)."""
-        return self._wait("training", TrainingJobName, timeout)
-
-    def wait_for_processing_job(
-        self,
-        ProcessingJobName: str,  # noqa: N803
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Block until the job ends; its final description (TimeoutError after timeout)."""
-        return self._wait("processing", ProcessingJobName, timeout)
-
-    def wait_for_transform_job(
-        self,
-        TransformJobName: str,  # noqa: N803
-        timeout: float | None = None,
-    ) -> dict[str, Any]:
-        """Block until the job ends; its final description (TimeoutError after timeout)."""
-        return self._wait("transform", TransformJobName, timeout)
+    wait_for_training_job = _job_waiter("training")
+    wait_for_processing_job = _job_waiter("processing")
+    wait_for_transform_job = _job_waiter("transform")
 
     def wait_for_endpoint(
         self,

@@ -23,58 +23,38 @@ HOST_NAME = "algo-1"  # the first host of every job
 INSTANCE_GROUP = HOMOGENEOUS_GROUP
 
 
+class _Subtree:
+    """A fixed path of the container layout, ``/opt/ml/<parts>``, under a host's root."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, layout: HostLayout, owner: type | None = None) -> Path:
+        return layout.root.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class HostLayout:
-    """Paths of one host's ``/opt/ml`` stand-in (``root``)."""
+    """Paths of one host's ``/opt/ml`` stand-in (``root``), named after SageMaker's
+    container layout (training: input/, model/, output/, code/, checkpoints/;
+    processing: config/)."""
 
     root: Path
 
-    @property
-    def input_dir(self) -> Path:
-        return self.root / "input"
-
-    @property
-    def input_config_dir(self) -> Path:
-        return self.root / "input" / "config"
-
-    @property
-    def input_data_dir(self) -> Path:
-        return self.root / "input" / "data"
+    input_dir = _Subtree("input")
+    input_config_dir = _Subtree("input", "config")
+    input_data_dir = _Subtree("input", "data")
+    model_dir = _Subtree("model")
+    output_dir = _Subtree("output")
+    output_data_dir = _Subtree("output", "data")
+    output_intermediate_dir = _Subtree("output", "intermediate")
+    failure_file = _Subtree("output", "failure")
+    code_dir = _Subtree("code")
+    checkpoints_dir = _Subtree("checkpoints")
+    processing_config_dir = _Subtree("config")
 
     def channel_dir(self, channel: str) -> Path:
         return self.input_data_dir / channel
-
-    @property
-    def model_dir(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def output_dir(self) -> Path:
-        return self.root / "output"
-
-    @property
-    def output_data_dir(self) -> Path:
-        return self.root / "output" / "data"
-
-    @property
-    def output_intermediate_dir(self) -> Path:
-        return self.root / "output" / "intermediate"
-
-    @property
-    def failure_file(self) -> Path:
-        return self.root / "output" / "failure"
-
-    @property
-    def code_dir(self) -> Path:
-        return self.root / "code"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def processing_config_dir(self) -> Path:
-        return self.root / "config"
 
     def host_path(self, container_path: str, field: str = "path") -> Path:
         """Map an absolute ``/opt/ml/...`` container path to this host directory."""

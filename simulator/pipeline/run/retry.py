@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.errors import Problem
+from simulator.errors import Problem, objects_in
 
 STEP_EXCEPTION_TYPES = ("Step.SERVICE_FAULT", "Step.THROTTLING")
 JOB_EXCEPTION_TYPES = (
@@ -124,12 +124,8 @@ def check_retry_policies(where: str, step_name: str, policies: Any) -> list[Prob
         return []
     if not isinstance(policies, list):
         return [Problem(f"{where}.RetryPolicies", "must be a list", policies)]
-    problems = []
-    for i, doc in enumerate(policies):
-        loc = f"{where}.RetryPolicies[{i}]"
-        if not isinstance(doc, dict):
-            problems.append(Problem(loc, "a retry policy must be an object", doc))
-            continue
+    problems: list[Problem] = []
+    for loc, doc in objects_in(policies, f"{where}.RetryPolicies", "a retry policy", problems):
         types = doc.get("ExceptionType")
         if not isinstance(types, list) or not types:
             problems.append(
