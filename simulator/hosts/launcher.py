@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 from simulator.hosts.keeper import keeper_argv
 from simulator.hosts.layout import HostLayout
@@ -39,6 +39,7 @@ from simulator.shapes import limit
 
 if TYPE_CHECKING:
     from simulator.hosts.node_plan import NodePlan
+    from simulator.s3 import S3Uri
 
 # SageMaker keeps at most this many metric definitions per job (botocore's model says 40).
 MAX_METRICS = limit("MetricDefinitionList")
@@ -248,6 +249,26 @@ class HostLauncher(Protocol):
         """Run ``command`` to its end, stop or time limit. A job's hosts are run by one
         launcher, each ``run`` in its own thread, concurrently."""
         ...
+
+
+class NodeUploads(Protocol):
+    """A launcher whose hosts run on other machines (``stages_on_node``) keeps each host's
+    tree on its node until ``release``; the artifacts are uploaded from there, as each
+    SageMaker instance uploads its own (the Ray launcher)."""
+
+    def upload_archive(self, part: str, target: S3Uri) -> list[str]:
+        """Every host's ``part`` of its tree in one tar.gz at ``target``; clash warnings."""
+        ...
+
+    def upload_dir(self, host: str, part: str, target: S3Uri) -> None:
+        """The host's ``part`` directory uploaded under the prefix ``target``."""
+        ...
+
+
+def node_uploads(launcher: HostLauncher | None) -> NodeUploads | None:
+    """The launcher as ``NodeUploads`` when its hosts' trees are on their nodes, else None
+    (local hosts: the run uploads from its own tree)."""
+    return cast(NodeUploads, launcher) if launcher is not None and launcher.stages_on_node else None
 
 
 class OnThisMachine:

@@ -18,11 +18,15 @@ The simulator side of a Ray host (the node side is ``hosts/ray_node.py``):
   checkpoints are the node's to download, ``hosts/node_plan.py``) up to a cap, calls the
   agent's ``start`` and, every 0.1 s, drains its lines into the same ``HostLines`` a local
   process's pipes feed (log files, metrics, CloudWatch, the console). A stop of the job is
-  passed on (``stop``); MaxRuntimeInSeconds is enforced on the node. The node sends back
-  the host's ``model/``, ``output/data`` (…): they are unpacked into the host's tree here,
-  so the job's artifacts are merged and uploaded by the simulator as for local hosts. An
-  agent whose node is lost ends its hosts with "host algo-k lost: Ray node … died: …".
-* ``release``: the placement group removed (the agents stay for the next jobs).
+  passed on (``stop``); MaxRuntimeInSeconds is enforced on the node. The host's tree
+  stays on its node (only ``output/failure`` and ``output/message`` come back, for the
+  description); the artifacts are uploaded from the nodes (``upload_archive``: one
+  model.tar.gz / output.tar.gz packed on the first host's node, the other hosts' parts
+  sent there node to node through Ray's object store; ``upload_dir``: a processing
+  output, from its host's node), as each SageMaker instance uploads its own. An agent
+  whose node is lost ends its hosts with "host algo-k lost: Ray node … died: …".
+* ``release``: the hosts' trees removed from their nodes and the placement group removed
+  (the agents stay for the next jobs).
 
 Ray is imported here only: the local backend needs nothing of it. One ``ray.init`` per
 process (``connect``); the nodes run the same environment as the simulator (a cluster
@@ -50,7 +54,8 @@ from simulator.hosts.launcher import (
 from simulator.hosts.layout import CONTAINER_ROOT, HostLayout
 from simulator.hosts.local import requested_mode
 from simulator.hosts.ray_node import NOTE, OUT, NodeAgent, pack_tree, unpack_tree
-from simulator.hosts.ray_resources import load_overrides, ray_resources
+from simulator.hosts.ray_resources import bundle_of, fits, load_overrides, ray_resources, show
+from simulator.s3 import S3Uri
 
 NEEDS_RAY = "backend 'ray' needs Ray: pip install 'smsim[ray]'"
 ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own variable for the cluster to connect to
@@ -156,6 +161,7 @@ class RayLauncher:
         self._job = ""
         self._agents: dict[str, Any] = {}  # host → the agent of its node
         self._nodes: dict[str, tuple[str, str]] = {}  # host → (node id, node IP)
+        self._ran: set[str] = set()  # hosts whose tree is on their node (until release)
 
     # -- capacity ---------------------------------------------------------------------
     def reserve(self, booking: Booking) -> None:
@@ -169,15 +175,15 @@ class RayLauncher:
         )
 
         hosts = list(instance_types)
-        bundles = [_bundle(ray_resources(instance_types[h], self.overrides)) for h in hosts]
+        bundles = [bundle_of(ray_resources(instance_types[h], self.overrides)) for h in hosts]
         alive = [n for n in self.ray.nodes() if n.get("Alive")]
-        capable = [n for n in alive if all(_fits(n.get("Resources", {}), b) for b in bundles)]
+        capable = [n for n in alive if all(fits(n.get("Resources", {}), b) for b in bundles)]
         if not capable:
             kinds = sorted(set(instance_types.values()))
             raise SmsimError(
                 f"no node of the Ray cluster at {self.address_of_cluster} can hold a "
-                f"{'/'.join(kinds)} host ({_show(bundles[0])}); its {len(alive)} alive node(s) "
-                f"have {'; '.join(_show(n.get('Resources', {})) for n in alive) or 'nothing'}. "
+                f"{'/'.join(kinds)} host ({show(bundles[0])}); its {len(alive)} alive node(s) "
+                f"have {'; '.join(show(n.get('Resources', {})) for n in alive) or 'nothing'}. "
                 "Add a node that large, or map the instance type to less (ray_resources=)"
             )
         if len(capable) >= len(hosts):
@@ -187,7 +193,7 @@ class RayLauncher:
             strategy = "SPREAD"
             why = f"only {len(capable)} node(s) can hold a host: hosts share nodes"
         log(
-            f"Ray placement group of {len(hosts)} bundle(s) ({_show(bundles[0])} each): "
+            f"Ray placement group of {len(hosts)} bundle(s) ({show(bundles[0])} each): "
             f"{strategy} ({why})"
         )
         self._group = placement_group(bundles, strategy=strategy, name=f"smsim:{job}")
@@ -215,7 +221,11 @@ class RayLauncher:
     def release(self) -> None:
         from ray.util.placement_group import remove_placement_group
 
-        self._agents.clear()
+        agents, self._agents = dict(self._agents), {}
+        self._ran.clear()
+        with contextlib.suppress(Exception):  # a lost node's trees went with it
+            nodes = {id(agent): agent for agent in agents.values()}  # one call per node
+            self.ray.get([agent.forget.remote(self._job) for agent in nodes.values()], timeout=30)
         if self._group is not None:
             with contextlib.suppress(Exception):
                 remove_placement_group(self._group)
@@ -265,6 +275,7 @@ class RayLauncher:
         ray_errors = _actor_errors(self.ray)
         try:
             self.ray.get(agent.start.remote(key, spec, tree))
+            self._ran.add(host)
             stopping = False
             while (out := self._drain(agent, key, lines, watch)) is None:
                 if not stopping and watch.stop_event is not None and watch.stop_event.is_set():
@@ -280,12 +291,49 @@ class RayLauncher:
             lines.close()
         if "error" in out:  # smsim failed on the node (staging, …): the host could not run
             raise SmsimError(out["error"])
-        unpack_tree(out["artifacts"], command.layout.root)
+        unpack_tree(out["returns"], command.layout.root)
         return ProcessResult(
             out["exit_code"], out["stop_reason"], list(out["stderr_tail"]), out["duration"]
         )
 
+    # -- uploads from the nodes (jobs with ``stages_on_node``) ---------------------------
+    def upload_archive(self, part: str, target: S3Uri) -> list[str]:
+        """Every host's ``part`` (e.g. ``model``) in one tar.gz at ``target``, packed and
+        uploaded on the first host's node: the other hosts' parts travel there node to node
+        through Ray's object store, never through the simulator. The clash warnings."""
+        hosts = list(self._agents)  # the job's host order (reserve)
+        self._require_trees(hosts)
+        parts = [self._agents[h].pack.remote(self._key(h), part) for h in hosts[1:]]
+        first = self._agents[hosts[0]]
+        call = first.upload_archive.remote(self._key(hosts[0]), part, str(target), hosts, *parts)
+        return self._get(call, hosts)
+
+    def upload_dir(self, host: str, part: str, target: S3Uri) -> None:
+        """Upload the host's ``part`` directory under the prefix ``target``, from its node."""
+        self._require_trees([host])
+        self._get(self._agents[host].upload_dir.remote(self._key(host), part, str(target)), [host])
+
     # -- internals --------------------------------------------------------------------
+    def _require_trees(self, hosts: list[str]) -> None:
+        missing = [h for h in hosts if h not in self._ran] or ([] if hosts else ["every host"])
+        if missing:
+            raise SmsimError(f"{', '.join(missing)}: no tree on a Ray node (the host never ran)")
+
+    def _key(self, host: str) -> str:
+        return f"{self._job}/{host}"
+
+    def _get(self, call: Any, hosts: list[str]) -> Any:
+        """``ray.get`` of an agent's call; a lost node (or smsim's error there) as one
+        SmsimError naming the host."""
+        try:
+            return self.ray.get(call)
+        except self.ray.exceptions.RayActorError as exc:  # a node lost since its host ran
+            alive = {n.get("NodeID") for n in self.ray.nodes() if n.get("Alive")}
+            host = next((h for h in hosts if self._nodes[h][0] not in alive), hosts[0])
+            raise SmsimError(self._lost(host, exc)) from None
+        except self.ray.exceptions.RayTaskError as exc:  # smsim's own error on the node
+            raise SmsimError(f"on {hosts[0]}'s Ray node: {exc.cause}") from None
+
     def _drain(
         self, agent: Any, key: str, lines: HostLines, watch: Supervision
     ) -> dict[str, Any] | None:
@@ -349,29 +397,3 @@ def _actor_errors(ray: Any) -> tuple[type[BaseException], ...]:
 
 def _no_plan() -> dict[str, Any]:
     return {"downloads": [], "syncs": [], "returns": []}
-
-
-def _bundle(resources: dict[str, Any]) -> dict[str, float]:
-    """One host's placement-group bundle from ``ray_resources``' keys (zero GPUs or memory
-    are left out: a bundle holds only what it asks for)."""
-    bundle = {"CPU": float(resources.get("num_cpus") or 0)}
-    if resources.get("num_gpus"):
-        bundle["GPU"] = float(resources["num_gpus"])
-    if resources.get("memory"):
-        bundle["memory"] = float(resources["memory"])
-    return bundle
-
-
-def _fits(total: dict[str, float], bundle: dict[str, float]) -> bool:
-    return all(total.get(k, 0.0) >= v for k, v in bundle.items())
-
-
-def _show(resources: dict[str, Any]) -> str:
-    parts = []
-    for key in ("CPU", "GPU", "memory"):
-        value = resources.get(key)
-        if value:
-            parts.append(
-                f"{value / 2**30:.1f} GiB memory" if key == "memory" else f"{value:g} {key}"
-            )
-    return ", ".join(parts) or "no resources"

@@ -13,8 +13,12 @@ its container:
 3. runs the entry point with this node's local launcher (``hosts/local.py``: a mount
    namespace where the tree is ``/opt/ml`` and ``/etc/hosts`` names every host of the job
    by its node's address, else fallback mode), enforcing MaxRuntimeInSeconds and stop here;
-4. packs what the simulator uploads (``model/``, ``output/data``, processing outputs, the
-   failure / message files) and returns it through Ray's object store, then removes the tree.
+4. keeps the tree once the entry point has ended, returning only the small files the
+   description reads (``output/failure``, ``output/message``); the simulator then has the
+   node upload the artifacts itself (``upload_archive``: model.tar.gz / output.tar.gz, the
+   other hosts' parts brought to the first host's node through Ray's object store, not
+   through the simulator; ``upload_dir``: a processing output), as SageMaker's instances
+   upload theirs, and ``forget`` removes the job's trees when the simulator releases it.
 
 One agent per node and simulator process, not one actor per host: a new actor is a new
 worker process (Ray, then smsim imported: over a second per host here), which would be
@@ -43,7 +47,7 @@ from typing import Any
 from simulator.hosts.launcher import HostCommand, Supervision
 from simulator.hosts.layout import HostLayout
 from simulator.hosts.node_plan import NodePlan, carry_out, start_syncs
-from simulator.s3 import finish_all, unpack_tar_gz
+from simulator.s3 import DirSync, finish_all, parse_s3_uri, unpack_tar_gz, upload_file
 
 NODE_DIR_ENV = "SMSIM_RAY_NODE_DIR"
 OUT, ERR, NOTE = "out", "err", "note"  # the kinds of line ``drain`` returns
@@ -129,6 +133,7 @@ class NodeAgent:
         self.node_id = ray.get_runtime_context().get_node_id()
         self.ip = ray.util.get_node_ip_address()
         self._hosts: dict[str, _Host] = {}
+        self._trees: dict[str, tuple[Path, dict[str, str]]] = {}  # key → (tree, job's env)
         self._lock = threading.Lock()
 
     def where(self) -> tuple[str, str]:
@@ -167,6 +172,54 @@ class NodeAgent:
                 self._hosts.pop(key, None)
         return out, result
 
+    def pack(self, key: str, part: str) -> bytes:
+        """A tar of the host's ``part`` (e.g. ``model``): its share of a merged archive,
+        handed to the first host's node by Ray (``upload_archive``)."""
+        root, _ = self._tree(key)
+        return pack_tree(root, [part])
+
+    def upload_archive(
+        self, key: str, part: str, target: str, hosts: list[str], *parts: bytes
+    ) -> list[str]:
+        """Pack ``part`` of this host (the job's first) and of the others (``parts``: their
+        ``pack``, in ``hosts`` order) into one tar.gz uploaded to ``target`` from this node
+        (``jobs/training/artifacts.py``'s merge rule); the clash warnings."""
+        from simulator.jobs.training.artifacts import pack_artifacts
+
+        root, env = self._tree(key)
+        work = Path(tempfile.mkdtemp(dir=root.parent, prefix=".upload-"))
+        try:
+            sources = [root / part]
+            for index, data in enumerate(parts, start=1):
+                unpack_tree(data, work / hosts[index])
+                sources.append(work / hosts[index] / part)
+            uri = parse_s3_uri(target)
+            archive = work / uri.key.rsplit("/", 1)[-1]
+            warnings = pack_artifacts(tuple(hosts), sources, archive)
+            upload_file(node_s3_client(env), archive, uri)  # whole or absent
+            return warnings
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def upload_dir(self, key: str, part: str, target: str) -> None:
+        """Upload every file of the host's ``part`` under the prefix ``target``."""
+        root, env = self._tree(key)
+        DirSync(node_s3_client(env), root / part, parse_s3_uri(target)).finish()
+
+    def forget(self, job: str) -> None:
+        """Remove the trees of ``job``'s hosts on this node (the job released them)."""
+        with self._lock:
+            keys = [k for k in self._trees if k.startswith(f"{job}/")]
+            roots = [self._trees.pop(k)[0] for k in keys]
+        for root in roots:
+            _clean(root)
+
+    def _tree(self, key: str) -> tuple[Path, dict[str, str]]:
+        with self._lock:
+            if key not in self._trees:
+                raise KeyError(f"no host tree {key} on node {self.node_id[:8]} (already released)")
+            return self._trees[key]
+
     def _run(self, state: _Host, spec: dict[str, Any], tree: bytes) -> dict[str, Any]:
         from simulator.hosts.local import local_launcher
 
@@ -177,50 +230,49 @@ class NodeAgent:
 
         root = node_root(self.node_id) / job / host
         shutil.rmtree(root, ignore_errors=True)  # a restarted job starts from a fresh tree
+        with self._lock:
+            self._trees[f"{job}/{host}"] = (root, dict(spec["env"]))
+        unpack_tree(tree, root)
+        note(f"on Ray node {self.node_id[:8]} ({self.ip}): host tree {root}")
+        plan = NodePlan.from_wire(root, spec["plan"])
+        s3 = node_s3_client(spec["env"]) if plan.downloads or plan.syncs else None
+        if plan.downloads:
+            count = carry_out(plan, s3)
+            note(f"staged {count} object(s) from S3 on this node")
+        syncs = start_syncs(plan, s3) if plan.syncs else []
+        launcher = local_launcher(spec["container_mode"])
+        note(f"container mode on this node: {launcher.mode} ({launcher.reason})")
+        command = HostCommand(
+            host,
+            tuple(spec["hosts"]),
+            HostLayout(root),
+            list(spec["argv"]),
+            spec["cwd"],
+            dict(spec["env"]),
+            addresses=spec["addresses"],
+        )
+        watch = Supervision(
+            log_dir=root.parent / "node-logs",
+            prefix=f"{job}/{host}",
+            sink=lambda line: None,  # the lines go back through ``tap``
+            note=note,
+            max_runtime=spec["max_runtime"],
+            stop_event=state.stop,
+            grace_seconds=spec["grace_seconds"],
+            tap=lambda line, is_err: state.lines.put((ERR if is_err else OUT, line)),
+        )
+        result = launcher.run(command, watch)
         try:
-            unpack_tree(tree, root)
-            note(f"on Ray node {self.node_id[:8]} ({self.ip}): host tree {root}")
-            plan = NodePlan.from_wire(root, spec["plan"])
-            s3 = node_s3_client(spec["env"]) if plan.downloads or plan.syncs else None
-            if plan.downloads:
-                count = carry_out(plan, s3)
-                note(f"staged {count} object(s) from S3 on this node")
-            syncs = start_syncs(plan, s3) if plan.syncs else []
-            launcher = local_launcher(spec["container_mode"])
-            note(f"container mode on this node: {launcher.mode} ({launcher.reason})")
-            command = HostCommand(
-                host,
-                tuple(spec["hosts"]),
-                HostLayout(root),
-                list(spec["argv"]),
-                spec["cwd"],
-                dict(spec["env"]),
-                addresses=spec["addresses"],
-            )
-            watch = Supervision(
-                log_dir=root.parent / "node-logs",
-                prefix=f"{job}/{host}",
-                sink=lambda line: None,  # the lines go back through ``tap``
-                note=note,
-                max_runtime=spec["max_runtime"],
-                stop_event=state.stop,
-                grace_seconds=spec["grace_seconds"],
-                tap=lambda line, is_err: state.lines.put((ERR if is_err else OUT, line)),
-            )
-            result = launcher.run(command, watch)
-            try:
-                finish_all(syncs)  # the final sync, as the service's at the job's end
-            except Exception as exc:  # noqa: BLE001 - the job's outcome is the process's
-                note(f"checkpoint sync from this node failed: {exc}")
-            return {
-                "exit_code": result.exit_code,
-                "stop_reason": result.stop_reason,
-                "stderr_tail": result.stderr_tail,
-                "duration": result.duration,
-                "artifacts": pack_tree(root, plan.returns),
-            }
-        finally:
-            _clean(root)
+            finish_all(syncs)  # the final sync, as the service's at the job's end
+        except Exception as exc:  # noqa: BLE001 - the job's outcome is the process's
+            note(f"checkpoint sync from this node failed: {exc}")
+        return {
+            "exit_code": result.exit_code,
+            "stop_reason": result.stop_reason,
+            "stderr_tail": result.stderr_tail,
+            "duration": result.duration,
+            "returns": pack_tree(root, plan.returns),
+        }
 
     def _host(self, key: str) -> _Host:
         with self._lock:

@@ -354,3 +354,29 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def bundle_of(resources: dict[str, Any]) -> dict[str, float]:
+    """One host's placement-group bundle from ``ray_resources``' keys (zero GPUs or memory
+    are left out: a bundle holds only what it asks for)."""
+    bundle = {"CPU": float(resources.get("num_cpus") or 0)}
+    if resources.get("num_gpus"):
+        bundle["GPU"] = float(resources["num_gpus"])
+    if resources.get("memory"):
+        bundle["memory"] = float(resources["memory"])
+    return bundle
+
+
+def fits(total: dict[str, float], bundle: dict[str, float]) -> bool:
+    return all(total.get(k, 0.0) >= v for k, v in bundle.items())
+
+
+def show(resources: dict[str, Any]) -> str:
+    parts = []
+    for key in ("CPU", "GPU", "memory"):
+        value = resources.get(key)
+        if value:
+            parts.append(
+                f"{value / 2**30:.1f} GiB memory" if key == "memory" else f"{value:g} {key}"
+            )
+    return ", ".join(parts) or "no resources"

@@ -28,6 +28,7 @@ from typing import Any
 from simulator.errors import SmsimError
 from simulator.hosts import requirements
 from simulator.hosts.cluster import Cluster
+from simulator.hosts.launcher import node_uploads
 from simulator.hosts.layout import (
     HostLayout,
     base_env,
@@ -165,22 +166,32 @@ class ProcessingRun(JobRun):
             local.mkdir(parents=True, exist_ok=True)
             uri = parse_s3_uri(s3["S3Uri"])
             continuous = s3.get("S3UploadMode", "EndOfJob") == "Continuous"
-            plan = self.plans.get(host)
-            if plan is not None:
-                # On the host's node: every output comes back at the end and is uploaded
-                # from here, as a local host's (Continuous ones sync from the node meanwhile).
-                plan.returns.append(plan.relative(local))
+            # On a host's node (Ray), a Continuous output syncs from there, final pass
+            # included; an EndOfJob one stays there until ``_upload_outputs``.
             sync = self.mirror(host, local, uri) if continuous else None
             self.syncs.append((host, local, uri, sync))
 
     def _upload_outputs(self) -> None:
         # EndOfJob outputs get a one-off sync: finish() of a sync never started uploads all.
         # Host by host, in host order: a key two hosts write ends up as the later host's.
+        nodes = node_uploads(self.launcher)
         for host in self.hosts:
             mine = [(local, uri, sync) for h, local, uri, sync in self.syncs if h == host]
+            root = self.layouts[host].root
+            if nodes is not None and host in self.plans:  # each instance uploads its own
+                for local, uri, _ in mine:
+                    if local not in self._continuous_on_node(host):
+                        nodes.upload_dir(host, local.relative_to(root).as_posix(), uri)
+                    self.log(f"uploaded {local.relative_to(root)} → {uri} from its node", host)
+                continue
             finish_all([sync or DirSync(self.ctx.s3, local, uri) for local, uri, sync in mine])
             for local, uri, _ in mine:
-                self.log(f"uploaded {local.relative_to(self.layouts[host].root)} → {uri}", host)
+                self.log(f"uploaded {local.relative_to(root)} → {uri}", host)
+
+    def _continuous_on_node(self, host: str) -> set[Path]:
+        """The host's outputs its node synced itself (Continuous mode), final pass included."""
+        plan = self.plans[host]
+        return {plan.root / sync.path for sync in plan.syncs}
 
     def _end(
         self, status: str, failure: str | None = None, exit_message: str | None = None

@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 from simulator.errors import SmsimError
 from simulator.hosts import distribution, requirements
 from simulator.hosts.cluster import Cluster
-from simulator.hosts.launcher import MetricParser
+from simulator.hosts.launcher import MetricParser, node_uploads
 from simulator.hosts.layout import (
     HostLayout,
     base_env,
@@ -173,7 +173,7 @@ class TrainingRun(JobRun):
         self._stage_channels(layout, index)
         if host in self.plans:
             # What the host's node sends back: what the artifacts and FailureReason read.
-            self.plans[host].returns = ["model", "output/data", "output/failure"]
+            self.plans[host].returns = ["output/failure"]  # the artifacts stay on the node
         checkpoint_dir = self._restore_checkpoints(layout)
         self._prepare_tensorboard(layout)
         view = self.view_of(host)
@@ -332,20 +332,29 @@ class TrainingRun(JobRun):
 
     def _upload_output(self) -> None:
         """output/data → output.tar.gz: only output/data, as the service (not all of output/)."""
-        self._pack_and_upload(
-            [lay.output_data_dir for lay in self.layouts.values()], "output.tar.gz"
-        )
+        self._pack_and_upload(self.layout.output_data_dir, "output.tar.gz")
 
     def _upload_model(self) -> None:
-        self._pack_and_upload([lay.model_dir for lay in self.layouts.values()], "model.tar.gz")
+        self._pack_and_upload(self.layout.model_dir, "model.tar.gz")
 
-    def _pack_and_upload(self, sources: list[Path], name: str) -> None:
-        archive = self.record.dir / "artifacts" / name
+    def _pack_and_upload(self, part: Path, name: str) -> None:
+        """Every host's ``part`` (a directory of the first host's tree; the same of each
+        host's) in one archive at ``<output>/<job>/output/<name>``."""
         target = self.output_prefix.join(name)
-        for warning in pack_artifacts(self.hosts, sources, archive):
+        rel = part.relative_to(self.layout.root).as_posix()
+        nodes = node_uploads(self.launcher)
+        if nodes is not None:  # packed and uploaded on the first host's node
+            warnings = nodes.upload_archive(rel, target)
+            where = f" from {self.hosts[0]}'s node"
+        else:
+            archive = self.record.dir / "artifacts" / name
+            sources = [lay.root / rel for lay in self.layouts.values()]
+            warnings = pack_artifacts(self.hosts, sources, archive)
+            upload_file(self.ctx.s3, archive, target)  # whole or absent
+            where = ""
+        for warning in warnings:
             self.log(warning)
-        upload_file(self.ctx.s3, archive, target)  # whole or absent
-        self.log(f"uploaded {target}")
+        self.log(f"uploaded {target}{where}")
 
     def _end_fields(self, status: str) -> dict[str, Any]:
         fields = end_fields(status, self.started_at, self.metrics.final())

@@ -84,6 +84,13 @@ def _nodes_of(lines: list[str], job: str) -> dict[str, str]:
     return out
 
 
+def _passed_through_simulator(sm: Any, job: str, part: str) -> list[Path]:
+    """Files of ``part`` (e.g. ``model``) in the simulator's copies of the job's host trees:
+    none when the nodes uploaded the artifacts themselves."""
+    hosts = sm.workspace / "jobs" / job / "hosts"
+    return [p for p in hosts.glob(f"*/{part}/**/*") if p.is_file()]
+
+
 def _tar(sm: Any, key: str) -> dict[str, bytes]:
     body = sm.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
@@ -110,6 +117,12 @@ def test_ddp_on_two_nodes_all_reduces_across_them(
     workers = {w.node_id[:8] for w in ray_cluster.workers}
     assert set(nodes.values()) == workers
     assert any("STRICT_SPREAD" in line for line in log_lines.lines)
+    # Both archives were packed and uploaded on algo-1's node, algo-2's part sent there by
+    # Ray: neither host's model/ nor output/data came back to the simulator.
+    assert _passed_through_simulator(sm, "ray-ddp", "model") == []
+    assert _passed_through_simulator(sm, "ray-ddp", "output/data") == []
+    uploaded = [line for line in log_lines.lines if "uploaded s3://" in line]
+    assert len(uploaded) == 2 and all("from algo-1's node" in line for line in uploaded)
 
 
 STAGED = """\
@@ -191,6 +204,8 @@ def test_a_processing_job_reads_and_writes_on_the_node(sm, put_s3):
     assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
     body = sm.s3.get_object(Bucket=BUCKET, Key="counted/count.txt")["Body"].read()
     assert body == b"3"
+    # Uploaded from the host's node, as each instance uploads its own outputs.
+    assert _passed_through_simulator(sm, "ray-process", "processing/output") == []
 
 
 def test_pipe_mode_is_refused_naming_the_channel(sm, put_s3, script_request, run_training):
