@@ -42,7 +42,7 @@ install-sdk3: $(STAMP3)
 test:
 	$(MAKE) -j2 $(STAMP) $(STAMP3)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 3 --dist loadscope -q
+	$(BIN)/python -m pytest -n 3 --dist loadscope -q --durations=30
 	$(BIN3)/python -m pytest -n 2 --dist loadscope -q -m sdk
 
 test-sdk3: $(STAMP3)
