@@ -38,6 +38,7 @@ where no SDK is installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import io
 import tarfile
@@ -140,16 +141,7 @@ def faults() -> list[dict[str, Any]] | None:
 def sm(
     tmp_path: Path, log_lines: LogCollector, faults: list[dict[str, Any]] | None
 ) -> Iterator[Any]:
-    from simulator import LocalSageMaker
-
-    with LocalSageMaker(
-        workspace=tmp_path / "ws",
-        log_sink=log_lines,
-        stop_grace_seconds=3.0,
-        checkpoint_sync_seconds=0.2,
-        faults=faults,
-    ) as session:
-        session.s3.create_bucket(Bucket=BUCKET)
+    with support.started_sagemaker(tmp_path / "ws", log_lines, BUCKET, faults=faults) as session:
         yield session
 
 
@@ -335,18 +327,51 @@ def training_request() -> Callable[..., dict[str, Any]]:
     return build
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[Any]:
-    from tests.ray_cluster import RayUnavailable, start_cluster
+class _RayClusters:
+    """The tests' one Ray cluster: started by the first Ray test module, stopped as soon as
+    the next test is not a Ray one (``pytest_runtest_teardown``), not at the session's end:
+    its ~10 processes would otherwise take CPU from every test after them."""
 
-    try:
-        cluster = start_cluster()
-    except RayUnavailable as exc:
-        pytest.skip(f"Ray cannot start here: {exc}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    def __init__(self) -> None:
+        self.cluster: Any = None
+
+    def get(self) -> Any:
+        from tests.ray_cluster import RayUnavailable, start_cluster
+
+        if self.cluster is None:
+            try:
+                self.cluster = start_cluster()
+            except RayUnavailable as exc:
+                pytest.skip(f"Ray cannot start here: {exc}")
+        return self.cluster
+
+    def stop(self) -> None:
+        if self.cluster is None:
+            return
+        from simulator.hosts.ray_launcher import disconnect
+
+        with contextlib.suppress(Exception):
+            disconnect()  # this process's driver first: the cluster is going away
+        self.cluster.stop()
+        self.cluster = None
+
+
+_RAY = _RayClusters()
+
+
+def _is_ray_test(item: pytest.Item | None) -> bool:
+    return item is not None and item.path.name in RAY_TEST_MODULES
+
+
+@pytest.hookimpl(trylast=True)  # after the tests' own fixtures are torn down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _is_ray_test(item) and not _is_ray_test(nextitem):
+        _RAY.stop()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Any:
+    return _RAY.get()
 
 
 @pytest.fixture

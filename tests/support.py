@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,21 @@ SDK_CONFIG = {
 # (the SDK-built pipeline and the fixture definition share them).
 BSM_STEPS = ["TabularPreprocessing", "PyTorchTraining", "ModelEvaluation", "CheckAUC"]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # 2 shared CPU cores
+
+
+@contextmanager
+def started_sagemaker(
+    workspace: Path, log_sink: Callable[[str], None], bucket: str, **options: Any
+) -> Iterator[Any]:
+    """A started LocalSageMaker as the tests use it: a short stop grace and checkpoint sync
+    interval, lines to ``log_sink``, ``bucket`` created; ``options`` (faults, backend, …)
+    passed on."""
+    from simulator import LocalSageMaker
+
+    settings = {"stop_grace_seconds": 3.0, "checkpoint_sync_seconds": 0.2, **options}
+    with LocalSageMaker(workspace=workspace, log_sink=log_sink, **settings) as session:
+        session.s3.create_bucket(Bucket=bucket)
+        yield session
 
 
 def sourcedir_tar(files: dict[str, str]) -> bytes:

@@ -111,6 +111,16 @@ def connect(address: str | None) -> tuple[Any, str]:
     return ray, address
 
 
+def disconnect() -> None:
+    """``ray.shutdown`` of this process's connection and its agents forgotten: the next
+    ``connect`` may reach another cluster (the tests' cluster stopped and started again)."""
+    ray = import_ray()
+    with _connect_lock, _agents_lock:
+        ray.shutdown()
+        _connected.clear()
+        _agents.clear()
+
+
 def _warm_agents(ray: Any) -> None:
     """Start the agent of every alive node that can hold a host (one with CPUs or GPUs)."""
     with contextlib.suppress(Exception):  # a node that cannot start one fails its jobs later
@@ -167,12 +177,8 @@ class RayLauncher:
     def reserve(self, booking: Booking) -> None:
         from ray.util.placement_group import placement_group
 
-        job, instance_types, stop_event, log = (
-            booking.job,
-            booking.instance_types,
-            booking.stop_event,
-            booking.log,
-        )
+        job, instance_types = booking.job, booking.instance_types
+        stop_event, log = booking.stop_event, booking.log
 
         hosts = list(instance_types)
         bundles = [bundle_of(ray_resources(instance_types[h], self.overrides)) for h in hosts]
@@ -272,7 +278,6 @@ class RayLauncher:
             on_line=watch.on_line,
         )
         start = time.monotonic()
-        ray_errors = _actor_errors(self.ray)
         try:
             self.ray.get(agent.start.remote(key, spec, tree))
             self._ran.add(host)
@@ -282,7 +287,7 @@ class RayLauncher:
                     agent.stop.remote(key)
                     stopping = True
                 time.sleep(POLL_SECONDS)
-        except ray_errors as exc:
+        except self.ray.exceptions.RayActorError as exc:  # its agent died with its node
             with _agents_lock:
                 _agents.pop(self._nodes[host][0], None)  # a dead agent serves no more hosts
             why = self._lost(host, exc)
@@ -388,11 +393,6 @@ def agents_on(ray: Any, node_ids: set[str]) -> dict[str, tuple[Any, str]]:
             for (node_id, agent), (_, ip) in zip(new.items(), places, strict=True):
                 _agents[node_id] = (agent, ip)
         return {node_id: _agents[node_id] for node_id in node_ids}
-
-
-def _actor_errors(ray: Any) -> tuple[type[BaseException], ...]:
-    """The errors of an agent that died with its node (or was killed)."""
-    return (ray.exceptions.RayActorError,)
 
 
 def _no_plan() -> dict[str, Any]:

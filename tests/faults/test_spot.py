@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from simulator import LocalSageMaker
 from simulator.shapes import validate_response
+from tests import support
 
 SCRIPT = (Path(__file__).parent / "scripts" / "checkpointed_train.py").read_text()
 BUCKET = "smsim-test-bucket"
@@ -54,17 +54,8 @@ def faulty_sm(tmp_path, log_lines):
     """``with faulty_sm(faults) as sm``: a started LocalSageMaker injecting ``faults``, with
     the test bucket, a short stop grace and checkpoint sync interval, logs captured."""
 
-    @contextlib.contextmanager
-    def start(faults: list[dict[str, Any]]) -> Iterator[LocalSageMaker]:
-        with LocalSageMaker(
-            workspace=tmp_path / "ws",
-            log_sink=log_lines,
-            stop_grace_seconds=3.0,
-            checkpoint_sync_seconds=0.2,
-            faults=faults,
-        ) as sm:
-            sm.s3.create_bucket(Bucket=BUCKET)
-            yield sm
+    def start(faults: list[dict[str, Any]]) -> contextlib.AbstractContextManager[LocalSageMaker]:
+        return support.started_sagemaker(tmp_path / "ws", log_lines, BUCKET, faults=faults)
 
     return start
 

@@ -58,18 +58,14 @@ def whole_worker(ray_cluster: Any) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def sm(tmp_path: Path, log_lines: Any, ray_cluster: Any, whole_worker: Any) -> Iterator[Any]:
-    from simulator import LocalSageMaker
-
-    with LocalSageMaker(
-        workspace=tmp_path / "ws",
-        log_sink=log_lines,
-        stop_grace_seconds=3.0,
-        checkpoint_sync_seconds=0.2,
+    with support.started_sagemaker(
+        tmp_path / "ws",
+        log_lines,
+        BUCKET,
         backend="ray",
         ray_address=ray_cluster.address,
         ray_resources=whole_worker,
     ) as session:
-        session.s3.create_bucket(Bucket=BUCKET)
         yield session
 
 
