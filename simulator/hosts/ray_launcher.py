@@ -320,9 +320,9 @@ class RayLauncher:
 
     # -- internals --------------------------------------------------------------------
     def _require_trees(self, hosts: list[str]) -> None:
-        missing = [h for h in hosts if h not in self._ran] or ([] if hosts else ["every host"])
-        if missing:
-            raise SmsimError(f"{', '.join(missing)}: no tree on a Ray node (the host never ran)")
+        missing = [h for h in hosts if h not in self._ran]
+        if missing or not hosts:
+            raise SmsimError(f"{', '.join(missing) or 'no host'}: no tree on a Ray node (not run)")
 
     def _key(self, host: str) -> str:
         return f"{self._job}/{host}"

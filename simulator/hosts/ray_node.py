@@ -47,7 +47,7 @@ from typing import Any
 from simulator.hosts.launcher import HostCommand, Supervision
 from simulator.hosts.layout import HostLayout
 from simulator.hosts.node_plan import NodePlan, carry_out, start_syncs
-from simulator.s3 import DirSync, finish_all, parse_s3_uri, unpack_tar_gz, upload_file
+from simulator.s3 import finish_all, parse_s3_uri, unpack_tar_gz, upload_dir, upload_file
 
 NODE_DIR_ENV = "SMSIM_RAY_NODE_DIR"
 OUT, ERR, NOTE = "out", "err", "note"  # the kinds of line ``drain`` returns
@@ -204,7 +204,7 @@ class NodeAgent:
     def upload_dir(self, key: str, part: str, target: str) -> None:
         """Upload every file of the host's ``part`` under the prefix ``target``."""
         root, env = self._tree(key)
-        DirSync(node_s3_client(env), root / part, parse_s3_uri(target)).finish()
+        upload_dir(node_s3_client(env), root / part, parse_s3_uri(target))
 
     def forget(self, job: str) -> None:
         """Remove the trees of ``job``'s hosts on this node (the job released them)."""

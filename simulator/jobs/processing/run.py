@@ -179,8 +179,9 @@ class ProcessingRun(JobRun):
             mine = [(local, uri, sync) for h, local, uri, sync in self.syncs if h == host]
             root = self.layouts[host].root
             if nodes is not None and host in self.plans:  # each instance uploads its own
+                synced = self._continuous_on_node(host)
                 for local, uri, _ in mine:
-                    if local not in self._continuous_on_node(host):
+                    if local not in synced:
                         nodes.upload_dir(host, local.relative_to(root).as_posix(), uri)
                     self.log(f"uploaded {local.relative_to(root)} → {uri} from its node", host)
                 continue
